@@ -1,0 +1,215 @@
+"""Walking distances to the nearest facility: exact, edge-snapped, one pass per category.
+
+Points (facilities, homes, community centres) are snapped to the nearest
+point of the nearest street edge. A facility at offset ``a`` on edge (u, v)
+of length ``L`` with an off-street leg ``h`` is ``a + h`` from u and
+``L - a + h`` from v; joining every facility of a category to a virtual
+source with those weights, one bounded Dijkstra from the source gives every
+node's distance to the nearest facility of the category. A home at offset
+``b`` on edge (u', v') with leg ``h'`` is then
+``min(d(u') + b, d(v') + L' - b) + h'``, or ``|a - b| + h + h'`` when it
+shares the facility's edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse.csgraph as csgraph
+import shapely
+
+from .network import StreetNetwork
+
+
+@dataclass
+class Snapped:
+    """Points snapped onto street edges.
+
+    Attributes
+    ----------
+    edge
+        Index into the network's edge arrays, -1 where the point is farther
+        than the snapping limit from every street.
+    offset
+        Distance along the edge from its ``u`` end, metres.
+    leg
+        Straight-line distance from the point to the street (NaN if
+        unsnapped).
+    """
+
+    edge: np.ndarray
+    offset: np.ndarray
+    leg: np.ndarray
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Mask of the points that were snapped."""
+        return self.edge >= 0
+
+    def subset(self, mask: np.ndarray) -> "Snapped":
+        """Return the snapped points selected by ``mask``."""
+        return Snapped(self.edge[mask], self.offset[mask], self.leg[mask])
+
+    def __len__(self) -> int:
+        return len(self.edge)
+
+
+def snap_points(net: StreetNetwork, points: np.ndarray, max_snap_m: float) -> Snapped:
+    """Snap points to the nearest point on the nearest street edge.
+
+    Parameters
+    ----------
+    net
+        The indexed network.
+    points
+        Array of shapely Points (or an (m, 2) coordinate array) in the
+        network's CRS.
+    max_snap_m
+        Points farther than this from every edge are left unsnapped.
+
+    Returns
+    -------
+    Snapped
+    """
+    pts = np.asarray(points)
+    if pts.ndim == 2:
+        pts = shapely.points(pts)
+    m = len(pts)
+    edge = np.full(m, -1, dtype=np.int64)
+    offset = np.zeros(m)
+    leg = np.full(m, np.nan)
+    if m == 0:
+        return Snapped(edge, offset, leg)
+    src, idx = net.tree.query_nearest(pts, max_distance=max_snap_m, all_matches=False)
+    if len(src):
+        # query_nearest may return the same point twice on exact ties;
+        # the lowest edge index wins, so runs repeat exactly.
+        order = np.lexsort((idx, src))
+        src, idx = src[order], idx[order]
+        keep = np.ones(len(src), dtype=bool)
+        keep[1:] = src[1:] != src[:-1]
+        src, idx = src[keep], idx[keep]
+        geoms = net.geoms[idx]
+        frac = shapely.line_locate_point(geoms, pts[src]) / net.geom_length[idx]
+        edge[src] = idx
+        offset[src] = np.clip(frac, 0.0, 1.0) * net.length[idx]
+        leg[src] = shapely.distance(geoms, pts[src])
+    return Snapped(edge, offset, leg)
+
+
+def source_weights(net: StreetNetwork, snapped: Snapped) -> tuple[np.ndarray, np.ndarray]:
+    """Return (node indices, metres) joining snapped points to edge ends."""
+    s = snapped.subset(snapped.ok)
+    e = s.edge
+    targets = np.concatenate([net.eu[e], net.ev[e]])
+    weights = np.concatenate([s.offset + s.leg, net.length[e] - s.offset + s.leg])
+    return targets, weights
+
+
+def node_distances(net: StreetNetwork, facilities: Snapped, limit: float = np.inf) -> np.ndarray:
+    """Distance (metres) from every node to the nearest snapped facility.
+
+    One bounded single-source Dijkstra from a virtual source joined to the
+    facilities' edge ends. Nodes beyond ``limit`` get ``inf``.
+
+    Parameters
+    ----------
+    net
+        The indexed network.
+    facilities
+        Snapped facilities of one category (unsnapped ones are ignored).
+    limit
+        Stop the search at this distance.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,).
+    """
+    if not facilities.ok.any():
+        return np.full(net.n, np.inf)
+    targets, weights = source_weights(net, facilities)
+    csr = net.with_source(targets, weights)
+    dist = csgraph.dijkstra(csr, directed=True, indices=net.n, limit=limit)
+    return dist[: net.n]
+
+
+def point_distances(
+    net: StreetNetwork,
+    node_dist: np.ndarray,
+    origins: Snapped,
+    facilities: Snapped,
+    limit: float = np.inf,
+) -> np.ndarray:
+    """Distance (metres) from each origin to the nearest facility.
+
+    Parameters
+    ----------
+    net
+        The indexed network.
+    node_dist
+        :func:`node_distances` for these facilities.
+    origins
+        Snapped origins (homes, community centres); unsnapped ones get NaN.
+    facilities
+        The same snapped facilities, for the shared-edge case.
+    limit
+        Distances beyond this become ``inf``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(origins),); ``inf`` beyond ``limit``, NaN if unsnapped.
+    """
+    out = np.full(len(origins), np.nan)
+    ok = origins.ok
+    e, b, h = origins.edge[ok], origins.offset[ok], origins.leg[ok]
+    via_nodes = np.minimum(node_dist[net.eu[e]] + b, node_dist[net.ev[e]] + net.length[e] - b)
+    best = via_nodes + h
+
+    # an origin on a facility's own edge may reach it without passing a node
+    f = facilities.subset(facilities.ok)
+    shared = np.isin(e, f.edge)
+    if shared.any():
+        order = np.argsort(f.edge, kind="stable")
+        fe, fa, fh = f.edge[order], f.offset[order], f.leg[order]
+        for i in np.flatnonzero(shared):
+            lo, hi = np.searchsorted(fe, [e[i], e[i] + 1])
+            direct = np.min(np.abs(fa[lo:hi] - b[i]) + fh[lo:hi]) + h[i]
+            best[i] = min(best[i], direct)
+    best[best > limit] = np.inf
+    out[ok] = best
+    return out
+
+
+def origin_node_distances(
+    net: StreetNetwork, origins: Snapped, limit: float, chunk: int = 256
+) -> np.ndarray:
+    """Distances from each snapped origin to every node, bounded by ``limit``.
+
+    Each origin's distance to a node is the better of leaving its edge by the
+    u end (``offset + leg``) or the v end (``L - offset + leg``). Rows are
+    computed in chunks so memory stays at ``chunk x n`` floats per pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(origins), n); ``inf`` beyond ``limit`` or when unsnapped.
+    """
+    out = np.full((len(origins), net.n), np.inf)
+    idx = np.flatnonzero(origins.ok)
+    for start in range(0, len(idx), chunk):
+        rows = idx[start : start + chunk]
+        e = origins.edge[rows]
+        to_u = origins.offset[rows] + origins.leg[rows]
+        to_v = net.length[e] - origins.offset[rows] + origins.leg[rows]
+        ends = np.unique(np.concatenate([net.eu[e], net.ev[e]]))
+        d = csgraph.dijkstra(net.csr, directed=True, indices=ends, limit=limit)[:, : net.n]
+        pos = {n: i for i, n in enumerate(ends.tolist())}
+        du = d[[pos[x] for x in net.eu[e].tolist()]] + to_u[:, None]
+        dv = d[[pos[x] for x in net.ev[e].tolist()]] + to_v[:, None]
+        block = np.minimum(du, dv)
+        block[block > limit] = np.inf
+        out[rows] = block
+    return out

@@ -1,0 +1,117 @@
+"""User-interface strings in Chinese and English.
+
+Every label that the map and the report show comes from here, so a new
+language only needs a new column in :data:`STRINGS`. Category names are
+not here: they belong to the configuration (``Category.label(lang)``).
+"""
+
+from __future__ import annotations
+
+from .errors import ConfigError
+
+#: Supported interface languages, default first in the CLI's eyes.
+LANGS: tuple[str, ...] = ("zh", "en")
+
+#: ``key -> {lang: text}``. Texts may hold ``str.format`` fields.
+STRINGS: dict[str, dict[str, str]] = {
+    # Map: layers and controls
+    "map_title": {"zh": "生活圈设施可达性地图", "en": "Life-circle facility access map"},
+    "basemap": {"zh": "OpenStreetMap 底图", "en": "OpenStreetMap base map"},
+    "layer_communities": {"zh": "社区（覆盖类别得分）", "en": "Communities (score)"},
+    "layer_facilities": {"zh": "设施：{label}", "en": "Facilities: {label}"},
+    "layer_isochrones": {"zh": "步行等时圈（{threshold}）", "en": "Walking isochrones ({threshold})"},
+    "layer_gaps": {"zh": "覆盖缺口：{label}", "en": "Gaps: {label}"},
+    "legend_title": {"zh": "覆盖类别数", "en": "Categories reached"},
+    "legend_entry": {"zh": "{k} / {n} 类", "en": "{k} of {n}"},
+    "attribution": {"zh": "© OpenStreetMap contributors", "en": "© OpenStreetMap contributors"},
+    "data_source": {"zh": "数据来源", "en": "Data source"},
+    # Thresholds
+    "minutes_value": {"zh": "{value} 分钟", "en": "{value} min"},
+    "metres_value": {"zh": "{value} 米", "en": "{value} m"},
+    # Popups
+    "community": {"zh": "社区", "en": "Community"},
+    "community_id": {"zh": "编号", "en": "ID"},
+    "unnamed": {"zh": "（未命名）", "en": "(unnamed)"},
+    "category": {"zh": "类别", "en": "Category"},
+    "walk_minutes": {"zh": "步行（分钟）", "en": "Walk (min)"},
+    "walk_metres": {"zh": "距离（米）", "en": "Distance (m)"},
+    "covered": {"zh": "已覆盖", "en": "Covered"},
+    "building_share": {"zh": "覆盖建筑比例", "en": "Buildings covered"},
+    "yes": {"zh": "是", "en": "yes"},
+    "no": {"zh": "否", "en": "no"},
+    "not_reached": {"zh": "—", "en": "—"},
+    "reached": {"zh": "覆盖类别", "en": "Categories reached"},
+    "reached_value": {"zh": "{reached} / {n}", "en": "{reached} of {n}"},
+    "gaps": {"zh": "缺口", "en": "Gaps"},
+    "no_gaps": {"zh": "无", "en": "none"},
+    "residents": {"zh": "居民（估计）", "en": "Residents (estimate)"},
+    "facility": {"zh": "设施", "en": "Facility"},
+    "osm_id": {"zh": "OSM 编号", "en": "OSM id"},
+    "gap_tooltip": {"zh": "{label} 缺口：{community}", "en": "{label} gap: {community}"},
+    "gap_kind_building": {"zh": "住宅建筑", "en": "residential building"},
+    "gap_kind_area": {"zh": "社区范围", "en": "community area"},
+    # Report
+    "report_title": {"zh": "生活圈设施覆盖报告", "en": "Life-circle facility coverage report"},
+    "level": {"zh": "生活圈等级", "en": "Life-circle level"},
+    "threshold": {"zh": "阈值", "en": "Threshold"},
+    "n_communities": {"zh": "社区数", "en": "Communities"},
+    "n_facilities": {"zh": "设施数", "en": "Facilities"},
+    "complete_share": {"zh": "全部类别均覆盖的社区", "en": "Communities reaching every category"},
+    "summary": {"zh": "分类别覆盖情况", "en": "Coverage by category"},
+    "communities_covered": {"zh": "覆盖社区数", "en": "Communities covered"},
+    "share_covered": {"zh": "覆盖社区比例", "en": "Share of communities"},
+    "residents_covered": {"zh": "覆盖居民比例", "en": "Share of residents"},
+    "not_available": {"zh": "无数据", "en": "n/a"},
+    "charts": {"zh": "图表", "en": "Charts"},
+    "chart_share_title": {"zh": "各类别设施覆盖的社区比例", "en": "Share of communities covered by category"},
+    "chart_share_axis": {"zh": "社区比例（%）", "en": "Share of communities (%)"},
+    "chart_hist_title": {"zh": "社区覆盖类别数分布", "en": "Communities by number of categories reached"},
+    "chart_hist_x": {"zh": "覆盖类别数", "en": "Categories reached"},
+    "chart_hist_y": {"zh": "社区数", "en": "Number of communities"},
+    "warnings": {"zh": "警告", "en": "Warnings"},
+}
+
+
+def check_lang(lang: str) -> str:
+    """Return ``lang`` if it is supported.
+
+    Parameters
+    ----------
+    lang
+        A language code.
+
+    Returns
+    -------
+    str
+        The same code.
+
+    Raises
+    ------
+    ConfigError
+        If ``lang`` is not one of :data:`LANGS` (a user option, so one line).
+    """
+    if lang not in LANGS:
+        raise ConfigError(f"unknown language {lang!r}; choose one of {', '.join(LANGS)}")
+    return lang
+
+
+def t(key: str, lang: str = "en", **fields: object) -> str:
+    """Return the interface string ``key`` in ``lang``.
+
+    Parameters
+    ----------
+    key
+        A key of :data:`STRINGS`; an unknown key is a programming error
+        (``KeyError``).
+    lang
+        "zh" or "en".
+    **fields
+        Values for the ``str.format`` fields of the text, if any.
+
+    Returns
+    -------
+    str
+        Plain text, not escaped: escape it where it enters HTML.
+    """
+    text = STRINGS[key][check_lang(lang)]
+    return text.format(**fields) if fields else text

@@ -1,0 +1,43 @@
+"""Package-wide defaults, in one place (as ``osmnx.settings`` does).
+
+Change them at run time (``lifecircle.settings.speed_kmh = 4.0``) or per run
+through a TOML config; functions read them when called, not when imported.
+"""
+
+from __future__ import annotations
+
+#: Walking speed in km/h (4.5 km/h = 75 m/min, the usual planning figure).
+speed_kmh: float = 4.5
+
+#: Life-circle level used when none is given.
+default_level: str = "10min"
+
+#: Points farther than this (metres) from any walkable street are reported
+#: and left unsnapped rather than snapped across a river or rail line.
+max_snap_m: float = 200.0
+
+#: Searches stop at this multiple of the threshold; times beyond it are NaN.
+search_factor: float = 3.0
+
+#: Depth of a street frontage (metres) used to turn reached street segments
+#: into isochrone polygons.
+frontage_m: float = 25.0
+
+#: Floor area per resident (m2) for the population proxy
+#: footprint x building:levels / floor_area_per_person.
+floor_area_per_person: float = 35.0
+
+#: Levels assumed for a residential building without building:levels.
+default_building_levels: float = 3.0
+
+#: Building values counted as residential wherever they stand.
+residential_buildings: tuple[str, ...] = (
+    "apartments", "residential", "house", "detached", "semidetached_house",
+    "terrace", "dormitory", "bungalow", "farm",
+)
+
+#: Projected CRS for the analysis; None picks the local UTM zone.
+analysis_crs: str | None = None
+
+#: Display and file CRS.
+output_crs: str = "EPSG:4326"
