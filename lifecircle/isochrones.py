@@ -25,12 +25,14 @@ from . import settings
 from .engine import Snapped
 from .network import StreetNetwork
 
-# Dilation radius in cells. A street point is at most one cell (sample
-# spacing) from a burnt sample, a sample at most sqrt(2)/2 cell from its cell
-# centre, and the four cell centres around the point at most sqrt(2) cells
-# away: 1 + 0.71 + 1.41 = 3.12 < 3.5, so all four corners are burnt and the
-# marching-squares polygon covers the point.
-_RADIUS_CELLS = 3.5
+# Dilation half-width in cells (a square, so it is two fast 1-D passes). A
+# street point is at most one cell (the sample spacing) from a burnt sample,
+# and the four cell centres around the point are at most one cell from it in
+# x and in y; the sample's own cell centre is half a cell from the sample.
+# So those four centres lie within 1 + 1 + 0.5 = 2.5 cells (per axis) of a
+# burnt cell: a half-width of 3 burns all four, and the marching-squares
+# polygon covers the point.
+_HALF_WIDTH = 3
 
 
 @dataclass
@@ -133,6 +135,55 @@ def piece_geometries(net: StreetNetwork, pieces: list[tuple[int, float, float]])
     return out
 
 
+def _vertices(net: StreetNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edge vertices (cached): coordinates, start index per edge, and the
+    distance along the edge geometry of each vertex."""
+    cache = net.__dict__.setdefault("_vertices", None)
+    if cache is None:
+        xy, owner = shapely.get_coordinates(net.geoms, return_index=True)
+        start = np.searchsorted(owner, np.arange(len(net.geoms) + 1))
+        step = np.hypot(*np.diff(xy, axis=0).T)
+        step[np.diff(owner) != 0] = 0.0  # no length across two edges
+        along = np.concatenate([[0.0], np.cumsum(step)])
+        along -= along[start[owner]]
+        cache = net.__dict__["_vertices"] = (xy, start, along)
+    return cache
+
+
+def distance_to_pieces(
+    net: StreetNetwork, points: np.ndarray, pieces: list[tuple[int, float, float]]
+) -> np.ndarray:
+    """Exact distance from each point (m, 2) to the union of edge pieces.
+
+    Each piece is cut out of its edge's polyline (offsets in ``length``
+    units, scaled to the geometry) and measured segment by segment.
+    """
+    if not pieces:
+        return np.full(len(points), np.inf)
+    xy, start, along = _vertices(net)
+    e, a, b = (np.array(c) for c in zip(*pieces))
+    e = e.astype(np.int64)
+    scale = np.where(net.length[e] > 0, net.geom_length[e] / np.maximum(net.length[e], 1e-300), 0.0)
+    a, b = a * scale, b * scale
+    nseg = start[e + 1] - start[e] - 1
+    owner = np.repeat(np.arange(len(e)), nseg)
+    k = np.repeat(start[e], nseg) + (np.arange(nseg.sum()) - np.repeat(np.cumsum(nseg) - nseg, nseg))
+    lo, hi = along[k], along[k + 1]
+    use = (hi >= a[owner]) & (lo <= b[owner])
+    k, lo, hi, owner = k[use], lo[use], hi[use], owner[use]
+    span = np.where(hi > lo, hi - lo, 1.0)
+    t0 = np.clip((a[owner] - lo) / span, 0, 1)[:, None]
+    t1 = np.clip((b[owner] - lo) / span, 0, 1)[:, None]
+    p, q = xy[k], xy[k + 1]
+    A, B = p + t0 * (q - p), p + t1 * (q - p)
+    d = B - A
+    dd = np.maximum((d * d).sum(axis=1), 1e-300)
+    rel = points[:, None, :] - A[None, :, :]
+    t = np.clip((rel * d[None]).sum(axis=2) / dd[None], 0, 1)
+    foot = A[None] + t[..., None] * d[None]
+    return np.sqrt(((points[:, None, :] - foot) ** 2).sum(axis=2)).min(axis=1)
+
+
 def _reached_samples(
     net: StreetNetwork, samples: EdgeSamples, node_dist: np.ndarray, limit: float,
     sources: Snapped | None,
@@ -159,20 +210,35 @@ def _reached_samples(
     return np.concatenate(parts)
 
 
-def _trace(xy: np.ndarray, cell: float) -> shapely.Geometry:
-    """Burn points into a raster, dilate and trace the outline."""
-    pad = int(np.ceil(_RADIUS_CELLS)) + 2
+@dataclass
+class _Raster:
+    burnt: np.ndarray  # cells holding a reached sample
+    x0: float
+    y0: float
+    cell: float
+
+    def cells(self, xy: np.ndarray) -> np.ndarray:
+        return np.floor((xy - (self.x0, self.y0)) / self.cell).astype(np.int64)
+
+
+def _burn(xy: np.ndarray, cell: float) -> _Raster:
+    """Mark the cells holding reached samples, with room to dilate."""
+    pad = _HALF_WIDTH + 3
     x0, y0 = xy.min(axis=0) - pad * cell
-    ij = np.floor((xy - (x0, y0)) / cell).astype(np.int64)
+    raster = _Raster(np.zeros((1, 1), dtype=bool), float(x0), float(y0), cell)
+    ij = raster.cells(xy)
     nx_, ny_ = ij.max(axis=0) + pad + 1
-    grid = np.zeros((ny_, nx_), dtype=bool)
-    grid[ij[:, 1], ij[:, 0]] = True
-    r = int(np.floor(_RADIUS_CELLS))
-    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-    disk = (xx**2 + yy**2) <= _RADIUS_CELLS**2
-    grid = ndi.binary_dilation(grid, structure=disk)
-    xs = x0 + (np.arange(nx_) + 0.5) * cell
-    ys = y0 + (np.arange(ny_) + 0.5) * cell
+    raster.burnt = np.zeros((ny_, nx_), dtype=bool)
+    raster.burnt[ij[:, 1], ij[:, 0]] = True
+    return raster
+
+
+def _trace(raster: _Raster) -> shapely.Geometry:
+    """Dilate the burnt cells and trace their outline (marching squares)."""
+    grid = ndi.maximum_filter(raster.burnt.view(np.uint8), size=2 * _HALF_WIDTH + 1)
+    ny_, nx_ = grid.shape
+    xs = raster.x0 + (np.arange(nx_) + 0.5) * raster.cell
+    ys = raster.y0 + (np.arange(ny_) + 0.5) * raster.cell
     gen = contourpy.contour_generator(
         xs, ys, grid.astype(np.float64), fill_type=contourpy.FillType.OuterOffset
     )
@@ -185,27 +251,46 @@ def _trace(xy: np.ndarray, cell: float) -> shapely.Geometry:
 
 
 def _cut_unreached_nodes(
-    net: StreetNetwork, poly: shapely.Geometry, node_dist: np.ndarray, limit: float,
-    sources: Snapped | None, cell: float,
+    net: StreetNetwork, poly: shapely.Geometry, raster: _Raster, node_dist: np.ndarray,
+    limit: float, sources: Snapped | None,
 ) -> shapely.Geometry:
-    """Punch small holes at nodes beyond ``limit`` that the frontage covers."""
+    """Punch small holes at nodes beyond ``limit`` that the frontage covers.
+
+    A hole never touches a reached street: its radius is at most half the
+    node's distance to the nearest reached point. When no burnt cell lies
+    within two cells of the node, every reached point is more than one cell
+    away (each lies within a cell of a sample), so half a cell is safe
+    without measuring; only nodes closer than that are measured exactly.
+    """
+    cell = raster.cell
     x0, y0, x1, y1 = poly.bounds
     x, y = net.xy[:, 0], net.xy[:, 1]
     cand = np.flatnonzero((node_dist > limit) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+    cand = cand[shapely.contains_xy(poly, x[cand], y[cand])] if len(cand) else cand
     if len(cand) == 0:
         return poly
-    cand = cand[shapely.contains_xy(poly, x[cand], y[cand])]
-    if len(cand) == 0:
+    near = ndi.maximum_filter(raster.burnt.view(np.uint8), size=5).astype(bool)
+    ij = raster.cells(net.xy[cand])
+    close = near[ij[:, 1], ij[:, 0]]
+    radius = np.full(len(cand), cell / 2)
+    if close.any():
+        pts = net.xy[cand[close]]
+        edges = np.unique(net.tree.query(shapely.points(pts), predicate="dwithin", distance=2 * cell)[1])
+        gap = distance_to_pieces(net, pts, reached_pieces(net, node_dist, limit, sources, edges=edges))
+        radius[close] = np.minimum(cell / 2, gap / 2)
+    keep = radius > 0
+    if not keep.any():
         return poly
-    pts = shapely.points(net.xy[cand])
-    near = np.unique(net.tree.query(shapely.buffer(pts, cell))[1])
-    lines = piece_geometries(net, reached_pieces(net, node_dist, limit, sources, edges=near))
-    reached = shapely.union_all(lines) if lines else shapely.GeometryCollection()
-    # a hole may not touch a reached street, however close the node is to it
-    gap = shapely.distance(pts, reached) if lines else np.full(len(pts), cell)
-    radius = np.minimum(cell / 2, gap / 2)
-    holes = shapely.buffer(pts[radius > 0], radius[radius > 0], quad_segs=2)
-    return poly.difference(shapely.union_all(holes)) if len(holes) else poly
+    centres, radius = net.xy[cand[keep]], radius[keep]
+    # shrink discs so no two overlap: disjoint discs make a valid
+    # MultiPolygon as they are, where a union of many would be slow
+    _, nn = shapely.STRtree(shapely.points(centres)).query_nearest(
+        shapely.points(centres), exclusive=True, return_distance=True, all_matches=False)
+    if len(nn) == len(centres):
+        radius = np.minimum(radius, nn / 2.01)
+    keep = radius > 0
+    holes = shapely.buffer(shapely.points(centres[keep]), radius[keep], quad_segs=2)
+    return poly.difference(shapely.MultiPolygon(list(holes))) if len(holes) else poly
 
 
 def reach_polygon(
@@ -236,10 +321,11 @@ def reach_polygon(
     shapely.Polygon or MultiPolygon
         Empty when nothing is reached.
     """
-    cell = (frontage_m or settings.frontage_m) / _RADIUS_CELLS
+    cell = (frontage_m or settings.frontage_m) / _HALF_WIDTH
     samples = edge_samples(net, cell)
     xy = _reached_samples(net, samples, node_dist, limit, sources)
     if len(xy) == 0:
         return shapely.Polygon()
-    poly = _trace(xy, cell)
-    return _cut_unreached_nodes(net, poly, node_dist, limit, sources, cell)
+    raster = _burn(xy, cell)
+    poly = _trace(raster)
+    return _cut_unreached_nodes(net, poly, raster, node_dist, limit, sources)

@@ -116,6 +116,7 @@ def analyze(
     pois: gpd.GeoDataFrame | None = None,
     pois_mode: str = "add",
     isochrone_limits: Iterable[float] | None = None,
+    area: shapely.Geometry | None = None,
     progress: Progress | None = None,
 ) -> Analysis:
     """Run a life-circle analysis.
@@ -143,6 +144,9 @@ def analyze(
     isochrone_limits
         Thresholds (minutes, or metres in distance mode) to draw isochrones
         at; default the run's threshold.
+    area
+        Study area (EPSG:4326): only communities whose centre lies in it
+        are reported; facilities outside it still count.
     progress
         Called with a short message at each long step.
 
@@ -164,8 +168,9 @@ def analyze(
     if pois is not None:
         from .sources.userpois import merge_pois
 
+        warnings.extend(pois.attrs.get("warnings", []))
         facilities, merged = merge_pois(facilities, pois.to_crs(crs), mode=pois_mode)
-        if merged:
+        if merged and pois_mode == "add":
             warnings.append(f"{merged} user POIs duplicated OSM POIs and were merged")
     facilities = facilities.sort_values(["category", "poi_id"], kind="stable").reset_index(drop=True)
 
@@ -188,6 +193,9 @@ def analyze(
     else:
         comms = read_communities(communities, crs)
     study = shapely.box(*net.xy.min(axis=0), *net.xy.max(axis=0))
+    if area is not None:
+        study = gpd.GeoSeries([area], crs="EPSG:4326").to_crs(crs).iloc[0]
+        comms = comms[comms.representative_point().within(study)].reset_index(drop=True)
     comms = comms[comms.intersects(study)].reset_index(drop=True)
     if len(comms) == 0:
         raise EmptyAreaError("no community lies within the street network's area")

@@ -1,0 +1,209 @@
+"""The ``lifecircle`` command: a thin click layer over the library.
+
+Every command calls a public library function; user mistakes surface as
+:class:`~lifecircle.errors.LifecircleError` and are printed as one line.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from .errors import LifecircleError
+
+LEVELS = ("5min", "10min", "15min")
+
+
+def _progress(quiet: bool):
+    start = time.perf_counter()
+
+    def say(msg: str) -> None:
+        if not quiet:
+            click.echo(f"[{time.perf_counter() - start:6.1f}s] {msg}", err=True)
+
+    return say
+
+
+def _floats(text: str | None) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected numbers separated by commas, got {text!r}") from None
+    if not values or any(v <= 0 for v in values):
+        raise click.BadParameter(f"expected positive numbers, got {text!r}")
+    return values
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lifecircle")
+def cli() -> None:
+    """Community life-circle (社区生活圈) accessibility from OpenStreetMap.
+
+    Which communities reach a canteen, school, clinic, bank, market,
+    pharmacy, park and sports venue within a 5-, 10- or 15-minute walk.
+    """
+
+
+def _area_options(f):
+    """--place / --boundary / --bbox / --buffer, shared by analyze and fetch."""
+    for opt in reversed([
+        click.option("--place", help='Place name geocoded by Nominatim, e.g. "西工区, 洛阳市, 河南省".'),
+        click.option("--boundary", type=click.Path(dir_okay=False), help="Study-area polygon file (GeoJSON, GeoPackage, Shapefile)."),
+        click.option("--bbox", help="Study area as W,S,E,N in degrees (WGS84)."),
+        click.option("--buffer", "buffer_m", type=float, help="Metres fetched beyond the area so facilities across its edge count (default: one threshold's walk)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _study_area(place, boundary, bbox):
+    """Return the study-area polygon (EPSG:4326) from the area options, or None."""
+    given = [x for x in (place, boundary, bbox) if x]
+    if len(given) > 1:
+        raise click.UsageError("give only one of --place, --boundary, --bbox")
+    if not given:
+        return None
+    from .sources import online
+
+    return online.study_area(place=place, boundary=boundary, bbox=bbox)
+
+
+@cli.command()
+@click.option("--osm", "osm_file", type=click.Path(dir_okay=False), help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the bundled central-Helsinki extract.")
+@click.option("--bundle", type=click.Path(file_okay=False), help="Folder saved by `lifecircle fetch` (offline).")
+@_area_options
+@click.option("--communities", type=click.Path(dir_okay=False), help="Community polygons (GeoJSON, GeoPackage, Shapefile) with a name column.")
+@click.option("--name-column", help="Column of --communities holding the names (default: detected).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file overriding categories, minutes, speed, distances.")
+@click.option("--level", type=click.Choice(LEVELS), help="Life-circle level (GB 50180-2018). Default 10min.")
+@click.option("--category", "categories", multiple=True, help="Analyse only these categories (repeatable).")
+@click.option("--minutes", type=float, help="Threshold in minutes (overrides the level's).")
+@click.option("--distance", "distance_mode", is_flag=True, help="Use the level's walking distance (300/500/1000 m) instead of minutes.")
+@click.option("--metres", type=float, help="Distance threshold in metres (implies --distance).")
+@click.option("--speed", type=float, help="Walking speed in km/h (default 4.5).")
+@click.option("--max-snap", type=float, help="Farthest a point may be from a street to count (m, default 200).")
+@click.option("--isochrones", "iso", help="Isochrone thresholds, e.g. 5,10,15 (default: the threshold).")
+@click.option("--pois", "pois_file", type=click.Path(dir_okay=False), help="Your own POIs (CSV with lon/lat, GeoJSON, GeoPackage).")
+@click.option("--pois-crs", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84", show_default=True, help="Coordinate system of --pois (Amap: gcj02, Baidu: bd09).")
+@click.option("--pois-mode", type=click.Choice(["add", "replace"]), default="add", show_default=True, help="Add to OSM POIs (merging duplicates) or replace them for the categories given.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True, help="Output folder.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True, help="Language of the map and report.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file, level, categories, minutes, distance_mode,
+            metres, speed, max_snap, iso, pois_file, pois_crs, pois_mode, out_dir, lang, quiet):
+    """Walking access from every community to every daily facility.
+
+    Writes coverage.csv, lifecircle.gpkg, map.html, report.html and charts
+    to --out.
+    """
+    from . import pipeline
+    from .communities import read_communities
+    from .config import load_config
+
+    say = _progress(quiet)
+    config = load_config(
+        config_file, level=level, categories=list(categories) or None, minutes=minutes,
+        distance_m=metres, mode="distance" if (distance_mode or metres) else None,
+        speed_kmh=speed, max_snap_m=max_snap,
+    )
+    user_pois = None
+    if pois_file:
+        from .sources.userpois import read_user_pois
+
+        user_pois = read_user_pois(pois_file, config, crs=pois_crs)
+    area = _study_area(place, boundary, bbox)
+    if sum(x is not None for x in (osm_file, bundle, area)) > 1:
+        raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
+    source = osm_file
+    if bundle:
+        from .sources import online
+
+        source = online.load_bundle(bundle)
+    elif area is not None:
+        from .sources import online
+
+        say("downloading walk network and facilities (Overpass)")
+        source = online.fetch(area, buffer_m=buffer_m if buffer_m is not None else config.threshold_m)
+    comms = communities
+    if communities and name_column:
+        comms = read_communities(communities, "EPSG:4326", name_column=name_column)
+    analysis = pipeline.analyze(
+        source, communities=comms, config=config, pois=user_pois, pois_mode=pois_mode, area=area,
+        isochrone_limits=_floats(iso), progress=say,
+    )
+    for w in analysis.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    say(f"writing outputs to {out_dir}")
+    written = analysis.save(out_dir, lang=lang)
+    cov = analysis.communities
+    click.echo(
+        f"{len(cov)} communities, {int(cov['complete'].sum())} with a complete "
+        f"{analysis.config.level} life circle; outputs in {out_dir}/: "
+        + ", ".join(p.name for p in written.values())
+    )
+
+
+@cli.command()
+@_area_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Bundle folder to write.")
+@click.option("--level", type=click.Choice(LEVELS), help="Level whose walking distance sets the default buffer.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+def fetch(place, boundary, bbox, buffer_m, out_dir, level, quiet):
+    """Download an area's walk network and facilities for offline use.
+
+    The bundle folder is then used with `lifecircle analyze --bundle DIR`.
+    """
+    from .config import load_config
+    from .sources import online
+
+    area = _study_area(place, boundary, bbox)
+    if area is None:
+        raise click.UsageError("give one of --place, --boundary, --bbox")
+    say = _progress(quiet)
+    buffer = buffer_m if buffer_m is not None else load_config(level=level).threshold_m
+    say("downloading walk network and facilities (Overpass)")
+    data = online.fetch(area, buffer_m=buffer)
+    path = online.save_bundle(data, out_dir, area=area)
+    click.echo(f"saved {data.graph.number_of_nodes():,} nodes, {len(data.features):,} features to {path}")
+
+
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file with overrides.")
+@click.option("--level", type=click.Choice(LEVELS), help="Show the categories of this level only.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True)
+def categories(config_file, level, lang):
+    """List the facility categories and their OSM tag filters."""
+    from .config import load_config
+
+    config = load_config(config_file, level=level)
+    threshold = f"{config.minutes:g} min" if config.mode == "time" else f"{config.distance_m:g} m"
+    click.echo(f"level {config.level}: {threshold} ({config.distance_m:g} m in distance mode)")
+    for c in config.categories:
+        tags = "; ".join(f"{k}={'|'.join(v)}" for k, v in c.tags.items())
+        names = f"; name contains {'|'.join(c.names)}" if c.names else ""
+        click.echo(f"  {c.key:<13} {c.label(lang)}: {tags}{names}")
+
+
+def main() -> None:
+    """Console entry point: one line per user error, exit status 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except LifecircleError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,530 @@
+"""Interactive map of an analysis: one self-contained, offline HTML file.
+
+The page is a folium map whose CDN links are replaced by Leaflet and jQuery
+inlined from the installed XStatic packages (:mod:`lifecircle.htmlassets`).
+Only the OpenStreetMap tiles come from the network; offline they simply do
+not load and the data layers draw on a plain background.
+
+Safety: folium pastes popup and tooltip HTML into the page as given, and
+Leaflet shows layer names and popup strings through ``innerHTML``. Every
+string from OSM, a user file or a user config therefore passes through
+:func:`esc` before it becomes part of any HTML fragment; the fragments then
+travel inside JSON (folium's ``tojson``, which escapes ``<``, ``>``, ``&``
+and ``'``), so nothing can end the ``<script>`` they sit in.
+
+Determinism: branca gives every element a random id; :func:`make_map`
+renumbers them in tree order so the same analysis always gives the same
+bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from itertools import count
+from pathlib import Path
+from typing import Any, Iterable
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, Figure
+from folium.elements import JSCSSMixin
+from folium.utilities import JsCode
+
+from . import htmlassets, settings
+from .config import Category, Config
+from .errors import LifecircleError
+from .i18n import check_lang, t
+
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+_OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+_OSM_ATTR_HTML = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+
+#: Decimal places kept for lon/lat: 1e-6 degrees is about 0.1 m.
+COORD_DECIMALS = 6
+
+# ColorBrewer RdYlGn (5 classes): red = few categories reached, green = all.
+_SCORE_RAMP = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
+_SAFE_COLOR = re.compile(r"#[0-9A-Fa-f]{3,8}|[A-Za-z]{3,20}")
+_FALLBACK_COLOR = "#555555"
+_ISOCHRONE_COLOR = "#2b8cbe"
+
+# Leaflet sets string popups/tooltips with innerHTML; the strings are built
+# from escaped values in Python, so binding them is safe.
+_BIND_JS = JsCode(
+    """function (feature, layer) {
+        var p = feature.properties;
+        if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 460}); }
+        if (p.tooltip) { layer.bindTooltip(p.tooltip, {sticky: true}); }
+    }"""
+)
+
+_PAGE_CSS = """
+.lc-poi span { display: block; box-sizing: border-box; width: 24px; height: 24px;
+  border-radius: 50%; border: 2px solid; background: #fff; font-size: 13px;
+  line-height: 20px; text-align: center; box-shadow: 0 1px 3px rgba(0,0,0,.4); }
+.lc-popup { font: 12px/1.4 sans-serif; }
+.lc-popup h4 { margin: 0 0 4px; font-size: 14px; }
+.lc-popup table { border-collapse: collapse; margin: 4px 0; }
+.lc-popup th, .lc-popup td { border-bottom: 1px solid #ddd; padding: 1px 6px; text-align: left; }
+.lc-popup td.lc-num { text-align: right; }
+.lc-popup .lc-meta { color: #555; }
+.lc-box { position: fixed; z-index: 1000; background: rgba(255,255,255,.9);
+  font: 12px/1.4 sans-serif; padding: 4px 8px; border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0,0,0,.3); }
+.lc-legend { left: 10px; bottom: 40px; }
+.lc-legend i { display: inline-block; width: 14px; height: 14px; margin-right: 6px;
+  vertical-align: middle; border: 1px solid #333; }
+.lc-attribution { left: 10px; bottom: 8px; max-width: 70%; }
+"""
+
+
+# ---------------------------------------------------------------- escaping
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def text_of(value: Any) -> str:
+    """Return ``value`` as display text: ``""`` for None/NaN, else ``str()``."""
+    return "" if _is_missing(value) else str(value)
+
+
+def esc(value: Any) -> str:
+    """Escape ``value`` for HTML text and attribute values.
+
+    Beyond ``html.escape``, the backtick, ``$`` and backslash become
+    character references: folium puts some HTML inside JS template
+    literals, where ``${...}`` would run and ``\\x3c`` would turn into
+    ``<``. The browser displays the original characters.
+
+    Parameters
+    ----------
+    value
+        Any value; None and NaN give an empty string.
+
+    Returns
+    -------
+    str
+    """
+    return (
+        html.escape(text_of(value), quote=True)
+        .replace("`", "&#96;")
+        .replace("$", "&#36;")
+        .replace("\\", "&#92;")
+    )
+
+
+def safe_color(color: str) -> str:
+    """Return ``color`` if it is a plain CSS colour, else a neutral grey.
+
+    Category colours come from user TOML and end up in ``style``
+    attributes, where ``red; background: url(...)`` would inject CSS.
+    """
+    return color if _SAFE_COLOR.fullmatch(color or "") else _FALLBACK_COLOR
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _fmt_number(value: Any, digits: int) -> str | None:
+    if _is_missing(value):
+        return None
+    return f"{float(value):.{digits}f}"
+
+
+def threshold_text(config: Config, lang: str) -> str:
+    """Return the threshold as "10 min" / "500 m" (or Chinese)."""
+    if config.mode == "distance":
+        return t("metres_value", lang, value=f"{config.distance_m:g}")
+    return t("minutes_value", lang, value=f"{config.minutes:g}")
+
+
+def score_color(score: float) -> str:
+    """Return the fill colour for a score in 0..1 (red to green)."""
+    if _is_missing(score):
+        return _FALLBACK_COLOR
+    x = min(max(float(score), 0.0), 1.0) * (len(_SCORE_RAMP) - 1)
+    i = min(int(x), len(_SCORE_RAMP) - 2)
+    a, b = (np.array([int(c[k:k + 2], 16) for k in (1, 3, 5)]) for c in _SCORE_RAMP[i:i + 2])
+    rgb = np.rint(a + (b - a) * (x - i)).astype(int)
+    return "#" + "".join(f"{v:02x}" for v in rgb)
+
+
+def _category_label(config: Config, key: str, lang: str) -> str:
+    try:
+        return config.category(key).label(lang)
+    except LifecircleError:
+        return key
+
+
+def _name_html(value: Any, lang: str) -> str:
+    """Escaped name, or an italic "(unnamed)" placeholder."""
+    name = text_of(value)
+    return f'<span class="lc-name">{esc(name)}</span>' if name else f"<i>{esc(t('unnamed', lang))}</i>"
+
+
+# ---------------------------------------------------------------- geometry
+
+
+def to_display_crs(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Return ``gdf`` in EPSG:4326 without empty geometries.
+
+    Raises
+    ------
+    LifecircleError
+        If a non-empty table has no CRS (coordinates cannot be placed).
+    """
+    if gdf is None or len(gdf) == 0:
+        return gpd.GeoDataFrame(geometry=[], crs=settings.output_crs)
+    if gdf.crs is None:
+        raise LifecircleError("a result table has no CRS; cannot draw it on the map")
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    return gdf.to_crs(settings.output_crs)
+
+
+def _feature_collection(geoms: Iterable[Any], props: Iterable[dict]) -> dict:
+    """Build GeoJSON with rounded coordinates (smaller, and stable across runs)."""
+    geoms = shapely.transform(np.asarray(list(geoms), dtype=object),
+                              lambda xy: np.round(xy, COORD_DECIMALS))
+    features = [
+        {"type": "Feature", "geometry": shapely.geometry.mapping(g), "properties": p}
+        for g, p in zip(geoms, props)
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _bounds(frames: Iterable[gpd.GeoDataFrame]) -> list[list[float]] | None:
+    """Return ``[[south, west], [north, east]]`` of all non-empty frames."""
+    boxes = [f.total_bounds for f in frames if len(f)]
+    if not boxes:
+        return None
+    b = np.array(boxes)
+    return [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
+
+
+# ---------------------------------------------------------------- popups
+
+
+def community_popup(row: pd.Series, config: Config, lang: str) -> str:
+    """Return the popup HTML of one community row (all values escaped).
+
+    Each category row carries ``data-category`` and its cells the classes
+    ``lc-min``, ``lc-m``, ``lc-covered`` and ``lc-share``, so the numbers can
+    be read back by tests and scripts.
+    """
+    dash = esc(t("not_reached", lang))
+    rows = []
+    for cat in config.categories:
+        k = cat.key
+        minutes = _fmt_number(row.get(f"minutes_{k}"), 1)
+        metres = _fmt_number(row.get(f"metres_{k}"), 0)
+        share = row.get(f"share_{k}")
+        covered = bool(row.get(f"covered_{k}", False))
+        rows.append(
+            f'<tr data-category="{esc(k)}"><td>{esc(cat.icon)} {esc(cat.label(lang))}</td>'
+            f'<td class="lc-num lc-min">{esc(minutes) if minutes else dash}</td>'
+            f'<td class="lc-num lc-m">{esc(metres) if metres else dash}</td>'
+            f'<td class="lc-covered">{"✓ " if covered else "✗ "}{esc(t("yes" if covered else "no", lang))}</td>'
+            f'<td class="lc-num lc-share">{dash if _is_missing(share) else f"{float(share) * 100:.0f}%"}</td></tr>'
+        )
+    gap_keys = [g for g in text_of(row.get("gaps")).split(",") if g]
+    gaps = ", ".join(esc(_category_label(config, g, lang)) for g in gap_keys) or esc(t("no_gaps", lang))
+    residents = row.get("residents")
+    resident_line = (
+        "" if _is_missing(residents)
+        else f'<div>{esc(t("residents", lang))}: {float(residents):.0f}</div>'
+    )
+    head = "".join(
+        f"<th>{esc(t(key, lang))}</th>"
+        for key in ("category", "walk_minutes", "walk_metres", "covered", "building_share")
+    )
+    n = int(row.get("n_categories", len(config.categories)))
+    return (
+        f'<div class="lc-popup lc-community-popup"><h4>{_name_html(row.get("name"), lang)}</h4>'
+        f'<div class="lc-meta">{esc(t("community_id", lang))}: <span class="lc-id">'
+        f'{esc(row.get("community_id"))}</span></div>'
+        f'<div>{esc(t("reached", lang))}: <b class="lc-reached">'
+        f'{esc(t("reached_value", lang, reached=int(row.get("reached", 0)), n=n))}</b></div>'
+        f"{resident_line}<table><tr>{head}</tr>{''.join(rows)}</table>"
+        f'<div>{esc(t("gaps", lang))}: <span class="lc-gaps">{gaps}</span></div></div>'
+    )
+
+
+def poi_popup(row: pd.Series, category: Category, lang: str) -> str:
+    """Return the popup HTML of one facility row (all values escaped)."""
+    return (
+        f'<div class="lc-popup lc-poi-popup"><h4>{_name_html(row.get("name"), lang)}</h4>'
+        f'<div>{esc(t("category", lang))}: {esc(category.icon)} {esc(category.label(lang))}</div>'
+        f'<div>{esc(t("osm_id", lang))}: <span class="lc-id">{esc(row.get("poi_id"))}</span></div></div>'
+    )
+
+
+# ---------------------------------------------------------------- layers
+
+
+def _geojson_layer(fc: dict, name: str, show: bool = True, **options: Any) -> folium.GeoJson:
+    """A GeoJson layer whose features carry ``style``/``popup``/``tooltip``.
+
+    ``name`` is plain text; it is escaped here because Leaflet's layer
+    control writes it with ``innerHTML``.
+    """
+    return folium.GeoJson(fc, name=esc(name), show=show, on_each_feature=_BIND_JS, **options)
+
+
+def _community_layer(communities: gpd.GeoDataFrame, config: Config, lang: str) -> folium.GeoJson:
+    props = []
+    for _, row in communities.iterrows():
+        n = row.get("n_categories", len(config.categories))
+        score = row.get("reached", 0) / n if n else float("nan")
+        name = text_of(row.get("name")) or t("unnamed", lang)
+        props.append({
+            "community_id": text_of(row.get("community_id")),
+            "style": {"color": "#333333", "weight": 1, "fillColor": score_color(score),
+                      "fillOpacity": 0.55},
+            "popup": community_popup(row, config, lang),
+            "tooltip": esc(name),
+        })
+    fc = _feature_collection(communities.geometry, props)
+    return _geojson_layer(fc, t("layer_communities", lang), class_name="lc-community")
+
+
+def _poi_layer(pois: gpd.GeoDataFrame, category: Category, lang: str) -> folium.GeoJson:
+    color = safe_color(category.color)
+    icon = folium.DivIcon(
+        html=f'<span style="border-color: {color}">{esc(category.icon)}</span>',
+        icon_size=(24, 24), icon_anchor=(12, 12), popup_anchor=(0, -12),
+        class_name=f"lc-poi lc-poi-{category.key}",
+    )
+    props = [
+        {"poi_id": text_of(row.get("poi_id")), "popup": poi_popup(row, category, lang),
+         "tooltip": esc(text_of(row.get("name")) or t("unnamed", lang))}
+        for _, row in pois.iterrows()
+    ]
+    fc = _feature_collection(pois.geometry, props)
+    name = t("layer_facilities", lang, label=f"{category.icon} {category.label(lang)}")
+    return _geojson_layer(fc, name, marker=folium.Marker(icon=icon))
+
+
+def _isochrone_layer(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -> folium.GeoJson:
+    style = {"color": _ISOCHRONE_COLOR, "weight": 1, "fillColor": _ISOCHRONE_COLOR,
+             "fillOpacity": 0.08}
+    props = [{"community_id": text_of(c), "style": style}
+             for c in isochrones.get("community_id", pd.Series([None] * len(isochrones)))]
+    fc = _feature_collection(isochrones.geometry, props)
+    name = t("layer_isochrones", lang, threshold=threshold_text(config, lang))
+    # Not interactive: they overlap everything and would swallow the clicks
+    # meant for the communities underneath.
+    return _geojson_layer(fc, name, show=False, interactive=False, class_name="lc-isochrone")
+
+
+def _gap_layer(gaps: gpd.GeoDataFrame, category: Category, names: dict[str, str],
+               lang: str) -> folium.GeoJson:
+    color = safe_color(category.color)
+    style = {"color": color, "weight": 1, "fillColor": color, "fillOpacity": 0.6}
+    props = []
+    for _, row in gaps.iterrows():
+        cid = text_of(row.get("community_id"))
+        kind = text_of(row.get("kind"))
+        kind_text = t(f"gap_kind_{kind}", lang) if kind in ("building", "area") else kind
+        tip = t("gap_tooltip", lang, label=category.label(lang),
+                community=names.get(cid) or t("unnamed", lang))
+        props.append({"community_id": cid, "style": style,
+                      "tooltip": f"{esc(tip)} ({esc(kind_text)})"})
+    fc = _feature_collection(gaps.geometry, props)
+    name = t("layer_gaps", lang, label=category.label(lang))
+    return _geojson_layer(fc, name, show=False, class_name=f"lc-gap lc-gap-{category.key}")
+
+
+def _rows_of(gdf: gpd.GeoDataFrame, column: str, value: str) -> gpd.GeoDataFrame:
+    if column not in gdf.columns:
+        return gdf.iloc[0:0]
+    return gdf[gdf[column] == value]
+
+
+# ---------------------------------------------------------------- page furniture
+
+
+def _legend_html(config: Config, lang: str) -> str:
+    n = len(config.categories)
+    items = "".join(
+        f'<div><i style="background: {score_color(k / n)}"></i>'
+        f'{esc(t("legend_entry", lang, k=k, n=n))}</div>'
+        for k in range(n, -1, -1)
+    )
+    return f'<div class="lc-box lc-legend"><b>{esc(t("legend_title", lang))}</b>{items}</div>'
+
+
+def _attribution_html(analysis: Any, lang: str) -> str:
+    source = text_of(getattr(analysis, "source", ""))
+    src = f' · {esc(t("data_source", lang))}: {esc(source)}' if source else ""
+    return f'<div class="lc-box lc-attribution">{esc(OSM_ATTRIBUTION)}{src}</div>'
+
+
+def _offline_map(location: list[float], lang: str, title: str) -> folium.Map:
+    """A folium map with no CDN links and Leaflet/jQuery inlined."""
+    m = folium.Map(location=location, zoom_start=14, tiles=None, control_scale=True)
+    # Instance attributes, so folium's class-level lists stay untouched.
+    m.default_js, m.default_css = [], []
+    fig = m.get_root()
+    fig.title = esc(title)
+    fig.header.add_child(Element(f'<meta name="language" content="{esc(lang)}" />'), name="lc_lang")
+    for name, css in htmlassets.inline_styles():
+        fig.header.add_child(Element(f"<style>{css}</style>"), name=name)
+    for name, js in htmlassets.inline_scripts():
+        fig.header.add_child(Element(f"<script>{js}</script>"), name=name)
+    fig.header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="lc_css")
+    folium.TileLayer(_OSM_TILES, attr=_OSM_ATTR_HTML, name=esc(t("basemap", lang)),
+                     max_zoom=19, control=False).add_to(m)
+    return m
+
+
+# ---------------------------------------------------------------- determinism
+
+
+def _renumber(root: Element) -> None:
+    """Replace branca's random element ids with a counter, in tree order.
+
+    Children are keyed by their name where folium uses the key as a JS
+    variable, so keys equal to a child's old name are renamed too.
+    """
+    ids = count()
+
+    def visit(el: Element) -> None:
+        el._id = f"{next(ids):04d}"
+        renamed = {}
+        for key, child in el._children.items():
+            old = child.get_name()
+            visit(child)
+            renamed[child.get_name() if key == old else key] = child
+        el._children.clear()
+        el._children.update(renamed)
+        for part in ("header", "html", "script"):
+            sub = getattr(el, part, None)
+            if isinstance(sub, Element) and sub._parent is el:
+                visit(sub)
+
+    visit(root)
+
+
+def _check_offline(root: Element) -> None:
+    """Refuse elements that would link CDN assets we cannot inline."""
+    stack = [root]
+    while stack:
+        el = stack.pop()
+        if isinstance(el, JSCSSMixin) and (el.default_js or el.default_css):
+            urls = [u for _, u in list(el.default_js) + list(el.default_css)]
+            raise LifecircleError(
+                f"map element {el._name} links {urls[0]}, which would not load offline"
+            )
+        stack.extend(el._children.values())
+        stack.extend(getattr(el, p) for p in ("header", "html", "script")
+                     if isinstance(getattr(el, p, None), Element))
+
+
+_EXTERNAL_TAG = re.compile(
+    r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", re.I
+)
+
+
+# ---------------------------------------------------------------- public
+
+
+def make_map(analysis: Any, lang: str = "en") -> folium.Map:
+    """Build the interactive map of an analysis.
+
+    Layers: communities coloured by score (categories reached / analysed)
+    with a legend and a popup table each; one facility layer per category;
+    the walking isochrones; one gap layer per category (the last two hidden
+    until ticked in the layer control). The view fits the communities and
+    facilities.
+
+    Parameters
+    ----------
+    analysis
+        A :class:`lifecircle.analysis.Analysis`.
+    lang
+        "zh" or "en" for every label; OSM names are shown as written.
+
+    Returns
+    -------
+    folium.Map
+        Self-contained (no CDN links); save it with :func:`save_map`.
+    """
+    check_lang(lang)
+    config: Config = analysis.config
+    communities = to_display_crs(analysis.communities)
+    pois = to_display_crs(analysis.pois)
+    isochrones = to_display_crs(analysis.isochrones)
+    gaps = to_display_crs(analysis.gaps)
+
+    bounds = _bounds([communities, pois]) or _bounds([isochrones, gaps])
+    center = [0.0, 0.0] if bounds is None else [
+        (bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
+    title = f"{t('map_title', lang)} · {config.level}"
+    m = _offline_map(center, lang, title)
+
+    _community_layer(communities, config, lang).add_to(m)
+    for cat in config.categories:
+        _poi_layer(_rows_of(pois, "category", cat.key), cat, lang).add_to(m)
+    _isochrone_layer(isochrones, config, lang).add_to(m)
+    names = {text_of(c): text_of(n) for c, n in zip(
+        communities.get("community_id", []), communities.get("name", []))}
+    for cat in config.categories:
+        _gap_layer(_rows_of(gaps, "category", cat.key), cat, names, lang).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+
+    fig = m.get_root()
+    fig.html.add_child(Element(_legend_html(config, lang)), name="lc_legend")
+    fig.html.add_child(Element(_attribution_html(analysis, lang)), name="lc_attribution")
+    if bounds is not None:
+        m.fit_bounds(bounds, padding=(20, 20))
+    _renumber(fig)
+    return m
+
+
+def render_map(m: folium.Map) -> str:
+    """Render ``m`` to the HTML text of a self-contained page.
+
+    Raises
+    ------
+    LifecircleError
+        If an element would load a script, stylesheet or frame from the
+        network (only tile URL templates, inside scripts, may remain).
+    """
+    root = m.get_root()
+    _check_offline(root)
+    page = root.render()
+    found = _EXTERNAL_TAG.search(page)
+    if found:
+        raise LifecircleError(f"the map page would load {found.group(0)[:80]}... from the network")
+    return page
+
+
+def save_map(m: folium.Map, path: str | Path) -> Path:
+    """Write the map to ``path`` atomically (temp file, then rename).
+
+    Parameters
+    ----------
+    m
+        A map from :func:`make_map`.
+    path
+        Destination ``.html`` file; its folder must exist.
+
+    Returns
+    -------
+    Path
+    """
+    return htmlassets.write_atomic(path, render_map(m).encode("utf-8"))
