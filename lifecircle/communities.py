@@ -79,16 +79,16 @@ def from_extract(features: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
     """
     polys = _polygons(features)
     rules = (
-        ("landuse=residential", _tag(polys, "landuse").eq("residential")),
-        ("place", _tag(polys, "place").isin(["neighbourhood", "quarter", "suburb"])),
-        ("boundary=administrative", _tag(polys, "boundary").eq("administrative")
+        ("landuse=residential", "Residential area", _tag(polys, "landuse").eq("residential")),
+        ("place", "Neighbourhood", _tag(polys, "place").isin(["neighbourhood", "quarter", "suburb"])),
+        ("boundary=administrative", "Area", _tag(polys, "boundary").eq("administrative")
          & pd.to_numeric(_tag(polys, "admin_level"), errors="coerce").ge(8)),
     )
-    for source, mask in rules:
+    for source, label, mask in rules:
         chosen = polys[mask]
         if len(chosen):
             ids = chosen["osm_type"] + "/" + chosen["osm_id"].astype(str)
-            names = [n if n else f"{source} {i}" for n, i in zip(chosen["name"], ids)]
+            names = [n if n else f"{label} {i}" for n, i in zip(chosen["name"], ids)]
             gdf = gpd.GeoDataFrame(
                 {"community_id": ids.values, "name": names, "source": source,
                  "residents_input": np.nan},

@@ -97,12 +97,10 @@ def _origins(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame):
     return (np.concatenate(pts), np.concatenate(owner), np.concatenate(kind), np.concatenate(bld))
 
 
-def _unsnapped(what: str, ids, names, snapped: Snapped, points, net: StreetNetwork) -> pd.DataFrame:
-    bad = ~snapped.ok
-    if not bad.any():
-        return pd.DataFrame(columns=["what", "id", "name", "distance_m"])
-    pts = np.asarray(points)[bad]
-    dist = [net.tree.query_nearest(p, return_distance=True)[1][0] for p in pts]
+def _unsnapped(what: str, ids, names, points, ok: np.ndarray, net: StreetNetwork) -> pd.DataFrame:
+    """Rows for the points that could not be snapped, with their distance."""
+    bad = ~ok
+    _, dist = net.tree.query_nearest(np.asarray(points)[bad], return_distance=True, all_matches=False)
     return pd.DataFrame({"what": what, "id": np.asarray(ids)[bad], "name": np.asarray(names)[bad],
                          "distance_m": np.round(dist, 1)})
 
@@ -265,11 +263,12 @@ def analyze(
     limits = sorted(set(isochrone_limits or [cfg.minutes if cfg.mode == "time" else cfg.distance_m]))
     iso = community_isochrones(net, origins.subset(centre), comm_gdf["community_id"].values, limits, cfg)
 
+    pois_out = display_points(facilities)
+    pois_out["snap_m"] = np.round(poi_snap, 1)
     unsnapped = pd.concat([
-        _unsnapped("poi", facilities["poi_id"], facilities["name"],
-                   Snapped(np.where(np.isnan(poi_snap), -1, 0), poi_snap, poi_snap),
-                   display_points(facilities).geometry.values, net),
-        _unsnapped("community", out["community_id"], out["name"], origins.subset(centre), pts[centre], net),
+        _unsnapped("poi", facilities["poi_id"], facilities["name"], pois_out.geometry.values,
+                   np.isfinite(poi_snap), net),
+        _unsnapped("community", out["community_id"], out["name"], pts[centre], origins.ok[centre], net),
     ], ignore_index=True)
     if len(unsnapped):
         warnings.append(
@@ -277,8 +276,6 @@ def analyze(
             "from any walkable street and were left out (see unsnapped.csv)"
         )
 
-    pois_out = display_points(facilities)
-    pois_out["snap_m"] = np.round(poi_snap, 1)
     gaps = (pd.concat(gap_rows, ignore_index=True) if gap_rows
             else gpd.GeoDataFrame(columns=["category", "kind", "community_id", "geometry"], geometry="geometry", crs=crs))
     return Analysis(

@@ -85,7 +85,7 @@ class Page:
         self.page.on("pageerror", lambda e: self.page_errors.append(str(e)))
         self.page.on("dialog", self._dialog)
         self.page.goto(path.as_uri())
-        self.page.wait_for_function(f"{MAP_JS} && {MAP_JS}._loaded")
+        assert self.js(f"() => {MAP_JS}._loaded"), "Leaflet map did not load"
 
     def _route(self, route):
         url = route.request.url
