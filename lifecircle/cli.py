@@ -123,6 +123,7 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
         from .sources import online
 
         source = online.load_bundle(bundle)
+        area = online.bundle_area(bundle)  # report on the fetched area, not its buffer
     elif area is not None:
         from .sources import online
 

@@ -7,18 +7,23 @@ this repository: they are read at run time from the ``xstatic-leaflet`` and
 Leaflet's stylesheet refers to images next to it; those become ``data:``
 URIs so the page needs no other file.
 
-Also here: :func:`write_atomic`, shared by every HTML/PNG writer.
+Also here, shared by the map and the report: :func:`esc` (escaping of
+OSM and user strings) and :func:`write_atomic`.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import importlib
 import os
 import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from .errors import LifecircleError
 
@@ -27,6 +32,66 @@ _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif"}
 # A source-map comment makes developer tools request a file that is not there.
 _SOURCE_MAP = re.compile(r"^\s*//# sourceMappingURL=.*$", re.MULTILINE)
 _CSS_URL = re.compile(r"url\((['\"]?)(images/[^)'\"]+)\1\)")
+_SAFE_COLOR = re.compile(r"#[0-9A-Fa-f]{3,8}|[A-Za-z]{3,20}")
+
+
+def is_missing(value: Any) -> bool:
+    """Return True for None, NaN, NA and NaT (a scalar test that never raises)."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def int_of(value: Any, default: int = 0) -> int:
+    """Return ``value`` as an int, ``default`` for None/NaN."""
+    return default if is_missing(value) else int(value)
+
+
+def flag_of(value: Any) -> bool:
+    """Return ``value`` as a bool, False for None/NaN (``bool(nan)`` is True)."""
+    return False if is_missing(value) else bool(value)
+
+
+def text_of(value: Any) -> str:
+    """Return ``value`` as display text: ``""`` for None/NaN, else ``str()``."""
+    return "" if is_missing(value) else str(value)
+
+
+def esc(value: Any) -> str:
+    """Escape ``value`` for HTML text and attribute values.
+
+    Beyond ``html.escape``, the backtick, ``$`` and backslash become
+    character references: folium puts some HTML inside JS template
+    literals, where ``${...}`` would run and ``\\x3c`` would turn into
+    ``<``. The browser displays the original characters.
+
+    Parameters
+    ----------
+    value
+        Any value; None and NaN give an empty string.
+
+    Returns
+    -------
+    str
+    """
+    return (
+        html.escape(text_of(value), quote=True)
+        .replace("`", "&#96;")
+        .replace("$", "&#36;")
+        .replace("\\", "&#92;")
+    )
+
+
+def safe_color(color: str, fallback: str = "#555555") -> str:
+    """Return ``color`` if it is a plain CSS colour, else ``fallback``.
+
+    Category colours come from user TOML and end up in ``style``
+    attributes, where ``red; background: url(...)`` would inject CSS.
+    """
+    return color if isinstance(color, str) and _SAFE_COLOR.fullmatch(color) else fallback
 
 
 def _package_dir(name: str) -> Path:
@@ -148,7 +213,7 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
     Raises
     ------
     LifecircleError
-        If the folder is missing or not writable.
+        If the folder is missing or not writable, or the disk is full.
     """
     path = Path(path)
     try:
@@ -165,7 +230,9 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise LifecircleError(f"cannot write {path}: {e.strerror or e}") from None
         raise
     return path

@@ -64,10 +64,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "not_available": {"zh": "无数据", "en": "n/a"},
     "charts": {"zh": "图表", "en": "Charts"},
     "chart_share_title": {"zh": "各类别设施覆盖的社区比例", "en": "Share of communities covered by category"},
-    "chart_share_axis": {"zh": "社区比例（%）", "en": "Share of communities (%)"},
+    "chart_share_axis": {"zh": "覆盖社区比例", "en": "Share of communities covered"},
     "chart_hist_title": {"zh": "社区覆盖类别数分布", "en": "Communities by number of categories reached"},
     "chart_hist_x": {"zh": "覆盖类别数", "en": "Categories reached"},
     "chart_hist_y": {"zh": "社区数", "en": "Number of communities"},
+    "communities_heading": {"zh": "社区列表", "en": "Communities"},
     "warnings": {"zh": "警告", "en": "Warnings"},
 }
 

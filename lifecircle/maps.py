@@ -19,8 +19,6 @@ bytes.
 
 from __future__ import annotations
 
-import html
-import math
 import re
 from itertools import count
 from pathlib import Path
@@ -31,13 +29,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, Figure
+from branca.element import Element
 from folium.elements import JSCSSMixin
 from folium.utilities import JsCode
 
 from . import htmlassets, settings
 from .config import Category, Config
 from .errors import LifecircleError
+from .htmlassets import esc, flag_of, int_of, is_missing, safe_color, text_of
 from .i18n import check_lang, t
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors"
@@ -51,7 +50,6 @@ COORD_DECIMALS = 6
 
 # ColorBrewer RdYlGn (5 classes): red = few categories reached, green = all.
 _SCORE_RAMP = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
-_SAFE_COLOR = re.compile(r"#[0-9A-Fa-f]{3,8}|[A-Za-z]{3,20}")
 _FALLBACK_COLOR = "#555555"
 _ISOCHRONE_COLOR = "#2b8cbe"
 
@@ -78,69 +76,19 @@ _PAGE_CSS = """
 .lc-box { position: fixed; z-index: 1000; background: rgba(255,255,255,.9);
   font: 12px/1.4 sans-serif; padding: 4px 8px; border-radius: 4px;
   box-shadow: 0 1px 4px rgba(0,0,0,.3); }
-.lc-legend { left: 10px; bottom: 40px; }
+/* Above Leaflet's scale bar (bottom left) and attribution (bottom right). */
+.lc-legend { left: 10px; bottom: 64px; }
 .lc-legend i { display: inline-block; width: 14px; height: 14px; margin-right: 6px;
   vertical-align: middle; border: 1px solid #333; }
-.lc-attribution { left: 10px; bottom: 8px; max-width: 70%; }
+.lc-attribution { right: 4px; bottom: 26px; max-width: 60%; }
 """
-
-
-# ---------------------------------------------------------------- escaping
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def text_of(value: Any) -> str:
-    """Return ``value`` as display text: ``""`` for None/NaN, else ``str()``."""
-    return "" if _is_missing(value) else str(value)
-
-
-def esc(value: Any) -> str:
-    """Escape ``value`` for HTML text and attribute values.
-
-    Beyond ``html.escape``, the backtick, ``$`` and backslash become
-    character references: folium puts some HTML inside JS template
-    literals, where ``${...}`` would run and ``\\x3c`` would turn into
-    ``<``. The browser displays the original characters.
-
-    Parameters
-    ----------
-    value
-        Any value; None and NaN give an empty string.
-
-    Returns
-    -------
-    str
-    """
-    return (
-        html.escape(text_of(value), quote=True)
-        .replace("`", "&#96;")
-        .replace("$", "&#36;")
-        .replace("\\", "&#92;")
-    )
-
-
-def safe_color(color: str) -> str:
-    """Return ``color`` if it is a plain CSS colour, else a neutral grey.
-
-    Category colours come from user TOML and end up in ``style``
-    attributes, where ``red; background: url(...)`` would inject CSS.
-    """
-    return color if _SAFE_COLOR.fullmatch(color or "") else _FALLBACK_COLOR
 
 
 # ---------------------------------------------------------------- formatting
 
 
 def _fmt_number(value: Any, digits: int) -> str | None:
-    if _is_missing(value):
+    if is_missing(value):
         return None
     return f"{float(value):.{digits}f}"
 
@@ -154,7 +102,7 @@ def threshold_text(config: Config, lang: str) -> str:
 
 def score_color(score: float) -> str:
     """Return the fill colour for a score in 0..1 (red to green)."""
-    if _is_missing(score):
+    if is_missing(score):
         return _FALLBACK_COLOR
     x = min(max(float(score), 0.0), 1.0) * (len(_SCORE_RAMP) - 1)
     i = min(int(x), len(_SCORE_RAMP) - 2)
@@ -232,32 +180,32 @@ def community_popup(row: pd.Series, config: Config, lang: str) -> str:
         minutes = _fmt_number(row.get(f"minutes_{k}"), 1)
         metres = _fmt_number(row.get(f"metres_{k}"), 0)
         share = row.get(f"share_{k}")
-        covered = bool(row.get(f"covered_{k}", False))
+        covered = flag_of(row.get(f"covered_{k}"))
         rows.append(
             f'<tr data-category="{esc(k)}"><td>{esc(cat.icon)} {esc(cat.label(lang))}</td>'
             f'<td class="lc-num lc-min">{esc(minutes) if minutes else dash}</td>'
             f'<td class="lc-num lc-m">{esc(metres) if metres else dash}</td>'
             f'<td class="lc-covered">{"✓ " if covered else "✗ "}{esc(t("yes" if covered else "no", lang))}</td>'
-            f'<td class="lc-num lc-share">{dash if _is_missing(share) else f"{float(share) * 100:.0f}%"}</td></tr>'
+            f'<td class="lc-num lc-share">{dash if is_missing(share) else f"{float(share) * 100:.0f}%"}</td></tr>'
         )
     gap_keys = [g for g in text_of(row.get("gaps")).split(",") if g]
     gaps = ", ".join(esc(_category_label(config, g, lang)) for g in gap_keys) or esc(t("no_gaps", lang))
     residents = row.get("residents")
     resident_line = (
-        "" if _is_missing(residents)
+        "" if is_missing(residents)
         else f'<div>{esc(t("residents", lang))}: {float(residents):.0f}</div>'
     )
     head = "".join(
         f"<th>{esc(t(key, lang))}</th>"
         for key in ("category", "walk_minutes", "walk_metres", "covered", "building_share")
     )
-    n = int(row.get("n_categories", len(config.categories)))
+    n = int_of(row.get("n_categories"), len(config.categories))
     return (
         f'<div class="lc-popup lc-community-popup"><h4>{_name_html(row.get("name"), lang)}</h4>'
         f'<div class="lc-meta">{esc(t("community_id", lang))}: <span class="lc-id">'
         f'{esc(row.get("community_id"))}</span></div>'
         f'<div>{esc(t("reached", lang))}: <b class="lc-reached">'
-        f'{esc(t("reached_value", lang, reached=int(row.get("reached", 0)), n=n))}</b></div>'
+        f'{esc(t("reached_value", lang, reached=int_of(row.get("reached")), n=n))}</b></div>'
         f"{resident_line}<table><tr>{head}</tr>{''.join(rows)}</table>"
         f'<div>{esc(t("gaps", lang))}: <span class="lc-gaps">{gaps}</span></div></div>'
     )
@@ -287,8 +235,8 @@ def _geojson_layer(fc: dict, name: str, show: bool = True, **options: Any) -> fo
 def _community_layer(communities: gpd.GeoDataFrame, config: Config, lang: str) -> folium.GeoJson:
     props = []
     for _, row in communities.iterrows():
-        n = row.get("n_categories", len(config.categories))
-        score = row.get("reached", 0) / n if n else float("nan")
+        n = int_of(row.get("n_categories"), len(config.categories))
+        score = int_of(row.get("reached")) / n if n else float("nan")
         name = text_of(row.get("name")) or t("unnamed", lang)
         props.append({
             "community_id": text_of(row.get("community_id")),

@@ -117,40 +117,78 @@ def analyze(
     area: shapely.Geometry | None = None,
     progress: Progress | None = None,
 ) -> Analysis:
-    """Run a life-circle analysis.
+    """Run a life-circle analysis: which communities reach which facilities on foot.
+
+    Reads the walk network and features, sorts the features into the
+    configured categories, finds the communities and their homes, and
+    measures the walk along streets from each community's centre (and each
+    home) to the nearest facility of every category. A community is
+    *covered* for a category when that walk is within the threshold, and
+    *complete* when it is covered for all of them.
+
+    Examples::
+
+        import lifecircle
+        a = lifecircle.analyze()                     # bundled extract, 10 minutes
+        a.coverage[["name", "reached", "complete", "gaps"]]
+        a = lifecircle.analyze("city.osm.pbf", level="15min")
+        cfg = lifecircle.load_config("my.toml", mode="distance")
+        a = lifecircle.analyze("city.osm.pbf", communities="communities.geojson", config=cfg)
 
     Parameters
     ----------
     source
-        An OSM file (.osm.pbf, .osm, .osm.bz2), an :class:`OSMData` (e.g.
-        from :func:`lifecircle.sources.online.fetch`), or None for the
-        bundled central-Helsinki extract.
+        An OSM file (.osm.pbf, .osm, .osm.bz2), an :class:`OSMData` (from
+        :func:`lifecircle.read_osm`, to reuse one read across runs, or from
+        :func:`lifecircle.sources.online.fetch`), or None for the bundled
+        central-Helsinki extract (:data:`lifecircle.BUNDLED_OSM`).
     communities
         Community polygons: a file (GeoJSON, GeoPackage, Shapefile with a
-        name column) or a GeoDataFrame with ``community_id`` and ``name``;
-        None derives them from the extract.
+        name column) or a GeoDataFrame with ``community_id`` and ``name``
+        (optional ``residents_input``, ``source``). None derives them from
+        the extract: residential landuse, then neighbourhoods, then small
+        administrative areas, else street blocks containing homes.
     level
-        "5min", "10min" or "15min" (ignored when ``config`` is a Config).
+        "5min", "10min" (the default) or "15min"; each level includes the
+        categories of the one below. Ignored when ``config`` is a
+        :class:`Config`, which carries its own level.
     config
-        A :class:`Config`, a TOML file path, or None for the presets.
+        A :class:`Config` (from :func:`lifecircle.load_config`, possibly
+        changed with ``dataclasses.replace``), a TOML file path, or None for
+        the built-in presets. It decides the categories, the threshold
+        (minutes at a walking speed, or metres in distance mode) and the
+        snapping distance.
     pois
-        Extra facilities (columns as :data:`lifecircle.pois.POI_COLUMNS`),
-        e.g. from :func:`lifecircle.sources.userpois.read_user_pois`.
+        Extra facilities (columns as :data:`lifecircle.pois.POI_COLUMNS`,
+        any CRS), e.g. from :func:`lifecircle.sources.userpois.read_user_pois`.
     pois_mode
-        "add" (merged with OSM, duplicates dropped) or "replace" (they stand
-        in for OSM facilities of their categories).
+        "add" (merged with the OSM facilities, duplicates dropped) or
+        "replace" (they stand in for the OSM facilities of their categories).
     isochrone_limits
         Thresholds (minutes, or metres in distance mode) to draw isochrones
         at; default the run's threshold.
     area
-        Study area (EPSG:4326): only communities whose centre lies in it
-        are reported; facilities outside it still count.
+        Study area polygon (EPSG:4326): only communities whose centre lies in
+        it are reported; facilities outside it still count.
     progress
-        Called with a short message at each long step.
+        Called with a short message at each long step (e.g. ``print``).
 
     Returns
     -------
     Analysis
+        Result tables (``coverage``, ``communities``, ``pois``,
+        ``isochrones``, ``gaps``, ``unsnapped``), the config and the network;
+        see ``help(lifecircle.Analysis)``. Non-fatal problems, such as a
+        preset category with no facility in the area (every community then
+        lacks it), are listed in ``Analysis.warnings``.
+
+    Raises
+    ------
+    LifecircleError
+        For bad input, as one of its subclasses: ``InputFileError`` (a file
+        missing or unreadable), ``ConfigError`` (an invalid config or
+        option), ``EmptyAreaError`` (no community in the network's area, or
+        no facility for a category asked for by name).
     """
     say = progress or _quiet
     cfg = _as_config(config, level)

@@ -41,3 +41,8 @@ analysis_crs: str | None = None
 
 #: Display and file CRS.
 output_crs: str = "EPSG:4326"
+
+#: Folder for cached Overpass and Nominatim answers (osmnx's HTTP cache), so
+#: a repeated online run downloads nothing; None means
+#: ``$XDG_CACHE_HOME/lifecircle`` (default ``~/.cache/lifecircle``).
+cache_folder: str | None = None

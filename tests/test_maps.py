@@ -336,8 +336,9 @@ def test_clicking_a_community_shows_its_minutes(browser, map_files, analysis, la
         assert popup.locator(".lc-reached").inner_text() == reached
         if idx == communities.index[0]:
             assert popup.locator(".lc-name").text_content() == CJK_COMMUNITY
+            page.page.wait_for_timeout(400)  # let the popup's fade-in finish
+            page.page.screenshot(path=tmp_path / f"map-{lang}.png")
         page.close_popup()
-    page.page.screenshot(path=tmp_path / f"map-{lang}.png")
     assert page.page_errors == [] and page.real_errors() == []
     page.page.close()
 
@@ -369,3 +370,32 @@ def test_hostile_names_display_as_text_and_run_nothing(page_en, analysis, tmp_pa
     assert page_en.js("window.__lcPwned === undefined")
     assert page_en.count("body img[src='x'], .leaflet-pane script") == 0
     assert page_en.page_errors == []
+
+
+@pytest.mark.browser
+def test_hostile_category_config_is_inert(browser, analysis, tmp_path):
+    """Labels, icons and colours from a user TOML are escaped/validated too."""
+    first = analysis.config.categories[0]
+    hostile = dataclasses.replace(
+        first, label_en="<img src=x onerror=window.__lcPwned=7>", icon="<b>!</b>",
+        color="red; background: url(https://example.com/x.png)",
+    )
+    config = dataclasses.replace(analysis.config,
+                                 categories=(hostile, *analysis.config.categories[1:]))
+    path = save_map(make_map(dataclasses.replace(analysis, config=config), "en"),
+                    tmp_path / "map.html")
+    assert "example.com" not in path.read_text("utf-8")
+    page = Page(browser, path)
+    labels = page.js(
+        "() => [...document.querySelectorAll('.leaflet-control-layers-overlays label')]"
+        ".map(l => l.textContent.trim())"
+    )
+    assert t("layer_facilities", "en", label=f"{hostile.icon} {hostile.label_en}") in labels
+    marker = page.page.locator(f".lc-poi-{first.key} span").first
+    assert marker.text_content() == hostile.icon
+    assert marker.evaluate("e => getComputedStyle(e).borderTopColor") == "rgb(85, 85, 85)"
+    page.page.wait_for_timeout(300)
+    assert page.dialogs == [] and page.js("window.__lcPwned === undefined")
+    assert page.count(".leaflet-control-layers img, .lc-poi b") == 0
+    assert page.page_errors == [] and page.real_errors() == []
+    page.page.close()

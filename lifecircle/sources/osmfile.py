@@ -197,4 +197,4 @@ def read_osm(path: str | Path, *, simplify: bool = True, retain_all: bool = Fals
     if not ways:
         raise EmptyAreaError(f"{path}: no walkable streets in the file")
     graph = build_walk_graph(ways, simplify=simplify, retain_all=retain_all)
-    return OSMData(graph=graph, features=features_frame(features), source=str(path))
+    return OSMData(graph=graph, features=features_frame(features), source=Path(path).name)

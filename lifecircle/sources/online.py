@@ -1,0 +1,583 @@
+"""Online source: study areas, Overpass downloads through osmnx, offline bundles.
+
+:func:`study_area` turns a place name (Nominatim), a boundary file or a
+bounding box into a polygon; :func:`fetch` downloads the walk network and
+the tagged features around it and returns them in exactly the shape the
+offline reader (:mod:`lifecircle.sources.osmfile`) produces, so the rest of
+the pipeline cannot tell the two apart. :func:`save_bundle` and
+:func:`load_bundle` keep a download for use without internet.
+
+Every answer is cached by osmnx in ``settings.cache_folder``; failures of the
+services become one-line :class:`~lifecircle.errors.NetworkError` messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+import geopandas as gpd
+import networkx as nx
+import osmnx as ox
+import pandas as pd
+import requests
+import shapely
+from osmnx._errors import InsufficientResponseError
+
+from .. import settings
+from ..errors import ConfigError, EmptyAreaError, InputFileError, NetworkError
+from ..fileio import staging_dir
+from .osmfile import FEATURE_KEYS, OSMData
+
+#: File names inside a bundle folder.
+MANIFEST = "bundle.json"
+GRAPH_FILE = "graph.graphml"
+FEATURES_FILE = "features.gpkg"
+_FORMAT = "lifecircle-bundle"
+_VERSION = 1
+
+_OFFLINE_HINT = "use `lifecircle fetch` where online, then --bundle"
+
+
+# --------------------------------------------------------------------------
+# osmnx session: cache, status checks, error translation
+# --------------------------------------------------------------------------
+
+def cache_folder() -> Path:
+    """The folder holding cached Overpass and Nominatim answers."""
+    if settings.cache_folder:
+        return Path(settings.cache_folder)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lifecircle"
+
+
+def _first_line(text: str) -> str:
+    text = str(text).strip()
+    return text.splitlines()[0].strip() if text else ""
+
+
+def _service(url: str | None, default: str) -> str:
+    """Name the service a URL belongs to (the longest configured prefix wins,
+    since a local Nominatim URL can be a prefix of the Overpass one)."""
+    if not url:
+        return default
+    known = [(ox.settings.overpass_url, "Overpass"), (ox.settings.nominatim_url, "Nominatim")]
+    hits = [(len(base), name) for base, name in known if url.startswith(str(base).rstrip("/"))]
+    return max(hits)[1] if hits else default
+
+
+def _host(url: str | None) -> str:
+    return urlsplit(url or "").netloc or "?"
+
+
+def _check_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """requests hook: fail at once on an HTTP error or an Overpass runtime error.
+
+    osmnx waits 55 s and retries forever on 429/504 and passes other error
+    statuses on as data; a user is better served by a clear message now.
+    """
+    service = _service(response.url, "the server")
+    code = response.status_code
+    if code >= 400:
+        reason = f" {response.reason}" if response.reason else ""
+        if code == 429:
+            advice = "the server is rate-limiting you; wait a few minutes and try again"
+        elif code >= 500:
+            advice = "the server is busy or failing; try again later or use a smaller area"
+        else:
+            advice = "the request was refused"
+        raise NetworkError(f"{service} answered HTTP {code}{reason} ({_host(response.url)}): {advice}")
+    # Overpass reports a query that ran out of time or memory as a "remark"
+    # next to partial data: never analyse a silently truncated download
+    if service == "Overpass" and b'"remark"' in response.content:
+        with contextlib.suppress(ValueError):
+            remark = str(response.json().get("remark", ""))
+            if "error" in remark.lower():
+                raise NetworkError(f"Overpass gave up on the query: {_first_line(remark)}; use a smaller area or try later")
+
+
+def _failing_pause(original):
+    """Wrap osmnx's Overpass slot check so an unreachable server fails at once.
+
+    When the status endpoint cannot be reached osmnx sleeps 60 s and then
+    tries anyway; offline that is a minute of silence before the same error.
+    """
+
+    def pause(base_endpoint: str, *args: Any, **kwargs: Any) -> float:
+        if ox.settings.overpass_rate_limit:
+            requests.get(
+                base_endpoint.rstrip("/") + "/status", timeout=ox.settings.requests_timeout,
+                **ox.settings.requests_kwargs,
+            )
+        return original(base_endpoint, *args, **kwargs)
+
+    return pause
+
+
+@contextlib.contextmanager
+def _osmnx_session(default_service: str) -> Iterator[None]:
+    """Configure osmnx for one call and turn its failures into one-liners.
+
+    Sets the cache (on, in :func:`cache_folder`) and a response hook for the
+    duration of the call and restores the user's osmnx settings afterwards.
+
+    Parameters
+    ----------
+    default_service
+        "Overpass" or "Nominatim": named in messages when the failing URL
+        does not say which.
+    """
+    saved = {k: getattr(ox.settings, k) for k in ("use_cache", "cache_folder", "requests_kwargs")}
+    kwargs = dict(ox.settings.requests_kwargs)
+    hooks = dict(kwargs.get("hooks") or {})
+    previous = hooks.get("response") or []
+    hooks["response"] = [*([previous] if callable(previous) else previous), _check_response]
+    kwargs["hooks"] = hooks
+    overpass = ox._overpass
+    original_pause = getattr(overpass, "_get_overpass_pause", None)
+    ox.settings.use_cache = True
+    ox.settings.cache_folder = str(cache_folder())
+    ox.settings.requests_kwargs = kwargs
+    if original_pause is not None:
+        overpass._get_overpass_pause = _failing_pause(original_pause)
+    try:
+        yield
+    except requests.exceptions.Timeout as e:
+        url = e.request.url if e.request is not None else None
+        service = _service(url, default_service)
+        raise NetworkError(
+            f"{service} ({_host(url) if url else 'server'}) did not answer within "
+            f"{ox.settings.requests_timeout:g} s (timeout); try again later or use a smaller area"
+        ) from None
+    except requests.exceptions.ConnectionError as e:
+        url = e.request.url if e.request is not None else None
+        service = _service(url, default_service)
+        where = f" at {_host(url)}" if url else ""
+        raise NetworkError(
+            f"cannot reach {service}{where} (no internet?) and no cached answer for this area; {_OFFLINE_HINT}"
+        ) from None
+    except requests.exceptions.RequestException as e:
+        url = e.request.url if getattr(e, "request", None) is not None else None
+        raise NetworkError(f"{_service(url, default_service)} request failed: {_first_line(e) or type(e).__name__}") from None
+    finally:
+        for k, v in saved.items():
+            setattr(ox.settings, k, v)
+        if original_pause is not None:
+            overpass._get_overpass_pause = original_pause
+
+
+# --------------------------------------------------------------------------
+# study area
+# --------------------------------------------------------------------------
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """The (Multi)Polygon part of ``geom`` after make_valid (empty if none)."""
+    geom = shapely.make_valid(geom)
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def parse_bbox(text: str) -> shapely.Polygon:
+    """Parse "W,S,E,N" (degrees, WGS84) into a rectangle.
+
+    Raises
+    ------
+    ConfigError
+        Not four numbers, out of range, or W >= E / S >= N.
+    """
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        w, s, e, n = (float(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"--bbox must be four numbers W,S,E,N (degrees), got {text!r}") from None
+    if not all(math.isfinite(v) for v in (w, s, e, n)):
+        raise ConfigError(f"--bbox must be four finite numbers W,S,E,N, got {text!r}")
+    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
+        raise ConfigError(f"--bbox {text!r} is out of range: longitudes -180..180, latitudes -90..90 (order W,S,E,N)")
+    if not (w < e and s < n):
+        raise ConfigError(f"--bbox {text!r} is empty: need W < E and S < N (order W,S,E,N)")
+    return shapely.box(w, s, e, n)
+
+
+def _read_boundary(path: str | Path) -> shapely.Geometry:
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"boundary file not found: {path}")
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as e:  # pyogrio raises several types for bad files
+        raise InputFileError(f"cannot read boundary file {path}: {_first_line(e) or type(e).__name__}") from None
+    if gdf.crs is None:
+        raise InputFileError(f"boundary file {path} has no CRS; save it with one (e.g. EPSG:4326)")
+    gdf = gdf[gdf.geometry.notna() & gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if len(gdf) == 0:
+        raise InputFileError(f"boundary file {path} has no polygons")
+    geom = _polygonal(gdf.to_crs("EPSG:4326").geometry.make_valid().union_all())
+    if geom.is_empty or geom.area == 0:
+        raise InputFileError(f"boundary file {path}: its polygons have no area")
+    return geom
+
+
+def _geocode(place: str) -> shapely.Geometry:
+    with _osmnx_session("Nominatim"):
+        try:
+            gdf = ox.geocode_to_gdf(place)
+        except InsufficientResponseError:
+            raise ConfigError(
+                f"place not found: {place!r}; check the spelling, add the city and country, or use --bbox/--boundary"
+            ) from None
+        except TypeError as e:
+            if "(Multi)Polygon" not in str(e):
+                raise
+            raise ConfigError(
+                f"place {place!r} has no boundary polygon in OpenStreetMap (only a point); use --bbox or --boundary"
+            ) from None
+    geom = _polygonal(gdf.to_crs("EPSG:4326").union_all())
+    if geom.is_empty:
+        raise ConfigError(f"place {place!r} has no boundary polygon in OpenStreetMap; use --bbox or --boundary")
+    return geom
+
+
+def study_area(
+    place: str | None = None, boundary: str | Path | None = None, bbox: str | None = None
+) -> shapely.Polygon | shapely.MultiPolygon:
+    """The study area as a (Multi)Polygon in EPSG:4326.
+
+    Give exactly one of the arguments.
+
+    Parameters
+    ----------
+    place
+        A place name geocoded by Nominatim (through osmnx, cached), e.g.
+        "Kluuvi, Helsinki"; its boundary polygon is used.
+    boundary
+        A polygon file (GeoJSON, GeoPackage, Shapefile) with a CRS; all its
+        polygons are united and reprojected to EPSG:4326.
+    bbox
+        "W,S,E,N" in degrees (WGS84).
+
+    Returns
+    -------
+    shapely.Polygon or shapely.MultiPolygon
+
+    Raises
+    ------
+    ConfigError
+        Unknown place, bad bbox, or not exactly one argument.
+    InputFileError
+        Boundary file missing, unreadable, without CRS or polygons.
+    NetworkError
+        Nominatim unreachable, failing or too slow.
+    """
+    given = [x for x in (place, boundary, bbox) if x]
+    if len(given) != 1:
+        raise ConfigError("give exactly one of place, boundary, bbox")
+    if bbox:
+        return parse_bbox(bbox)
+    if boundary:
+        return _read_boundary(boundary)
+    return _geocode(str(place).strip())
+
+
+# --------------------------------------------------------------------------
+# download
+# --------------------------------------------------------------------------
+
+def _check_area(area: Any) -> shapely.Geometry:
+    if not isinstance(area, (shapely.Polygon, shapely.MultiPolygon)) or area.is_empty:
+        raise ConfigError("the study area must be a non-empty Polygon or MultiPolygon (EPSG:4326)")
+    w, s, e, n = area.bounds
+    if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
+        raise ConfigError("the study area is not in longitude/latitude degrees (EPSG:4326)")
+    return area if area.is_valid else _polygonal(area)
+
+
+def buffer_area(area: shapely.Geometry, buffer_m: float) -> shapely.Geometry:
+    """``area`` grown by ``buffer_m`` metres (buffered in the local UTM zone).
+
+    A zero buffer returns ``area`` itself, so the download is not shifted by
+    a round trip through the projection.
+    """
+    if buffer_m == 0:
+        return area
+    projected, crs = ox.projection.project_geometry(area)
+    grown, _ = ox.projection.project_geometry(projected.buffer(buffer_m), crs=crs, to_latlong=True)
+    return _polygonal(grown)
+
+
+def _ring_osmium(coords: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Start a closed ring at its smallest (lon, lat) vertex, as osmium does."""
+    ring = coords[:-1]
+    i = min(range(len(ring)), key=ring.__getitem__)
+    ring = ring[i:] + ring[:i]
+    return ring + ring[:1]
+
+
+def _osmium_form(geom: shapely.Geometry) -> shapely.MultiPolygon:
+    """Write a polygon as pyosmium's area assembler does.
+
+    pyosmium gives every area as a MultiPolygon whose outer rings run
+    counter-clockwise and inner rings clockwise, each starting at its
+    smallest vertex. Facilities are entered from points spaced along the
+    outline from its start, so the same polygon must be written the same
+    way online and offline to give the same walking times.
+    """
+    geom = shapely.orient_polygons(geom, exterior_cw=False)
+    polys = []
+    for poly in shapely.get_parts(geom):
+        shell = _ring_osmium(list(poly.exterior.coords))
+        holes = sorted(_ring_osmium(list(r.coords)) for r in poly.interiors)
+        polys.append(shapely.Polygon(shell, holes))
+    return shapely.MultiPolygon(polys)
+
+
+def _feature_geometry(osm_type: str, geom: shapely.Geometry, tags: dict[str, str]) -> shapely.Geometry | None:
+    """The geometry the offline reader would give this element, or None.
+
+    Offline, features are tagged nodes and assembled areas: a closed way
+    (pyosmium makes an area of any closed way not tagged ``area=no``, where
+    osmnx only of some keys) or a multipolygon/boundary relation. Open ways
+    are not features.
+    """
+    if geom is None or geom.is_empty:
+        return None
+    kind = geom.geom_type
+    if osm_type == "node":
+        return geom if kind == "Point" else None
+    if osm_type == "way" and kind == "LineString":
+        coords = list(geom.coords)
+        if len(coords) < 4 or coords[0] != coords[-1] or tags.get("area") == "no":
+            return None
+        geom = shapely.Polygon(coords)
+        if not geom.is_valid:
+            geom = shapely.make_valid(geom)
+    geom = _polygonal(geom) if geom.geom_type not in ("Polygon", "MultiPolygon") else geom
+    if geom.is_empty:
+        return None
+    return _osmium_form(geom)
+
+
+def features_from_osmnx(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Convert an ``osmnx.features_from_*`` frame to the offline features shape.
+
+    Parameters
+    ----------
+    gdf
+        Indexed by (element, id), one column per tag, EPSG:4326.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``osm_type``, ``osm_id``, ``name``, ``tags`` (dict of the element's
+        tags), geometry (Point or MultiPolygon, EPSG:4326); sorted by type
+        and id, as :func:`lifecircle.sources.osmfile.features_frame` makes it.
+    """
+    from .osmfile import features_frame
+
+    feats: list[dict[str, Any]] = []
+    if len(gdf):
+        flat = gdf.reset_index()
+        tag_cols = [c for c in flat.columns if c not in ("element", "id", "geometry")]
+        values = flat[tag_cols].to_numpy(dtype=object)
+        for i, (osm_type, osm_id, geom) in enumerate(zip(flat["element"], flat["id"], flat.geometry)):
+            tags = {k: str(v) for k, v in zip(tag_cols, values[i]) if not _missing(v)}
+            if osm_type == "relation":
+                # pyosmium's areas carry the relation's tags without "type"
+                tags.pop("type", None)
+            shape = _feature_geometry(osm_type, geom, tags)
+            if shape is not None:
+                feats.append({"osm_type": osm_type, "osm_id": int(osm_id), "tags": tags,
+                              "wkb": shapely.to_wkb(shape)})
+    return features_frame(feats)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def fetch(area: shapely.Geometry, buffer_m: float = 0.0) -> OSMData:
+    """Download the walk network and features of an area from Overpass.
+
+    Parameters
+    ----------
+    area
+        The study area (EPSG:4326), e.g. from :func:`study_area`.
+    buffer_m
+        Metres fetched beyond the area, so facilities just across its edge
+        count for the communities inside.
+
+    Returns
+    -------
+    OSMData
+        Graph as ``osmnx.graph_from_polygon(network_type="walk")`` builds it
+        and features shaped as the offline reader's; ``pipeline.analyze``
+        treats both sources alike.
+
+    Raises
+    ------
+    EmptyAreaError
+        No walkable streets in the (buffered) area.
+    NetworkError
+        Overpass unreachable (with no cached answer), failing or too slow.
+    """
+    area = _check_area(area)
+    if not math.isfinite(buffer_m) or buffer_m < 0:
+        raise ConfigError(f"buffer must be zero or more metres, got {buffer_m}")
+    query = buffer_area(area, float(buffer_m))
+    # sorted: the query text is the cache key, and set order varies per process
+    tags = {k: True for k in sorted(FEATURE_KEYS)}
+    with _osmnx_session("Overpass"):
+        try:
+            G = ox.graph_from_polygon(query, network_type="walk", simplify=True, retain_all=False)
+        except InsufficientResponseError as e:
+            if "No data elements" not in str(e):
+                raise NetworkError(f"Overpass sent an unreadable answer: {_first_line(e)}") from None
+            raise EmptyAreaError("no walkable streets in the study area (Overpass found none)") from None
+        except ValueError as e:
+            if "no graph nodes" not in str(e).lower():
+                raise
+            raise EmptyAreaError("no walkable streets in the study area") from None
+        if G.number_of_edges() == 0:
+            raise EmptyAreaError("no walkable streets in the study area")
+        try:
+            raw = ox.features_from_polygon(query, tags=tags)
+        except InsufficientResponseError as e:
+            if "No matching features" not in str(e):
+                raise NetworkError(f"Overpass sent an unreadable answer: {_first_line(e)}") from None
+            raw = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    host = _host(ox.settings.overpass_url)
+    return OSMData(graph=G, features=features_from_osmnx(raw), source=f"Overpass API ({host})")
+
+
+# --------------------------------------------------------------------------
+# bundles
+# --------------------------------------------------------------------------
+
+def save_bundle(data: OSMData, folder: str | Path, area: shapely.Geometry | None = None) -> Path:
+    """Save downloaded data to a folder for offline runs (``--bundle``).
+
+    The folder gets ``graph.graphml`` (osmnx GraphML), ``features.gpkg``
+    (layer "features", tags as a JSON string; layer "area" if given) and
+    ``bundle.json``; all are written in a staging folder first, so a failed
+    save leaves the folder as it was.
+
+    Parameters
+    ----------
+    data
+        From :func:`fetch` (or any :class:`OSMData`).
+    folder
+        Created if missing.
+    area
+        The study area (EPSG:4326), kept so a later run reports on it only.
+
+    Returns
+    -------
+    Path
+        The bundle folder.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputFileError(f"bundle path {folder} exists and is not a folder")
+    feats = pd.DataFrame(data.features.drop(columns="geometry"))
+    feats["tags"] = [json.dumps(t, ensure_ascii=False) for t in data.features["tags"]]
+    feats = gpd.GeoDataFrame(feats, geometry=data.features.geometry.values, crs="EPSG:4326")
+    manifest = {
+        "format": _FORMAT, "version": _VERSION, "source": data.source,
+        "nodes": data.graph.number_of_nodes(), "edges": data.graph.number_of_edges(),
+        "features": len(feats), "area": area is not None,
+    }
+    with staging_dir(folder) as stage:
+        ox.save_graphml(data.graph, stage / GRAPH_FILE)
+        # mixed points and polygons: declare the layer generic
+        feats.to_file(stage / FEATURES_FILE, layer="features", driver="GPKG", geometry_type="Unknown")
+        if area is not None:
+            gpd.GeoDataFrame(geometry=[area], crs="EPSG:4326").to_file(
+                stage / FEATURES_FILE, layer="area", driver="GPKG")
+        (stage / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return folder
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    if not folder.exists():
+        raise InputFileError(f"bundle folder not found: {folder}")
+    if not folder.is_dir():
+        raise InputFileError(f"bundle path is not a folder: {folder}")
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise InputFileError(f"{folder} is not a lifecircle bundle (no {MANIFEST}); create one with `lifecircle fetch`")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputFileError(f"corrupt bundle {folder}: {MANIFEST} is not valid JSON ({_first_line(e)})") from None
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise InputFileError(f"{folder} is not a lifecircle bundle ({MANIFEST} has another format)")
+    if meta.get("version") != _VERSION:
+        raise InputFileError(f"bundle {folder} has version {meta.get('version')}; this lifecircle reads version {_VERSION}")
+    return meta
+
+
+def load_bundle(folder: str | Path) -> OSMData:
+    """Load a folder written by :func:`save_bundle` (no network needed).
+
+    Raises
+    ------
+    InputFileError
+        Missing folder or file, corrupt or inconsistent bundle.
+    """
+    folder = Path(folder)
+    meta = _manifest(folder)
+    graph_path, feat_path = folder / GRAPH_FILE, folder / FEATURES_FILE
+    for p in (graph_path, feat_path):
+        if not p.is_file():
+            raise InputFileError(f"incomplete bundle {folder}: {p.name} is missing; run `lifecircle fetch` again")
+    try:
+        G = ox.load_graphml(graph_path)
+    except Exception as e:  # XML, type-conversion and WKT errors alike
+        raise InputFileError(f"corrupt bundle {folder}: cannot read {GRAPH_FILE} ({_first_line(e) or type(e).__name__})") from None
+    try:
+        raw = gpd.read_file(feat_path, layer="features")
+        tags = [json.loads(t) for t in raw["tags"]]
+    except Exception as e:  # pyogrio and JSON errors alike
+        raise InputFileError(f"corrupt bundle {folder}: cannot read {FEATURES_FILE} ({_first_line(e) or type(e).__name__})") from None
+    if (G.number_of_nodes(), G.number_of_edges(), len(raw)) != (meta.get("nodes"), meta.get("edges"), meta.get("features")):
+        raise InputFileError(f"inconsistent bundle {folder}: file contents do not match {MANIFEST}; run `lifecircle fetch` again")
+    features = gpd.GeoDataFrame(
+        {"osm_type": raw["osm_type"].astype(str).values, "osm_id": raw["osm_id"].astype("int64").values,
+         "name": raw["name"].fillna("").astype(str).values, "tags": tags},
+        geometry=raw.geometry.values, crs="EPSG:4326",
+    )
+    _check_graph(G, folder)
+    return OSMData(graph=G, features=features, source=f"{meta.get('source', 'bundle')} via bundle {folder}")
+
+
+def _check_graph(G: nx.MultiDiGraph, folder: Path) -> None:
+    if G.number_of_edges() == 0:
+        raise EmptyAreaError(f"bundle {folder} has no walkable streets")
+    if "crs" not in G.graph:
+        raise InputFileError(f"corrupt bundle {folder}: the graph has no CRS")
+
+
+def bundle_area(folder: str | Path) -> shapely.Geometry | None:
+    """The study area saved with a bundle (EPSG:4326), or None."""
+    folder = Path(folder)
+    meta = _manifest(folder)
+    if not meta.get("area"):
+        return None
+    try:
+        gdf = gpd.read_file(folder / FEATURES_FILE, layer="area").to_crs("EPSG:4326")
+    except Exception as e:
+        raise InputFileError(f"corrupt bundle {folder}: cannot read its area ({_first_line(e) or type(e).__name__})") from None
+    return _polygonal(gdf.union_all()) if len(gdf) else None
+
+
+__all__ = [
+    "study_area", "parse_bbox", "fetch", "buffer_area", "features_from_osmnx",
+    "save_bundle", "load_bundle", "bundle_area", "cache_folder",
+]

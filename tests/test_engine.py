@@ -1,0 +1,377 @@
+"""Tests for lifecircle.engine: snapping and edge-snapped shortest distances.
+
+The reference is networkx's Dijkstra on a graph built here from the streets
+as generated: every snapped point becomes a node that splits its street,
+with a leg edge out to the point itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial import cKDTree
+
+from lifecircle.engine import (
+    Snapped, node_distances, origin_node_distances, point_distances, snap_points,
+)
+from lifecircle.network import StreetNetwork
+
+CRS = "EPSG:32635"
+INF = np.inf
+
+# ---------------------------------------------------------------------------
+# synthetic networks (shared with test_isochrones)
+
+
+class Synthetic:
+    """A generated walk network and the streets it was made of.
+
+    ``streets`` holds (u, v, LineString from u to v, length) per street, as
+    generated; the StreetNetwork is built from ``graph``.
+    """
+
+    def __init__(self, graph, streets):
+        self.graph = graph
+        self.streets = streets
+        self.net = StreetNetwork.from_graph(graph)
+        self._by_coords = {}
+        for s, (_, _, geom, _) in enumerate(streets):
+            c = tuple(map(tuple, np.asarray(geom.coords)))
+            self._by_coords[c] = (s, False)
+            self._by_coords[c[::-1]] = (s, True)
+
+    def street_of(self, e: int) -> tuple[int, bool]:
+        """The generated street behind network edge ``e`` and whether the
+        edge runs against the street's direction."""
+        c = tuple(map(tuple, np.asarray(self.net.geoms[e].coords)))
+        return self._by_coords[c]
+
+
+def add_street(G, streets, u, v, coords, length, with_geometry):
+    geom = shapely.LineString(coords)
+    attrs = {"length": float(length)}
+    if with_geometry:
+        G.add_edge(u, v, geometry=geom, reversed=False, **attrs)
+        G.add_edge(v, u, geometry=shapely.reverse(geom), reversed=True, **attrs)
+    else:
+        G.add_edge(u, v, reversed=False, **attrs)
+        G.add_edge(v, u, reversed=True, **attrs)
+    streets.append((u, v, geom, float(length)))
+
+
+def random_network(seed: int, n: int, k: int = 2, scaled: bool = False) -> Synthetic:
+    """Random points joined to their ``k`` nearest neighbours by streets with
+    0-2 intermediate vertices; lengths are the geometry's, or scaled by a
+    random factor (as osmnx's great-circle lengths differ from projected
+    ones). Some node pairs get a parallel street."""
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0, 1000, (n, 2))
+    ids = (rng.permutation(n) * 13 + 1000).tolist()  # ids unrelated to order
+    G = nx.MultiDiGraph(crs=CRS)
+    for nid, (x, y) in zip(ids, pts):
+        G.add_node(nid, x=float(x), y=float(y))
+    _, nbr = cKDTree(pts).query(pts, k=min(k + 1, n))
+    pairs = sorted({(min(i, j), max(i, j)) for i in range(n) for j in np.atleast_1d(nbr[i])[1:]})
+    streets = []
+    for i, j in pairs:
+        copies = 2 if rng.random() < 0.15 else 1
+        for c in range(copies):
+            m = rng.integers(1 if c else 0, 3)  # a parallel street always bends
+            t = np.sort(rng.uniform(0.1, 0.9, m))
+            mids = pts[i] + t[:, None] * (pts[j] - pts[i]) + rng.normal(0, 40, (m, 2))
+            coords = np.vstack([pts[i], mids, pts[j]])
+            geom_len = shapely.LineString(coords).length
+            length = geom_len * (rng.uniform(0.8, 1.5) if scaled else 1.0)
+            u, v = (ids[i], ids[j]) if rng.random() < 0.5 else (ids[j], ids[i])
+            if u != ids[i]:
+                coords = coords[::-1]
+            add_street(G, streets, u, v, coords, length, with_geometry=m > 0 or rng.random() < 0.5)
+    return Synthetic(G, streets)
+
+
+def random_points(seed: int, syn: Synthetic, m: int) -> np.ndarray:
+    """Points near streets (a few on nodes, a few far away)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(m):
+        r = rng.random()
+        if r < 0.1:
+            nid = list(syn.graph.nodes)[rng.integers(len(syn.graph))]
+            out.append((syn.graph.nodes[nid]["x"], syn.graph.nodes[nid]["y"]))
+        elif r < 0.2:
+            out.append(tuple(rng.uniform(-600, 1600, 2)))
+        else:
+            geom = syn.streets[rng.integers(len(syn.streets))][2]
+            p = geom.interpolate(rng.uniform(-0.05, 1.05), normalized=True)
+            out.append((p.x + rng.normal(0, 20), p.y + rng.normal(0, 20)))
+    if not out:
+        return np.array([], dtype=object)
+    return shapely.points(np.array(out))
+
+
+def reference_graph(syn: Synthetic, groups: dict[str, Snapped]) -> nx.MultiGraph:
+    """The streets as an undirected multigraph, each snapped point of each
+    group inserted as a split node ``("s", group, i)`` with a leg edge to
+    ``(group, i)``."""
+    net = syn.net
+    on_street = defaultdict(list)
+    for g, sn in groups.items():
+        for i in np.flatnonzero(sn.ok):
+            s, flipped = syn.street_of(int(sn.edge[i]))
+            length = syn.streets[s][3]
+            a = float(sn.offset[i])
+            # offsets are in length units from the edge's u end
+            assert net.length[sn.edge[i]] == pytest.approx(length, rel=1e-12)
+            on_street[s].append((length - a if flipped else a, g, int(i)))
+    R = nx.MultiGraph()
+    R.add_nodes_from(syn.graph.nodes)
+    for s, (u, v, _, length) in enumerate(syn.streets):
+        chain = sorted(on_street.get(s, []))
+        prev, at = u, 0.0
+        for a, g, i in chain:
+            R.add_edge(prev, ("s", g, i), w=a - at)
+            prev, at = ("s", g, i), a
+        R.add_edge(prev, v, w=length - at)
+    for g, sn in groups.items():
+        for i in np.flatnonzero(sn.ok):
+            R.add_edge(("s", g, int(i)), (g, int(i)), w=float(sn.leg[i]))
+    return R
+
+
+def reference_distances(R, sources) -> dict:
+    return nx.multi_source_dijkstra_path_length(R, set(sources), weight="w") if sources else {}
+
+
+def close(got: float, want: float, limit: float = INF) -> bool:
+    """``got`` agrees with reference ``want`` under a search ``limit``."""
+    if np.isfinite(limit) and abs(want - limit) <= 1e-9 * max(1.0, limit):
+        return True  # on the limit: either answer is right
+    if want > limit or not np.isfinite(want):
+        return got == INF
+    return abs(got - want) <= 1e-9 * max(1.0, abs(want))
+
+
+# ---------------------------------------------------------------------------
+# properties on random networks
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 25),
+    k=st.integers(1, 3),
+    scaled=st.booleans(),
+    n_fac=st.integers(0, 8),
+    n_org=st.integers(1, 12),
+    max_snap=st.sampled_from([25.0, 60.0, 200.0, 5000.0]),
+    limit=st.sampled_from([INF, 150.0, 400.0, 900.0]),
+)
+def test_distances_match_networkx(seed, n, k, scaled, n_fac, n_org, max_snap, limit):
+    syn = random_network(seed, n, k, scaled)
+    net = syn.net
+    fac_pts = random_points(seed + 1, syn, n_fac)
+    org_pts = random_points(seed + 2, syn, n_org)
+    fac = snap_points(net, fac_pts, max_snap)
+    org = snap_points(net, org_pts, max_snap)
+
+    R = reference_graph(syn, {"F": fac, "O": org})
+    ref = reference_distances(R, [("F", int(i)) for i in np.flatnonzero(fac.ok)])
+
+    nd = node_distances(net, fac, limit)
+    assert nd.shape == (net.n,)
+    for idx, nid in enumerate(net.nodes.tolist()):
+        want = ref.get(nid, INF)
+        assert close(nd[idx], want, limit), (nid, nd[idx], want)
+
+    pd_ = point_distances(net, nd, org, fac, limit)
+    for j in range(len(org)):
+        if not org.ok[j]:
+            assert np.isnan(pd_[j])
+            continue
+        want = ref.get(("O", j), INF)
+        assert close(pd_[j], want, limit), (j, pd_[j], want)
+
+    # from each origin to every node
+    od = origin_node_distances(net, org, limit, chunk=3)
+    for j in range(len(org)):
+        if not org.ok[j]:
+            assert np.all(od[j] == INF)
+            continue
+        from_j = nx.single_source_dijkstra_path_length(R, ("O", j), weight="w")
+        for idx, nid in enumerate(net.nodes.tolist()):
+            assert close(od[j, idx], from_j.get(nid, INF), limit)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 20),
+    scaled=st.booleans(),
+    max_snap=st.sampled_from([30.0, 100.0, 5000.0]),
+)
+def test_snapping_finds_nearest_street_point(seed, n, scaled, max_snap):
+    syn = random_network(seed, n, 2, scaled)
+    net = syn.net
+    pts = random_points(seed + 3, syn, 15)
+    sn = snap_points(net, pts, max_snap)
+    all_geoms = np.array([s[2] for s in syn.streets], dtype=object)
+    for i, p in enumerate(pts):
+        nearest = float(np.min(shapely.distance(all_geoms, p)))
+        if abs(nearest - max_snap) < 1e-9:
+            continue
+        if nearest > max_snap:
+            assert sn.edge[i] == -1 and np.isnan(sn.leg[i])
+            continue
+        assert sn.edge[i] >= 0
+        assert sn.leg[i] == pytest.approx(nearest, rel=1e-9, abs=1e-9)
+        # the foot at that offset (in length units) is the nearest point
+        s, flipped = syn.street_of(int(sn.edge[i]))
+        _, _, geom, length = syn.streets[s]
+        along = (length - sn.offset[i] if flipped else sn.offset[i]) * geom.length / length
+        assert 0.0 <= sn.offset[i] <= length + 1e-9
+        foot = geom.interpolate(along)
+        assert foot.distance(p) == pytest.approx(nearest, rel=1e-7, abs=1e-7)
+
+
+# ---------------------------------------------------------------------------
+# hand-made graphs
+
+
+def hand_network(coords_list, lengths=None, ids=None) -> StreetNetwork:
+    G = nx.MultiDiGraph(crs=CRS)
+    streets = []
+    for k, coords in enumerate(coords_list):
+        u, v = ids[k] if ids else (2 * k + 1, 2 * k + 2)
+        G.add_node(u, x=coords[0][0], y=coords[0][1])
+        G.add_node(v, x=coords[-1][0], y=coords[-1][1])
+        geom_len = shapely.LineString(coords).length
+        add_street(G, streets, u, v, coords, lengths[k] if lengths else geom_len, with_geometry=True)
+    return StreetNetwork.from_graph(G)
+
+
+def snap1(net, xy, max_snap=200.0):
+    return snap_points(net, np.array([xy], dtype=float), max_snap)
+
+
+def test_snap_straight_edge():
+    net = hand_network([[(0, 0), (100, 0)]])
+    s = snap1(net, (30, 5))
+    assert s.edge[0] == 0
+    assert s.offset[0] == pytest.approx(30.0)
+    assert s.leg[0] == pytest.approx(5.0)
+
+
+def test_snap_offset_scaled_to_length():
+    # geometry 100 m, street length 200 m: offsets are in length units
+    net = hand_network([[(0, 0), (100, 0)]], lengths=[200.0])
+    s = snap1(net, (30, -5))
+    assert s.offset[0] == pytest.approx(60.0)
+    assert s.leg[0] == pytest.approx(5.0)
+
+
+def test_snap_offset_measured_from_u_end():
+    # the street is stored from node 9 at (100, 0) to node 4 at (0, 0)
+    net = hand_network([[(100, 0), (0, 0)]], ids=[(9, 4)])
+    s = snap1(net, (30, 5))
+    u = net.nodes[net.eu[0]]
+    expected = 30.0 if u == 4 else 70.0
+    assert s.offset[0] == pytest.approx(expected)
+
+
+def test_snap_l_shaped_edge():
+    net = hand_network([[(0, 0), (100, 0), (100, 50)]])
+    assert net.length[0] == pytest.approx(150.0)
+    s = snap_points(net, np.array([[105.0, 20.0], [50.0, -3.0], [104.0, 53.0]]), 200.0)
+    np.testing.assert_allclose(s.offset, [120.0, 50.0, 150.0])
+    np.testing.assert_allclose(s.leg, [5.0, 3.0, 5.0])
+
+
+def test_snap_past_the_end():
+    net = hand_network([[(0, 0), (100, 0)]])
+    s = snap1(net, (130, 0))
+    assert s.offset[0] == pytest.approx(100.0)
+    assert s.leg[0] == pytest.approx(30.0)
+    s = snap1(net, (-40, 30))
+    assert s.offset[0] == pytest.approx(0.0)
+    assert s.leg[0] == pytest.approx(50.0)
+
+
+def test_snap_beyond_max_snap():
+    net = hand_network([[(0, 0), (100, 0)]])
+    s = snap_points(net, np.array([[50.0, 250.0], [50.0, 150.0]]), 200.0)
+    assert s.edge[0] == -1 and np.isnan(s.leg[0])
+    assert s.edge[1] == 0 and s.leg[1] == pytest.approx(150.0)
+    fac = snap1(net, (0, 0))
+    nd = node_distances(net, fac)
+    d = point_distances(net, nd, s, fac)
+    assert np.isnan(d[0])
+    assert d[1] == pytest.approx(50.0 + 150.0)
+
+
+def test_snap_picks_nearer_of_two_streets():
+    net = hand_network([[(0, 0), (100, 0)], [(0, 20), (100, 20)]])
+    s = snap_points(net, np.array([[40.0, 6.0], [40.0, 14.0]]), 200.0)
+    g0 = [net.geoms[e].coords[0][1] for e in s.edge]
+    assert g0 == [0.0, 20.0]
+    np.testing.assert_allclose(s.leg, [6.0, 6.0])
+
+
+def test_shared_edge():
+    # facility at x=20 and home at x=70 on one 100 m street: 50 m along it
+    # plus both legs; via either end would be 20+70 or 80+30
+    net = hand_network([[(0, 0), (100, 0)]])
+    fac = snap1(net, (20, 3))
+    home = snap1(net, (70, 4))
+    nd = node_distances(net, fac)
+    np.testing.assert_allclose(sorted(nd), [23.0, 83.0])
+    d = point_distances(net, nd, home, fac)
+    assert d[0] == pytest.approx(50.0 + 3.0 + 4.0)
+
+
+def test_shared_edge_two_facilities_and_a_shortcut():
+    # a 300 m bend and a 50 m straight street between the same nodes; the
+    # facility on the bend is nearer the home on the bend via the shortcut
+    net = hand_network(
+        [[(0, 0), (0, 100), (50, 100), (50, 0)], [(0, 0), (50, 0)]],
+        ids=[(1, 2), (1, 2)],
+    )
+    assert net.length.tolist() == pytest.approx([250.0, 50.0])
+    fac = snap_points(net, np.array([[-1.0, 10.0], [50.0, 320.0]]), 200.0)  # second: too far
+    assert fac.ok.tolist() == [True, False]
+    home = snap1(net, (51.0, 10.0))
+    nd = node_distances(net, fac)
+    d = point_distances(net, nd, home, fac)
+    # direct along the bend: 10 -> 240 = 230 (+legs 2); via the shortcut: 10 + 50 + 10 (+2)
+    assert d[0] == pytest.approx(72.0)
+
+
+def test_limits():
+    net = hand_network([[(0, 0), (100, 0)], [(100, 0), (300, 0)]], ids=[(1, 2), (2, 3)])
+    fac = snap1(net, (0, 0))
+    nd = node_distances(net, fac, limit=150.0)
+    by_id = dict(zip(net.nodes.tolist(), nd))
+    assert by_id[1] == pytest.approx(0.0)
+    assert by_id[2] == pytest.approx(100.0)
+    assert by_id[3] == INF
+    homes = snap_points(net, np.array([[40.0, 5.0], [140.0, 5.0], [250.0, 0.0]]), 200.0)
+    d = point_distances(net, nd, homes, fac, limit=150.0)
+    assert d[0] == pytest.approx(45.0)
+    assert d[1] == pytest.approx(145.0)
+    assert d[2] == INF
+    d = point_distances(net, nd, homes, fac, limit=140.0)
+    assert d.tolist()[1:] == [INF, INF]
+
+
+def test_no_facilities():
+    net = hand_network([[(0, 0), (100, 0)]])
+    none = snap_points(net, np.array([[50.0, 900.0]]), 200.0)
+    nd = node_distances(net, none)
+    assert np.all(nd == INF)
+    d = point_distances(net, nd, snap1(net, (10, 0)), none)
+    assert d[0] == INF

@@ -1,0 +1,389 @@
+"""The online source against a local fake Overpass + Nominatim (no internet).
+
+The fake server (tests/overpass_server.py) answers with real Overpass JSON
+built from the bundled extract, so an online run must reproduce the offline
+run on the same data exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import osmnx as ox
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+from overpass_server import FakeOSMServer, index_extract
+
+import lifecircle
+from lifecircle import pipeline
+from lifecircle import settings as lc_settings
+from lifecircle.cli import cli
+from lifecircle.errors import ConfigError, EmptyAreaError, InputFileError, NetworkError
+from lifecircle.sources import online
+from lifecircle.sources.osmfile import read_osm
+
+PLACE = "Kluuvi, Helsinki"
+#: A part of the extract (W,S,E,N) holding some of its communities.
+SUB_BBOX = "24.936,60.164,24.946,60.170"
+#: Open sea south of Helsinki: the server has nothing there.
+SEA_BBOX = "24.90,60.10,24.91,60.11"
+
+
+# --------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def extract_index():
+    return index_extract(pipeline.BUNDLED_OSM)
+
+
+@pytest.fixture(scope="module")
+def whole_area(extract_index):
+    """The extract's box, padded so nothing sits on the query's edge."""
+    w, s, e, n = extract_index.bounds
+    return shapely.box(w - 0.001, s - 0.001, e + 0.001, n + 0.001)
+
+
+@pytest.fixture(scope="module")
+def server(extract_index, whole_area):
+    srv = FakeOSMServer(extract_index, {PLACE: whole_area}).start()
+    yield srv
+    srv.stop()
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def fake_osm(server, tmp_path, monkeypatch):
+    """Point osmnx at the fake server and lifecircle's cache at a temp folder."""
+    monkeypatch.setattr(ox.settings, "overpass_url", server.url() + "/api")
+    monkeypatch.setattr(ox.settings, "nominatim_url", server.url())
+    monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
+    monkeypatch.setattr(ox.settings, "requests_timeout", 20)
+    monkeypatch.setattr(lc_settings, "cache_folder", str(tmp_path / "cache"))
+    return server
+
+
+@pytest.fixture(scope="module")
+def offline_data():
+    return read_osm(pipeline.BUNDLED_OSM)
+
+
+@pytest.fixture(scope="module")
+def offline_coverage(offline_data):
+    return lifecircle.analyze(offline_data).communities.drop(columns="geometry")
+
+
+def assert_same_coverage(expected: pd.DataFrame, got: pd.DataFrame) -> None:
+    """Same communities, minutes per category (to 1e-6) and covered flags."""
+    expected, got = expected.reset_index(drop=True), got.reset_index(drop=True)
+    assert len(expected) > 0
+    assert got["community_id"].tolist() == expected["community_id"].tolist()
+    assert got["name"].tolist() == expected["name"].tolist()
+    minutes = [c for c in expected.columns if c.startswith("minutes_")]
+    covered = [c for c in expected.columns if c.startswith("covered_")]
+    assert minutes and covered
+    for c in minutes:
+        np.testing.assert_allclose(got[c].to_numpy(float), expected[c].to_numpy(float), rtol=0, atol=1e-6,
+                                   equal_nan=True, err_msg=c)
+    for c in covered:
+        assert got[c].astype(bool).tolist() == expected[c].astype(bool).tolist(), c
+    assert got["gaps"].fillna("").tolist() == expected["gaps"].fillna("").tolist()
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, keep_default_na=True)
+
+
+def _run(*args: str):
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+# --------------------------------------------------------------------------
+# online == offline
+# --------------------------------------------------------------------------
+
+def test_fetch_equals_offline_reader(fake_osm, whole_area, offline_data, offline_coverage):
+    data = online.fetch(whole_area, buffer_m=0)
+
+    # the same walk graph ...
+    assert set(data.graph.nodes) == set(offline_data.graph.nodes)
+    assert data.graph.number_of_edges() == offline_data.graph.number_of_edges()
+    length = lambda G: sorted(round(d["length"], 6) for _, _, d in G.edges(data=True))  # noqa: E731
+    assert length(data.graph) == length(offline_data.graph)
+
+    # ... the same features, row for row, geometry for geometry ...
+    got, exp = data.features, offline_data.features
+    assert list(got.columns) == list(exp.columns)
+    assert got.crs == exp.crs
+    assert got["osm_type"].tolist() == exp["osm_type"].tolist()
+    assert got["osm_id"].tolist() == exp["osm_id"].tolist()
+    assert got["name"].tolist() == exp["name"].tolist()
+    assert got["tags"].tolist() == exp["tags"].tolist()
+    assert shapely.equals_exact(got.geometry.values, exp.geometry.values, tolerance=0).all()
+
+    # ... hence the same coverage table
+    cov = pipeline.analyze(data, area=whole_area).communities.drop(columns="geometry")
+    assert_same_coverage(offline_coverage, cov)
+
+
+def test_cli_place_end_to_end_then_from_cache(fake_osm, tmp_path, offline_coverage):
+    first = tmp_path / "first"
+    _run("analyze", "--place", PLACE, "--out", str(first), "-q")
+    assert (first / "coverage.csv").is_file()
+    assert_same_coverage(offline_coverage, _csv(first / "coverage.csv"))
+    assert fake_osm.count() > 0
+
+    # a repeated run is answered from the cache: no request reaches the server
+    before = fake_osm.count()
+    second = tmp_path / "second"
+    _run("analyze", "--place", PLACE, "--out", str(second), "-q")
+    assert fake_osm.count() == before
+    pd.testing.assert_frame_equal(_csv(first / "coverage.csv"), _csv(second / "coverage.csv"))
+
+
+def test_fetch_bundle_then_analyze_offline(fake_osm, tmp_path, monkeypatch):
+    online_out, bundle, bundle_out = tmp_path / "online", tmp_path / "bundle", tmp_path / "from-bundle"
+    _run("analyze", "--bbox", SUB_BBOX, "--buffer", "300", "--out", str(online_out), "-q")
+    # a fresh cache, so fetch really downloads
+    monkeypatch.setattr(lc_settings, "cache_folder", str(tmp_path / "cache2"))
+    result = _run("fetch", "--bbox", SUB_BBOX, "--buffer", "300", "--out", str(bundle), "-q")
+    assert "saved" in result.output
+    assert {p.name for p in bundle.iterdir()} == {online.MANIFEST, online.GRAPH_FILE, online.FEATURES_FILE}
+
+    # offline: nothing listens any more, and nothing may be asked
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setattr(ox.settings, "overpass_url", dead + "/api")
+    monkeypatch.setattr(ox.settings, "nominatim_url", dead)
+    before = fake_osm.count()
+    _run("analyze", "--bundle", str(bundle), "--out", str(bundle_out), "-q")
+    assert fake_osm.count() == before
+
+    expected, got = _csv(online_out / "coverage.csv"), _csv(bundle_out / "coverage.csv")
+    # the bundle keeps the study area: its buffer ring is not reported on
+    assert 0 < len(got) < 13
+    assert_same_coverage(expected, got)
+    pd.testing.assert_frame_equal(expected, got)
+
+
+def test_bundle_round_trip(offline_data, tmp_path):
+    area = shapely.box(24.94, 60.17, 24.95, 60.175)
+    path = online.save_bundle(offline_data, tmp_path / "b", area=area)
+    back = online.load_bundle(path)
+    G, H = offline_data.graph, back.graph
+    assert (H.number_of_nodes(), H.number_of_edges()) == (G.number_of_nodes(), G.number_of_edges())
+    lengths = lambda g: {(u, v, k): d["length"] for u, v, k, d in g.edges(keys=True, data=True)}  # noqa: E731
+    assert lengths(H) == lengths(G)
+    assert back.features["tags"].tolist() == offline_data.features["tags"].tolist()
+    assert back.features[["osm_type", "osm_id", "name"]].equals(offline_data.features[["osm_type", "osm_id", "name"]])
+    assert shapely.equals_exact(back.features.geometry.values, offline_data.features.geometry.values, 0).all()
+    assert online.bundle_area(path).equals(area)
+    # no leftovers from the staging folder
+    assert sorted(p.name for p in path.iterdir()) == sorted([online.MANIFEST, online.GRAPH_FILE, online.FEATURES_FILE])
+
+
+def test_load_bundle_errors(tmp_path, offline_data):
+    with pytest.raises(InputFileError, match="bundle folder not found"):
+        online.load_bundle(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputFileError, match="not a lifecircle bundle"):
+        online.load_bundle(tmp_path / "empty")
+    path = online.save_bundle(offline_data, tmp_path / "b")
+    assert online.bundle_area(path) is None
+    (path / online.GRAPH_FILE).write_text("<graphml>truncated", encoding="utf-8")
+    with pytest.raises(InputFileError, match="corrupt bundle") as e:
+        online.load_bundle(path)
+    assert "\n" not in str(e.value)
+    (path / online.GRAPH_FILE).unlink()
+    with pytest.raises(InputFileError, match="graph.graphml is missing"):
+        online.load_bundle(path)
+
+
+# --------------------------------------------------------------------------
+# study areas and the osmnx-to-offline conversion (no server)
+# --------------------------------------------------------------------------
+
+def test_parse_bbox():
+    assert online.study_area(bbox="24.9, 60.1, 25.0, 60.2").equals(shapely.box(24.9, 60.1, 25.0, 60.2))
+    for bad, msg in [("1,2,3", "four numbers"), ("a,b,c,d", "four numbers"), ("25,60,24,61", "W < E"),
+                     ("24,61,25,60", "S < N"), ("24,60,200,61", "out of range"), ("24,-95,25,60", "out of range")]:
+        with pytest.raises(ConfigError, match=msg):
+            online.study_area(bbox=bad)
+
+
+def test_boundary_file(tmp_path):
+    # two squares in ETRS-TM35FIN (EPSG:3067): united and brought to WGS84
+    squares = gpd.GeoDataFrame(geometry=[shapely.box(385000, 6671000, 386000, 6672000),
+                                         shapely.box(386000, 6671000, 387000, 6672000)], crs="EPSG:3067")
+    path = tmp_path / "area.gpkg"
+    squares.to_file(path)
+    area = online.study_area(boundary=str(path))
+    assert area.geom_type == "Polygon"
+    w, s, e, n = area.bounds
+    assert 24.9 < w < e < 25.0 and 60.1 < s < n < 60.2
+    expected = squares.to_crs("EPSG:4326").union_all()
+    assert area.symmetric_difference(expected).area < 1e-12
+
+    no_crs = tmp_path / "nocrs.shp"
+    gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)]).to_file(no_crs)
+    with pytest.raises(InputFileError, match="no CRS"):
+        online.study_area(boundary=str(no_crs))
+    points = tmp_path / "points.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)], crs="EPSG:4326").to_file(points)
+    with pytest.raises(InputFileError, match="no polygons"):
+        online.study_area(boundary=str(points))
+    with pytest.raises(InputFileError, match="not found"):
+        online.study_area(boundary=str(tmp_path / "missing.geojson"))
+
+
+def test_features_from_osmnx_keeps_what_the_offline_reader_keeps():
+    ring = [(0, 0), (0, 1), (1, 1), (1, 0), (0, 0)]  # clockwise, as a way may run
+    rows = [
+        ("node", 1, shapely.Point(0.5, 0.5), {"amenity": "cafe", "name": "C"}),
+        # a closed way osmnx leaves as a line (sport is not one of its area keys)
+        ("way", 2, shapely.LineString(ring), {"sport": "soccer"}),
+        ("way", 3, shapely.LineString(ring), {"leisure": "track", "area": "no"}),
+        ("way", 4, shapely.LineString([(0, 0), (1, 1), (2, 0)]), {"leisure": "track"}),
+        ("way", 5, shapely.Polygon(ring), {"building": "yes"}),
+        ("relation", 6, shapely.Polygon([(5, 5), (5, 9), (9, 9), (9, 5)], [[(6, 6), (7, 6), (7, 7), (6, 7)]]),
+         {"type": "multipolygon", "landuse": "residential"}),
+    ]
+    cols = sorted({k for *_, t in rows for k in t})
+    gdf = gpd.GeoDataFrame(
+        {"element": [r[0] for r in rows], "id": [r[1] for r in rows],
+         **{c: [r[3].get(c, np.nan) for r in rows] for c in cols}},
+        geometry=[r[2] for r in rows], crs="EPSG:4326",
+    ).set_index(["element", "id"])
+    out = online.features_from_osmnx(gdf)
+    assert list(out.columns) == ["osm_type", "osm_id", "name", "tags", "geometry"]
+    assert list(zip(out["osm_type"], out["osm_id"])) == [("node", 1), ("relation", 6), ("way", 2), ("way", 5)]
+    assert out["name"].tolist() == ["C", "", "", ""]
+    assert out["tags"].tolist() == [{"amenity": "cafe", "name": "C"}, {"landuse": "residential"},
+                                    {"sport": "soccer"}, {"building": "yes"}]
+    assert out.geom_type.tolist() == ["Point", "MultiPolygon", "MultiPolygon", "MultiPolygon"]
+    # pyosmium's form: outer rings counter-clockwise from the smallest vertex, holes clockwise
+    outer = out.geometry.iloc[2].geoms[0].exterior
+    assert outer.is_ccw and outer.coords[0] == (0, 0)
+    hole = out.geometry.iloc[1].geoms[0].interiors[0]
+    assert not hole.is_ccw and hole.coords[0] == (6, 6)
+
+
+def test_fetch_empty_area_and_overpass_remark(fake_osm, monkeypatch):
+    with pytest.raises(EmptyAreaError, match="no walkable streets"):
+        online.fetch(online.parse_bbox(SEA_BBOX), buffer_m=0)
+    with pytest.raises(ConfigError, match="buffer"):
+        online.fetch(online.parse_bbox(SEA_BBOX), buffer_m=-5)
+    # Overpass sends partial data with a "remark" when a query runs out of time
+    monkeypatch.setattr(ox.settings, "overpass_url", fake_osm.url("remark") + "/api")
+    with pytest.raises(NetworkError, match="^Overpass gave up on the query: runtime error"):
+        online.fetch(online.parse_bbox(SUB_BBOX), buffer_m=0)
+
+
+# --------------------------------------------------------------------------
+# failures: one line on stderr through the real console entry point
+# --------------------------------------------------------------------------
+
+_BOOT = """
+import json, sys
+cfg = json.loads(sys.argv[1])
+import osmnx as ox
+for k, v in cfg["ox"].items():
+    setattr(ox.settings, k, v)
+from lifecircle import settings
+settings.cache_folder = cfg["cache"]
+from lifecircle.cli import main
+sys.argv = ["lifecircle", *cfg["args"]]
+main()
+"""
+
+
+def _error_cases(srv: FakeOSMServer) -> dict[str, tuple[dict, list[str], str]]:
+    """name -> (osmnx settings, CLI args, expected start of the message)."""
+    ok = {"overpass_url": srv.url() + "/api", "nominatim_url": srv.url(), "overpass_rate_limit": False}
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    return {
+        "unknown place": (ok, ["analyze", "--place", "Atlantis, Nowhere"], "Error: place not found: 'Atlantis, Nowhere'"),
+        "no walkable streets": (ok, ["fetch", "--bbox", SEA_BBOX], "Error: no walkable streets in the study area"),
+        "overpass 429": ({**ok, "overpass_url": srv.url("m429") + "/api"}, ["analyze", "--bbox", SUB_BBOX],
+                         "Error: Overpass answered HTTP 429"),
+        "overpass 500": ({**ok, "overpass_url": srv.url("m500") + "/api"}, ["fetch", "--bbox", SUB_BBOX],
+                         "Error: Overpass answered HTTP 500"),
+        "nominatim 500": ({**ok, "nominatim_url": srv.url("m500")}, ["analyze", "--place", PLACE],
+                          "Error: Nominatim answered HTTP 500"),
+        "overpass timeout": ({**ok, "overpass_url": srv.url("slow") + "/api", "requests_timeout": 1},
+                             ["analyze", "--bbox", SUB_BBOX], "Error: Overpass (127.0.0.1:"),
+        # osmnx's default rate limiting stays on: its status check must not
+        # turn "no internet" into a minute of waiting
+        "offline overpass": ({"overpass_url": dead + "/api", "nominatim_url": dead}, ["analyze", "--bbox", SUB_BBOX],
+                             "Error: cannot reach Overpass at 127.0.0.1:"),
+        "offline nominatim": ({"overpass_url": dead + "/api", "nominatim_url": dead}, ["fetch", "--place", PLACE],
+                              "Error: cannot reach Nominatim at 127.0.0.1:"),
+    }
+
+
+@pytest.fixture(scope="module")
+def cli_failures(server, tmp_path_factory):
+    """Run every failing case as a real `lifecircle` process, all at once."""
+    cases = _error_cases(server)
+    server.slow_seconds = 4.0
+    procs = {}
+    for name, (ox_cfg, args, _) in cases.items():
+        tmp = tmp_path_factory.mktemp("fail")
+        out = ["--out", str(tmp / "out")]
+        cfg = {"ox": ox_cfg, "cache": str(tmp / "cache"), "args": [*args, *out, "-q"]}
+        procs[name] = (time.perf_counter(), subprocess.Popen(
+            [sys.executable, "-c", _BOOT, json.dumps(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        ))
+    results = {}
+    for name, (start, proc) in procs.items():
+        out, err = proc.communicate(timeout=120)
+        results[name] = (proc.returncode, out, err, time.perf_counter() - start)
+    return cases, results
+
+
+@pytest.mark.parametrize("case", [
+    "unknown place", "no walkable streets", "overpass 429", "overpass 500", "nominatim 500",
+    "overpass timeout", "offline overpass", "offline nominatim",
+])
+def test_cli_failure_is_one_line(cli_failures, case):
+    cases, results = cli_failures
+    code, out, err, seconds = results[case]
+    expected = cases[case][2]
+    lines = err.splitlines()
+    assert code != 0
+    assert "Traceback" not in err
+    assert len(lines) == 1, err
+    assert lines[0].startswith(expected), lines[0]
+    if case == "overpass timeout":
+        assert "did not answer within 1 s (timeout)" in lines[0]
+    if case.startswith("offline"):
+        assert "(no internet?) and no cached answer for this area; use `lifecircle fetch` where online, then --bundle" in lines[0]
+        assert seconds < 30  # no 60-second pause before failing
+
+
+def test_network_errors_are_lifecircle_errors(fake_osm, monkeypatch, server):
+    # the library raises the same one-liners the CLI prints
+    monkeypatch.setattr(ox.settings, "overpass_url", server.url("m429") + "/api")
+    with pytest.raises(NetworkError, match=r"^Overpass answered HTTP 429 Too Many Requests"):
+        online.fetch(online.parse_bbox(SUB_BBOX), buffer_m=0)
+    # and leave the user's osmnx settings as they were
+    assert ox.settings.requests_kwargs == {}
+    assert ox.settings.cache_folder != lc_settings.cache_folder

@@ -1,0 +1,199 @@
+"""Charts and the HTML report, on the real analysis of the bundled extract."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import re
+import struct
+import warnings
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from matplotlib import font_manager
+from matplotlib.text import Text
+
+import lifecircle
+from lifecircle import report
+from lifecircle.errors import LifecircleError
+from lifecircle.htmlassets import esc
+from lifecircle.i18n import t
+
+HOSTILE_COMMUNITY = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+CJK_COMMUNITY = "赫尔辛基·社区 & 二"
+HOSTILE_SOURCE = "file <b>x</b>.osm.pbf"
+HOSTILE_WARNING = "category <i>park</i>: 0 features & more"
+NOTO_CJK = "NotoSansCJK"
+
+
+@pytest.fixture(scope="module")
+def analysis():
+    """The real analysis, with hostile strings where OSM/user text appears."""
+    real = lifecircle.analyze()
+    communities = real.communities.copy()
+    communities.loc[communities.index[0], "name"] = HOSTILE_COMMUNITY
+    communities.loc[communities.index[1], "name"] = CJK_COMMUNITY
+    return dataclasses.replace(real, communities=communities, source=HOSTILE_SOURCE,
+                               warnings=[*real.warnings, HOSTILE_WARNING])
+
+
+def draw_recording_warnings(figures) -> list[str]:
+    """Draw every figure; return the warnings matplotlib emitted."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for fig in figures:
+            fig.canvas.draw()
+    return [str(w.message) for w in caught]
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+class Tables(HTMLParser):
+    """Collect the text of every table cell, row by row, and img sources."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.images: list[str] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+# ---------------------------------------------------------------- charts
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_chart_text_uses_the_cjk_font_and_no_glyph_is_missing(analysis, lang):
+    figures = report.chart_figures(analysis, lang).values()
+    assert draw_recording_warnings(figures) == []
+    texts = [x for fig in figures for x in fig.findobj(Text) if x.get_text().strip()]
+    # Title, axis labels and tick labels (the category names) all count.
+    labels = {x.get_text() for x in texts}
+    assert t("chart_share_title", lang) in labels
+    assert {c.label(lang) for c in analysis.config.categories} <= labels
+    for text in texts:
+        path = font_manager.findfont(text.get_fontproperties(), fallback_to_default=False)
+        assert NOTO_CJK in str(path), (text.get_text(), path)
+        if hasattr(path, "face_index"):  # the simplified-Chinese face of the collection
+            assert font_manager.get_font(path).family_name == "Noto Sans CJK SC"
+
+
+def test_default_font_would_have_failed(analysis):
+    """The check above can fail: DejaVu Sans misses the Chinese glyphs."""
+    figures = report.chart_figures(analysis, "zh").values()
+    for fig in figures:
+        for text in fig.findobj(Text):
+            text.set_fontfamily("DejaVu Sans")
+    assert any("Glyph" in w and "missing" in w for w in draw_recording_warnings(figures))
+
+
+def test_chart_values_match_the_analysis(analysis):
+    communities = analysis.communities
+    figures = report.chart_figures(analysis, "en")
+    coverage, reached = (figures[name].axes[0] for name in report.CHART_NAMES)
+    widths = [bar.get_width() for bar in coverage.patches]
+    expected = [100.0 * communities[f"covered_{k}"].mean() for k in analysis.config.keys]
+    assert widths == pytest.approx(expected)
+    heights = [bar.get_height() for bar in reached.patches]
+    n = len(analysis.config.categories)
+    counts = communities["reached"].value_counts()
+    assert heights == [counts.get(k, 0) for k in range(n + 1)]
+    assert sum(heights) == len(communities)
+
+
+def test_make_charts_writes_identical_pngs_twice(analysis, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = report.make_charts(analysis, tmp_path / "a", "zh")
+    second = report.make_charts(analysis, tmp_path / "b", "zh")
+    assert [p.name for p in first] == list(report.CHART_NAMES)
+    for a, b in zip(first, second):
+        data = a.read_bytes()
+        assert data == b.read_bytes()
+        width, height = png_size(data)
+        assert width > 600 and height > 300
+        assert b"Matplotlib" not in data  # no version in the metadata
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(report.CHART_NAMES)
+
+
+def test_missing_cjk_font_is_a_one_line_error(analysis, monkeypatch):
+    monkeypatch.setattr(report, "CJK_FAMILIES", ("No Such Font Family",))
+    with pytest.raises(LifecircleError) as info:
+        report.chart_figures(analysis, "zh")
+    assert "\n" not in str(info.value) and "font" in str(info.value)
+    # English charts fall back to the default font instead.
+    assert report.chart_figures(analysis, "en")
+
+
+# ---------------------------------------------------------------- report
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_report_contents(analysis, tmp_path, lang):
+    path = report.write_report(analysis, tmp_path, lang)
+    assert path == tmp_path / "report.html"
+    html = path.read_text("utf-8")
+    assert "© OpenStreetMap contributors" in html
+
+    # Hostile strings appear only escaped; CJK names exactly as written.
+    for raw in (HOSTILE_COMMUNITY, HOSTILE_SOURCE, HOSTILE_WARNING):
+        assert raw not in html
+        assert esc(raw) in html
+    assert CJK_COMMUNITY.replace("&", "&amp;") in html
+    assert not re.search(r"<script|<img(?![^>]*src=\"data:image/png;base64,)", html)
+
+    parser = Tables()
+    parser.feed(html)
+    cells = {row[0]: row[1:] for row in parser.rows if row}
+    n = len(analysis.communities)
+    for cat in analysis.config.categories:
+        covered = int(analysis.communities[f"covered_{cat.key}"].sum())
+        assert cells[cat.label(lang)][:2] == [str(covered), f"{100 * covered / n:.0f}%"]
+    assert HOSTILE_COMMUNITY in cells  # parsed back to the original text
+    assert cells[CJK_COMMUNITY][0] == analysis.communities.iloc[1]["community_id"]
+
+    # Both charts inlined, decodable, byte-identical to make_charts' files.
+    assert len(parser.images) == 2
+    charts = report.make_charts(analysis, tmp_path, lang)
+    for src, chart in zip(parser.images, charts):
+        data = base64.b64decode(src.split(",", 1)[1])
+        assert data == chart.read_bytes()
+
+
+def test_report_is_deterministic(analysis, tmp_path):
+    a = report.report_html(analysis, "zh")
+    b = report.report_html(analysis, "zh")
+    assert a == b
+
+
+def test_residents_share_is_weighted_by_residents(analysis):
+    communities = analysis.communities.copy()
+    key, other = analysis.config.keys[:2]
+    communities[f"residents_share_{other}"] = np.nan  # as without a population proxy
+    communities["residents"] = np.nan
+    communities.loc[communities.index[:2], "residents"] = [100.0, 300.0]
+    communities[f"residents_share_{key}"] = np.nan
+    communities.loc[communities.index[:2], f"residents_share_{key}"] = [1.0, 0.5]
+    summary = report.summarize(communities, analysis.config, "en")
+    assert summary[0].residents_share == pytest.approx((100 * 1.0 + 300 * 0.5) / 400)
+    assert np.isnan(summary[1].residents_share)
