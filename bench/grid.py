@@ -203,13 +203,6 @@ def random_pois(grid: Grid, seed: int = 7, per_node=_POI_PER_NODE) -> dict[str, 
     return out
 
 
-def node_pois(xy: np.ndarray, counts: dict[str, int], seed: int = 11) -> dict[str, np.ndarray]:
-    """POIs placed exactly on random nodes (for comparing with pandana,
-    which moves every POI to its nearest node)."""
-    rng = np.random.default_rng(seed)
-    return {k: xy[rng.choice(len(xy), size=c, replace=False)] for k, c in counts.items()}
-
-
 def to_multidigraph(grid: Grid) -> nx.MultiDiGraph:
     """An osmnx-compatible, projected, simplified-style walk MultiDiGraph.
 

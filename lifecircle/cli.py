@@ -115,9 +115,9 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
         from .sources.userpois import read_user_pois
 
         user_pois = read_user_pois(pois_file, config, crs=pois_crs)
-    area = _study_area(place, boundary, bbox)
-    if sum(x is not None for x in (osm_file, bundle, area)) > 1:
+    if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
         raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
+    area = _study_area(place, boundary, bbox)
     source = osm_file
     if bundle:
         from .sources import online

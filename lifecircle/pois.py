@@ -67,7 +67,9 @@ def access_points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             pts.append(g)
             owner.append(i)
             continue
-        ring = shapely.boundary(g)
+        # normalized rings start at the same vertex whatever the source
+        # wrote, so the access points do not depend on the input's order
+        ring = shapely.boundary(shapely.normalize(g))
         n = int(min(_MAX_ACCESS_POINTS, max(4, np.ceil(ring.length / _ACCESS_SPACING_M))))
         along = shapely.line_interpolate_point(ring, np.linspace(0, 1, n, endpoint=False), normalized=True)
         parts = shapely.get_parts(along) if along.ndim == 0 else along

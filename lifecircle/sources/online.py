@@ -17,8 +17,9 @@ import contextlib
 import json
 import math
 import os
+import socket
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 import geopandas as gpd
@@ -101,7 +102,7 @@ def _check_response(response: requests.Response, *args: Any, **kwargs: Any) -> N
                 raise NetworkError(f"Overpass gave up on the query: {_first_line(remark)}; use a smaller area or try later")
 
 
-def _failing_pause(original):
+def _failing_pause(original: Callable[..., float]) -> Callable[..., float]:
     """Wrap osmnx's Overpass slot check so an unreachable server fails at once.
 
     When the status endpoint cannot be reached osmnx sleeps 60 s and then
@@ -140,6 +141,9 @@ def _osmnx_session(default_service: str) -> Iterator[None]:
     kwargs["hooks"] = hooks
     overpass = ox._overpass
     original_pause = getattr(overpass, "_get_overpass_pause", None)
+    # osmnx pins each service's host name to one IP by replacing
+    # socket.getaddrinfo for good; keep that to the duration of the call
+    getaddrinfo = socket.getaddrinfo
     ox.settings.use_cache = True
     ox.settings.cache_folder = str(cache_folder())
     ox.settings.requests_kwargs = kwargs
@@ -165,6 +169,7 @@ def _osmnx_session(default_service: str) -> Iterator[None]:
         url = e.request.url if getattr(e, "request", None) is not None else None
         raise NetworkError(f"{_service(url, default_service)} request failed: {_first_line(e) or type(e).__name__}") from None
     finally:
+        socket.getaddrinfo = getaddrinfo
         for k, v in saved.items():
             setattr(ox.settings, k, v)
         if original_pause is not None:
@@ -229,7 +234,9 @@ def _geocode(place: str) -> shapely.Geometry:
     with _osmnx_session("Nominatim"):
         try:
             gdf = ox.geocode_to_gdf(place)
-        except InsufficientResponseError:
+        except InsufficientResponseError as e:
+            if "0 results" not in str(e):
+                raise NetworkError(f"Nominatim sent an unexpected answer: {_first_line(e)}") from None
             raise ConfigError(
                 f"place not found: {place!r}; check the spelling, add the city and country, or use --bbox/--boundary"
             ) from None

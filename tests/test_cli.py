@@ -1,0 +1,162 @@
+"""Tests for the ``lifecircle`` command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lifecircle.cli import cli as click_group
+
+TIMEOUT = 180
+
+
+def run(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "lifecircle.cli", *map(str, args)],
+        capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd,
+    )
+
+
+def assert_one_error_line(proc, out_dir: Path):
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("Error:"), proc.stderr
+    assert not out_dir.exists() or not any(out_dir.iterdir()), sorted(out_dir.iterdir())
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------
+# help
+
+
+@pytest.mark.parametrize("command", [None, *sorted(click_group.commands)])
+def test_help(command):
+    args = ["--help"] if command is None else [command, "--help"]
+    proc = run(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Usage:")
+    if command is None:
+        for name in click_group.commands:
+            assert name in proc.stdout
+    else:
+        for param in click_group.commands[command].params:
+            for opt in param.opts:
+                if opt.startswith("--"):
+                    assert opt in proc.stdout, f"{command} --help does not list {opt}"
+
+
+# ---------------------------------------------------------------------------
+# a full run
+
+
+def test_analyze_writes_outputs(tmp_path, analysis):
+    out = tmp_path / "out"
+    proc = run("analyze", "--out", out, "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for name in ("coverage.csv", "lifecircle.gpkg", "map.html"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    table = pd.read_csv(out / "coverage.csv")
+    # the command reports what the library computes
+    buf = io.StringIO()
+    analysis.coverage.to_csv(buf, index=False)
+    buf.seek(0)
+    pd.testing.assert_frame_equal(table, pd.read_csv(buf))
+    assert f"{len(analysis.communities)} communities" in proc.stdout
+
+
+# ---------------------------------------------------------------------------
+# user errors: one line, non-zero status, nothing written
+
+
+def test_missing_osm_file(tmp_path):
+    out = tmp_path / "out"
+    line = assert_one_error_line(run("analyze", "--osm", tmp_path / "absent.osm.pbf", "--out", out, "-q"), out)
+    assert "absent.osm.pbf" in line
+
+
+def test_corrupt_osm_file(tmp_path, bundled_osm):
+    bad = tmp_path / "cut.osm.pbf"
+    data = bundled_osm.read_bytes()
+    bad.write_bytes(data[: len(data) // 3])
+    out = tmp_path / "out"
+    assert_one_error_line(run("analyze", "--osm", bad, "--out", out, "-q"), out)
+
+
+def test_random_bytes_osm_file(tmp_path):
+    bad = tmp_path / "noise.osm.pbf"
+    bad.write_bytes(bytes(range(256)) * 40)
+    out = tmp_path / "out"
+    assert_one_error_line(run("analyze", "--osm", bad, "--out", out, "-q"), out)
+
+
+def test_unknown_category_in_use(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('use = ["nope"]\n', encoding="utf-8")
+    out = tmp_path / "out"
+    line = assert_one_error_line(run("analyze", "--config", cfg, "--out", out, "-q"), out)
+    assert "nope" in line
+
+
+def test_new_category_without_tags(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('use = ["nope"]\n\n[categories.nope]\nlabel_en = "Nope"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    line = assert_one_error_line(run("analyze", "--config", cfg, "--out", out, "-q"), out)
+    assert "nope" in line
+
+
+NO_STREETS = """<?xml version='1.0' encoding='UTF-8'?>
+<osm version="0.6" generator="test">
+  <node id="1" version="1" lat="60.1700" lon="24.9400"/>
+  <node id="2" version="1" lat="60.1700" lon="24.9410"/>
+  <node id="3" version="1" lat="60.1705" lon="24.9410"/>
+  <node id="4" version="1" lat="60.1705" lon="24.9400"/>
+  <way id="10" version="1">
+    <nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>
+    <tag k="building" v="apartments"/>
+  </way>
+  <way id="11" version="1">
+    <nd ref="1"/><nd ref="3"/>
+    <tag k="highway" v="cycleway"/>
+  </way>
+</osm>
+"""
+
+
+def test_no_walkable_ways(tmp_path):
+    osm = tmp_path / "empty.osm"
+    osm.write_text(NO_STREETS, encoding="utf-8")
+    out = tmp_path / "out"
+    assert_one_error_line(run("analyze", "--osm", osm, "--out", out, "-q"), out)
+
+
+def test_communities_without_name_column(tmp_path):
+    ring = [[24.935, 60.165], [24.945, 60.165], [24.945, 60.170], [24.935, 60.170], [24.935, 60.165]]
+    gj = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"value": 3},
+         "geometry": {"type": "Polygon", "coordinates": [ring]}},
+    ]}
+    path = tmp_path / "zones.geojson"
+    path.write_text(json.dumps(gj), encoding="utf-8")
+    out = tmp_path / "out"
+    line = assert_one_error_line(run("analyze", "--communities", path, "--out", out, "-q"), out)
+    assert "name" in line
+
+
+def test_error_without_quiet_has_no_traceback(tmp_path):
+    # progress lines may precede it, but exactly one line is the error
+    out = tmp_path / "out"
+    proc = run("analyze", "--osm", tmp_path / "absent.osm", "--out", out)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert sum(line.startswith("Error:") for line in proc.stderr.splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())

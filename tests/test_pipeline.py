@@ -1,0 +1,264 @@
+"""Tests for lifecircle.pipeline on the bundled real extract.
+
+The reference for every walking distance is networkx's Dijkstra on the
+analysis graph, with each community centre, home and facility access point
+inserted as a node on its nearest street (found by brute force over all
+edges with shapely), joined to the point by its off-street leg.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import defaultdict
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import lifecircle
+from lifecircle import settings
+from lifecircle.communities import residential_buildings
+from lifecircle.config import load_config
+from lifecircle.pois import access_points, categorize
+
+EPS = 1e-6
+
+
+class Reference:
+    """The analysis graph as an undirected networkx MultiGraph with points
+    inserted on their nearest edges."""
+
+    def __init__(self, G):
+        self.G = G
+        self.edges = []  # (u, v, geometry from u, length)
+        for u, v, d in G.edges(data=True):
+            pu = (G.nodes[u]["x"], G.nodes[u]["y"])
+            geom = d.get("geometry") or shapely.LineString([pu, (G.nodes[v]["x"], G.nodes[v]["y"])])
+            if not np.allclose(geom.coords[0], pu, rtol=0, atol=1e-6):
+                geom = shapely.reverse(geom)
+            self.edges.append((u, v, geom, float(d["length"])))
+        self.lines = np.array([e[2] for e in self.edges], dtype=object)
+        self.points = {}  # name -> (edge, offset, leg)
+
+    def add(self, name, point, max_snap):
+        """Snap ``point`` to its nearest edge (brute force); False if too far."""
+        d = shapely.distance(self.lines, point)
+        j = int(np.argmin(d))
+        if d[j] > max_snap:
+            return False
+        _, _, geom, length = self.edges[j]
+        along = geom.project(point)
+        offset = min(along * length / geom.length, length) if geom.length > 0 else 0.0
+        self.points[name] = (j, offset, float(d[j]))
+        return True
+
+    def graph(self) -> nx.MultiGraph:
+        on_edge = defaultdict(list)
+        for name, (j, a, _) in self.points.items():
+            on_edge[j].append((a, name))
+        R = nx.MultiGraph()
+        R.add_nodes_from(self.G.nodes)
+        for j, (u, v, _, length) in enumerate(self.edges):
+            prev, at = u, 0.0
+            for a, name in sorted(on_edge.get(j, []), key=lambda t: t[0]):
+                R.add_edge(prev, ("on", name), w=max(a - at, 0.0))
+                prev, at = ("on", name), a
+            R.add_edge(prev, v, w=max(length - at, 0.0))
+        for name, (_, _, h) in self.points.items():
+            R.add_edge(("on", name), name, w=h)
+        return R
+
+
+def build_reference(analysis, osm):
+    cfg = analysis.config
+    ref = Reference(analysis.graph)
+    comms = analysis.communities
+    centres = comms.geometry.representative_point().values
+    for i, c in enumerate(centres):
+        ref.add(("centre", i), c, cfg.max_snap_m)
+    # residential buildings, assigned to the first community holding their
+    # representative point
+    buildings = residential_buildings(osm.features, analysis.crs)
+    homes = defaultdict(list)
+    for b, p in enumerate(buildings.representative_point().values):
+        for i, poly in enumerate(comms.geometry.values):
+            if poly.contains(p):
+                if ref.add(("home", b), p, cfg.max_snap_m):
+                    homes[i].append(b)
+                break
+    fac = categorize(osm.features, cfg).to_crs(analysis.crs)
+    pts, owner = access_points(fac.geometry.values)
+    sources = defaultdict(list)
+    for k, (p, o) in enumerate(zip(pts, owner)):
+        if ref.add(("poi", k), p, cfg.max_snap_m):
+            sources[fac["category"].iloc[o]].append(("poi", k))
+    R = ref.graph()
+    limit = cfg.threshold_m * settings.search_factor
+    dist = {cat: nx.multi_source_dijkstra_path_length(R, set(sources[cat]), cutoff=limit, weight="w")
+            if sources[cat] else {} for cat in cfg.keys}
+    return dist, homes, len(centres)
+
+
+@pytest.fixture(scope="module")
+def osm(bundled_osm):
+    return lifecircle.read_osm(bundled_osm)
+
+
+@pytest.fixture(scope="module")
+def reference(analysis, osm):
+    return build_reference(analysis, osm)
+
+
+def test_minutes_match_networkx(analysis, reference):
+    dist, _, n = reference
+    cfg = analysis.config
+    cov = analysis.coverage
+    assert len(cov) == n > 0
+    limit = cfg.threshold_m * settings.search_factor
+    checked = 0
+    for cat in cfg.keys:
+        for i in range(n):
+            want = dist[cat].get(("centre", i), np.inf)
+            minutes, metres = cov[f"minutes_{cat}"].iloc[i], cov[f"metres_{cat}"].iloc[i]
+            if abs(want - limit) < EPS:
+                continue
+            if want > limit:
+                assert np.isnan(minutes) and np.isnan(metres), (cat, i, want, minutes)
+                continue
+            # the columns are rounded to 0.01 min and 0.1 m
+            assert abs(minutes - want / cfg.metres_per_minute) <= 0.005 + EPS, (cat, i, want, minutes)
+            assert abs(metres - want) <= 0.05 + EPS, (cat, i, want, metres)
+            checked += 1
+    assert checked > 0.8 * n * len(cfg.keys)
+
+
+def test_covered_flags(analysis, reference):
+    dist, _, n = reference
+    cfg = analysis.config
+    cov = analysis.coverage
+    T = cfg.threshold_m
+    assert T == pytest.approx(10 * 4.5 * 1000 / 60)  # 10 min at 4.5 km/h = 750 m
+    for cat in cfg.keys:
+        col = cov[f"covered_{cat}"]
+        assert col.dtype == bool
+        for i in range(n):
+            want = dist[cat].get(("centre", i), np.inf)
+            if abs(want - T) < EPS:
+                continue
+            assert col.iloc[i] == (want <= T), (cat, i, want)
+        # and consistent with the rounded minutes column
+        m = cov[f"minutes_{cat}"]
+        assert (m[col] <= cfg.minutes + 0.005).all()
+        assert ((m[~col] >= cfg.minutes - 0.005) | m[~col].isna()).all()
+
+
+def test_building_shares_match_networkx(analysis, reference):
+    dist, homes, n = reference
+    cfg = analysis.config
+    cov = analysis.coverage
+    T = cfg.threshold_m
+    with_homes = [i for i in range(n) if homes.get(i)]
+    assert with_homes, "no community with residential buildings"
+    assert [len(homes.get(i, [])) for i in range(n)] == cov["n_buildings"].tolist()
+    for cat in cfg.keys:
+        for i in with_homes:
+            d = np.array([dist[cat].get(("home", b), np.inf) for b in homes[i]])
+            if np.any(np.abs(d - T) < EPS):
+                continue
+            assert cov[f"share_{cat}"].iloc[i] == pytest.approx(np.mean(d <= T), abs=5e-5), (cat, i)
+
+
+def test_summary_columns(analysis):
+    cfg = analysis.config
+    cov = analysis.coverage
+    covered = cov[[f"covered_{k}" for k in cfg.keys]]
+    assert (cov["reached"] == covered.sum(axis=1)).all()
+    assert (cov["n_categories"] == len(cfg.keys)).all()
+    assert (cov["complete"] == (cov["reached"] == len(cfg.keys))).all()
+    for i in range(len(cov)):
+        missing = [k for k in cfg.keys if not covered[f"covered_{k}"].iloc[i]]
+        assert cov["gaps"].iloc[i] == ",".join(missing)
+    for k in cfg.keys:
+        share = cov[f"share_{k}"]
+        assert share.between(0, 1).all()
+        rs = cov[f"residents_share_{k}"]
+        has = cov["n_buildings"] > 0
+        assert rs[has].between(0, 1).all()
+        assert rs[~has].isna().all()
+    assert cov["community_id"].is_unique
+    # the gaps layer holds exactly the buildings beyond the threshold
+    gaps = analysis.gaps
+    for k in cfg.keys:
+        far = gaps[(gaps["category"] == k) & (gaps["kind"] == "building")]
+        per = far.groupby("community_id").size()
+        for cid, nb, share in zip(cov["community_id"], cov["n_buildings"], cov[f"share_{k}"]):
+            if nb:
+                assert per.get(cid, 0) == round(nb * (1 - share))
+
+
+def test_distance_mode(bundled_osm, osm):
+    cfg = load_config(mode="distance")
+    assert cfg.threshold_m == 500.0
+    a = lifecircle.analyze(bundled_osm, config=cfg)
+    assert a.config.mode == "distance"
+    assert "metres" in a.isochrones.columns and set(a.isochrones["metres"]) == {500.0}
+    dist, _, n = build_reference(a, osm)
+    cov = a.coverage
+    for cat in cfg.keys:
+        for i in range(n):
+            want = dist[cat].get(("centre", i), np.inf)
+            if abs(want - 500.0) < EPS or abs(want - 1500.0) < EPS:
+                continue
+            assert cov[f"covered_{cat}"].iloc[i] == (want <= 500.0), (cat, i, want)
+            if want < 1500.0:
+                assert abs(cov[f"metres_{cat}"].iloc[i] - want) <= 0.05 + EPS
+            else:
+                assert np.isnan(cov[f"metres_{cat}"].iloc[i])
+    # some centre is covered at 750 m but not at 500 m
+    assert any(((want := dist[k].get(("centre", i), np.inf)) > 500 and want <= 750)
+               for k in cfg.keys for i in range(n))
+
+
+def test_deterministic(bundled_osm, analysis):
+    again = lifecircle.analyze(bundled_osm)
+    pd.testing.assert_frame_equal(analysis.coverage, again.coverage, check_exact=True)
+    from geopandas.testing import assert_geodataframe_equal
+
+    assert_geodataframe_equal(analysis.isochrones, again.isochrones)
+    pd.testing.assert_frame_equal(analysis.pois.drop(columns="geometry"), again.pois.drop(columns="geometry"))
+
+
+def _outputs_ready() -> str | None:
+    for mod in ("lifecircle.outputs", "lifecircle.maps", "lifecircle.report"):
+        if importlib.util.find_spec(mod) is None:
+            return f"{mod} not written yet"
+    return None
+
+
+def test_save(analysis, tmp_path):
+    missing = _outputs_ready()
+    if missing:
+        pytest.skip(missing)
+    first = analysis.save(tmp_path / "a")
+    assert (tmp_path / "a" / "coverage.csv").exists()
+    assert (tmp_path / "a" / "lifecircle.gpkg").exists()
+    table = pd.read_csv(tmp_path / "a" / "coverage.csv")
+    assert len(table) == len(analysis.communities)
+    assert list(table.columns) == list(analysis.coverage.columns)
+    assert table["community_id"].tolist() == analysis.coverage["community_id"].tolist()
+    assert set(first) >= {"coverage", "gpkg"}
+    analysis.save(tmp_path / "b")
+    for name in ("coverage.csv", "lifecircle.gpkg"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    # saving again into the same folder gives the same bytes
+    before = (tmp_path / "a" / "lifecircle.gpkg").read_bytes()
+    analysis.save(tmp_path / "a")
+    assert (tmp_path / "a" / "lifecircle.gpkg").read_bytes() == before
+    layers = gpd.list_layers(tmp_path / "a" / "lifecircle.gpkg")["name"].tolist()
+    assert "communities" in layers
+    back = gpd.read_file(tmp_path / "a" / "lifecircle.gpkg", layer="communities")
+    assert len(back) == len(analysis.communities)
+    assert back.crs.to_epsg() == 4326
