@@ -16,6 +16,7 @@ import shapely
 
 from . import settings
 from .errors import EmptyAreaError, InputFileError
+from .fileio import read_polygons
 from .network import StreetNetwork
 
 _NAME_COLUMNS = ("name", "名称", "社区", "community", "community_name", "name_zh", "NAME", "Name")
@@ -145,20 +146,7 @@ def read_communities(path: str | Path, crs, name_column: str | None = None) -> g
     geopandas.GeoDataFrame
     """
     path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"communities file not found: {path}")
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as e:  # pyogrio raises several types for bad files
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputFileError(f"cannot read communities file {path}: {first}") from None
-    if len(gdf) == 0:
-        raise InputFileError(f"communities file {path} has no features")
-    if gdf.crs is None:
-        raise InputFileError(f"communities file {path} has no CRS; save it with one (e.g. EPSG:4326)")
-    gdf = gdf[gdf.geometry.notna() & gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if len(gdf) == 0:
-        raise InputFileError(f"communities file {path} has no polygons")
+    gdf = read_polygons(path, "communities file")
     name_col = name_column or _pick(gdf.columns, _NAME_COLUMNS)
     if name_col is None or name_col not in gdf.columns:
         cols = ", ".join(c for c in gdf.columns if c != "geometry")

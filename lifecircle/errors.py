@@ -23,3 +23,11 @@ class EmptyAreaError(LifecircleError):
 
 class NetworkError(LifecircleError):
     """An online service (Overpass, Nominatim) could not be used."""
+
+
+def first_line(exc: BaseException | str) -> str:
+    """The first line of an exception's message (or its type name), for a one-line error."""
+    text = str(exc).strip()
+    if text:
+        return text.splitlines()[0].strip()
+    return type(exc).__name__ if isinstance(exc, BaseException) else ""

@@ -31,8 +31,8 @@ import shapely
 from osmnx._errors import InsufficientResponseError
 
 from .. import settings
-from ..errors import ConfigError, EmptyAreaError, InputFileError, NetworkError
-from ..fileio import staging_dir
+from ..errors import ConfigError, EmptyAreaError, InputFileError, NetworkError, first_line
+from ..fileio import read_polygons, staging_dir
 from .osmfile import FEATURE_KEYS, OSMData
 
 #: File names inside a bundle folder.
@@ -55,11 +55,6 @@ def cache_folder() -> Path:
         return Path(settings.cache_folder)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "lifecircle"
-
-
-def _first_line(text: str) -> str:
-    text = str(text).strip()
-    return text.splitlines()[0].strip() if text else ""
 
 
 def _service(url: str | None, default: str) -> str:
@@ -99,7 +94,7 @@ def _check_response(response: requests.Response, *args: Any, **kwargs: Any) -> N
         with contextlib.suppress(ValueError):
             remark = str(response.json().get("remark", ""))
             if "error" in remark.lower():
-                raise NetworkError(f"Overpass gave up on the query: {_first_line(remark)}; use a smaller area or try later")
+                raise NetworkError(f"Overpass gave up on the query: {first_line(remark)}; use a smaller area or try later")
 
 
 def _failing_pause(original: Callable[..., float]) -> Callable[..., float]:
@@ -167,7 +162,7 @@ def _osmnx_session(default_service: str) -> Iterator[None]:
         ) from None
     except requests.exceptions.RequestException as e:
         url = e.request.url if getattr(e, "request", None) is not None else None
-        raise NetworkError(f"{_service(url, default_service)} request failed: {_first_line(e) or type(e).__name__}") from None
+        raise NetworkError(f"{_service(url, default_service)} request failed: {first_line(e)}") from None
     finally:
         socket.getaddrinfo = getaddrinfo
         for k, v in saved.items():
@@ -212,18 +207,7 @@ def parse_bbox(text: str) -> shapely.Polygon:
 
 
 def _read_boundary(path: str | Path) -> shapely.Geometry:
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"boundary file not found: {path}")
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as e:  # pyogrio raises several types for bad files
-        raise InputFileError(f"cannot read boundary file {path}: {_first_line(e) or type(e).__name__}") from None
-    if gdf.crs is None:
-        raise InputFileError(f"boundary file {path} has no CRS; save it with one (e.g. EPSG:4326)")
-    gdf = gdf[gdf.geometry.notna() & gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if len(gdf) == 0:
-        raise InputFileError(f"boundary file {path} has no polygons")
+    gdf = read_polygons(path, "boundary file")
     geom = _polygonal(gdf.to_crs("EPSG:4326").geometry.make_valid().union_all())
     if geom.is_empty or geom.area == 0:
         raise InputFileError(f"boundary file {path}: its polygons have no area")
@@ -236,7 +220,7 @@ def _geocode(place: str) -> shapely.Geometry:
             gdf = ox.geocode_to_gdf(place)
         except InsufficientResponseError as e:
             if "0 results" not in str(e):
-                raise NetworkError(f"Nominatim sent an unexpected answer: {_first_line(e)}") from None
+                raise NetworkError(f"Nominatim sent an unexpected answer: {first_line(e)}") from None
             raise ConfigError(
                 f"place not found: {place!r}; check the spelling, add the city and country, or use --bbox/--boundary"
             ) from None
@@ -445,7 +429,7 @@ def fetch(area: shapely.Geometry, buffer_m: float = 0.0) -> OSMData:
             G = ox.graph_from_polygon(query, network_type="walk", simplify=True, retain_all=False)
         except InsufficientResponseError as e:
             if "No data elements" not in str(e):
-                raise NetworkError(f"Overpass sent an unreadable answer: {_first_line(e)}") from None
+                raise NetworkError(f"Overpass sent an unreadable answer: {first_line(e)}") from None
             raise EmptyAreaError("no walkable streets in the study area (Overpass found none)") from None
         except ValueError as e:
             if "no graph nodes" not in str(e).lower():
@@ -457,7 +441,7 @@ def fetch(area: shapely.Geometry, buffer_m: float = 0.0) -> OSMData:
             raw = ox.features_from_polygon(query, tags=tags)
         except InsufficientResponseError as e:
             if "No matching features" not in str(e):
-                raise NetworkError(f"Overpass sent an unreadable answer: {_first_line(e)}") from None
+                raise NetworkError(f"Overpass sent an unreadable answer: {first_line(e)}") from None
             raw = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
     host = _host(ox.settings.overpass_url)
     return OSMData(graph=G, features=features_from_osmnx(raw), source=f"Overpass API ({host})")
@@ -522,7 +506,7 @@ def _manifest(folder: Path) -> dict[str, Any]:
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
-        raise InputFileError(f"corrupt bundle {folder}: {MANIFEST} is not valid JSON ({_first_line(e)})") from None
+        raise InputFileError(f"corrupt bundle {folder}: {MANIFEST} is not valid JSON ({first_line(e)})") from None
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
         raise InputFileError(f"{folder} is not a lifecircle bundle ({MANIFEST} has another format)")
     if meta.get("version") != _VERSION:
@@ -547,12 +531,12 @@ def load_bundle(folder: str | Path) -> OSMData:
     try:
         G = ox.load_graphml(graph_path)
     except Exception as e:  # XML, type-conversion and WKT errors alike
-        raise InputFileError(f"corrupt bundle {folder}: cannot read {GRAPH_FILE} ({_first_line(e) or type(e).__name__})") from None
+        raise InputFileError(f"corrupt bundle {folder}: cannot read {GRAPH_FILE} ({first_line(e)})") from None
     try:
         raw = gpd.read_file(feat_path, layer="features")
         tags = [json.loads(t) for t in raw["tags"]]
     except Exception as e:  # pyogrio and JSON errors alike
-        raise InputFileError(f"corrupt bundle {folder}: cannot read {FEATURES_FILE} ({_first_line(e) or type(e).__name__})") from None
+        raise InputFileError(f"corrupt bundle {folder}: cannot read {FEATURES_FILE} ({first_line(e)})") from None
     if (G.number_of_nodes(), G.number_of_edges(), len(raw)) != (meta.get("nodes"), meta.get("edges"), meta.get("features")):
         raise InputFileError(f"inconsistent bundle {folder}: file contents do not match {MANIFEST}; run `lifecircle fetch` again")
     features = gpd.GeoDataFrame(
@@ -580,7 +564,7 @@ def bundle_area(folder: str | Path) -> shapely.Geometry | None:
     try:
         gdf = gpd.read_file(folder / FEATURES_FILE, layer="area").to_crs("EPSG:4326")
     except Exception as e:
-        raise InputFileError(f"corrupt bundle {folder}: cannot read its area ({_first_line(e) or type(e).__name__})") from None
+        raise InputFileError(f"corrupt bundle {folder}: cannot read its area ({first_line(e)})") from None
     return _polygonal(gdf.union_all()) if len(gdf) else None
 
 

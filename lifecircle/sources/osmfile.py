@@ -18,7 +18,7 @@ import networkx as nx
 import osmium
 import shapely
 
-from ..errors import EmptyAreaError, InputFileError
+from ..errors import EmptyAreaError, InputFileError, first_line
 from ..network import build_walk_graph
 
 #: Tag keys that make an OSM object worth keeping as a feature.
@@ -154,8 +154,7 @@ def scan_osm(path: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any
                 for run in _split_at_missing(obj):
                     ways.append({"osmid": obj.id, "nodes": run, "tags": tags})
     except RuntimeError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputFileError(f"cannot read OSM file {path}: {first}") from None
+        raise InputFileError(f"cannot read OSM file {path}: {first_line(e)}") from None
     return ways, features
 
 
