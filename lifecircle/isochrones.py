@@ -35,51 +35,6 @@ from .network import StreetNetwork
 _HALF_WIDTH = 3
 
 
-@dataclass
-class EdgeSamples:
-    """Points along every edge at a spacing of at most one cell.
-
-    Attributes
-    ----------
-    start
-        First sample of each edge (edge i owns ``start[i]:start[i + 1]``).
-    pos
-        Position of each sample along its edge, in ``length`` units (0 = u).
-    xy
-        Sample coordinates (m, 2).
-    cell
-        Spacing used (metres).
-    """
-
-    start: np.ndarray
-    pos: np.ndarray
-    xy: np.ndarray
-    cell: float
-
-
-def edge_samples(net: StreetNetwork, cell: float) -> EdgeSamples:
-    """Sample every edge of ``net`` at most ``cell`` metres apart (cached)."""
-    cache = net.__dict__.setdefault("_samples", {})
-    if cell in cache:
-        return cache[cell]
-    count = np.ceil(net.geom_length / cell).astype(np.int64) + 1
-    start = np.concatenate([[0], np.cumsum(count)])
-    edge = np.repeat(np.arange(len(count)), count)
-    rank = np.arange(start[-1]) - start[edge]
-    frac = rank / (count[edge] - 1)
-    pts = shapely.line_interpolate_point(net.geoms[edge], frac, normalized=True)
-    samples = EdgeSamples(start, frac * net.length[edge], shapely.get_coordinates(pts), cell)
-    cache[cell] = samples
-    return samples
-
-
-def _gather(samples: EdgeSamples, edges: np.ndarray) -> np.ndarray:
-    """Indices of the samples of ``edges`` (concatenated)."""
-    counts = samples.start[edges + 1] - samples.start[edges]
-    base = np.repeat(samples.start[edges] - np.cumsum(np.concatenate([[0], counts[:-1]])), counts)
-    return base + np.arange(counts.sum())
-
-
 def reached_pieces(
     net: StreetNetwork, node_dist: np.ndarray, limit: float, sources: Snapped | None = None,
     edges: np.ndarray | None = None,
@@ -135,10 +90,19 @@ def piece_geometries(net: StreetNetwork, pieces: list[tuple[int, float, float]])
     return out
 
 
-def _vertices(net: StreetNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Edge vertices (cached): coordinates, start index per edge, and the
-    distance along the edge geometry of each vertex."""
-    cache = net.__dict__.setdefault("_vertices", None)
+@dataclass
+class _Vertices:
+    """Every edge's polyline as flat arrays (built once per network)."""
+
+    xy: np.ndarray  # vertex coordinates
+    start: np.ndarray  # edge i owns vertices start[i]:start[i + 1]
+    along: np.ndarray  # distance of each vertex along its edge's geometry
+    key: np.ndarray  # edge * span + along: sorted, to locate points by searchsorted
+    span: float
+
+
+def _vertices(net: StreetNetwork) -> _Vertices:
+    cache = net.__dict__.get("_vertex_cache")
     if cache is None:
         xy, owner = shapely.get_coordinates(net.geoms, return_index=True)
         start = np.searchsorted(owner, np.arange(len(net.geoms) + 1))
@@ -146,21 +110,50 @@ def _vertices(net: StreetNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         step[np.diff(owner) != 0] = 0.0  # no length across two edges
         along = np.concatenate([[0.0], np.cumsum(step)])
         along -= along[start[owner]]
-        cache = net.__dict__["_vertices"] = (xy, start, along)
+        span = float(along.max()) * 2 + 1.0
+        cache = _Vertices(xy, start, along, owner * span + along, span)
+        net.__dict__["_vertex_cache"] = cache
     return cache
 
 
+def _points_along(net: StreetNetwork, edges: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Coordinates of the points at ``pos`` (``length`` units) along ``edges``."""
+    v = _vertices(net)
+    g = pos * (net.geom_length[edges] / np.maximum(net.length[edges], 1e-300))
+    k = np.searchsorted(v.key, edges * v.span + g, side="right") - 1
+    k = np.clip(k, v.start[edges], np.maximum(v.start[edges + 1] - 2, v.start[edges]))
+    seg = v.along[k + 1] - v.along[k]
+    t = np.clip(np.where(seg > 0, (g - v.along[k]) / np.where(seg > 0, seg, 1.0), 0.0), 0.0, 1.0)
+    return v.xy[k] + t[:, None] * (v.xy[k + 1] - v.xy[k])
+
+
+def _samples(net: StreetNetwork, edges: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points along ``edges`` at most ``cell`` apart, both ends included.
+
+    Returns the edge of each sample and its position (``length`` units).
+    """
+    count = np.ceil(net.geom_length[edges] / cell).astype(np.int64) + 1
+    owner = np.repeat(np.arange(len(edges)), count)
+    rank = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    e = edges[owner]
+    return e, rank / (count[owner] - 1) * net.length[e]
+
+
 def distance_to_pieces(
-    net: StreetNetwork, points: np.ndarray, pieces: list[tuple[int, float, float]]
+    net: StreetNetwork, points: np.ndarray, pieces: list[tuple[int, float, float]],
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Exact distance from each point (m, 2) to the union of edge pieces.
 
     Each piece is cut out of its edge's polyline (offsets in ``length``
     units, scaled to the geometry) and measured segment by segment.
+    ``pairs`` (point index, edge index) limits the work to the edges each
+    point needs; points with no pair get ``inf``.
     """
     if not pieces:
         return np.full(len(points), np.inf)
-    xy, start, along = _vertices(net)
+    v = _vertices(net)
+    xy, start, along = v.xy, v.start, v.along
     e, a, b = (np.array(c) for c in zip(*pieces))
     e = e.astype(np.int64)
     scale = np.where(net.length[e] > 0, net.geom_length[e] / np.maximum(net.length[e], 1e-300), 0.0)
@@ -176,37 +169,46 @@ def distance_to_pieces(
     t1 = np.clip((b[owner] - lo) / span, 0, 1)[:, None]
     p, q = xy[k], xy[k + 1]
     A, B = p + t0 * (q - p), p + t1 * (q - p)
-    d = B - A
+    seg_edge = e[owner]
+    if pairs is None:
+        pi = np.repeat(np.arange(len(points)), len(A))
+        si = np.tile(np.arange(len(A)), len(points))
+    else:
+        # join (point, edge) pairs with the segments of that edge
+        order = np.argsort(seg_edge, kind="stable")
+        lo_i = np.searchsorted(seg_edge[order], pairs[1], side="left")
+        hi_i = np.searchsorted(seg_edge[order], pairs[1], side="right")
+        n = hi_i - lo_i
+        pi = np.repeat(pairs[0], n)
+        si = order[np.repeat(lo_i, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))]
+    a_, d = A[si], (B - A)[si]
     dd = np.maximum((d * d).sum(axis=1), 1e-300)
-    rel = points[:, None, :] - A[None, :, :]
-    t = np.clip((rel * d[None]).sum(axis=2) / dd[None], 0, 1)
-    foot = A[None] + t[..., None] * d[None]
-    return np.sqrt(((points[:, None, :] - foot) ** 2).sum(axis=2)).min(axis=1)
+    t = np.clip(((points[pi] - a_) * d).sum(axis=1) / dd, 0, 1)
+    dist = np.hypot(*(points[pi] - (a_ + t[:, None] * d)).T)
+    out = np.full(len(points), np.inf)
+    np.minimum.at(out, pi, dist)
+    return out
 
 
 def _reached_samples(
-    net: StreetNetwork, samples: EdgeSamples, node_dist: np.ndarray, limit: float,
-    sources: Snapped | None,
+    net: StreetNetwork, node_dist: np.ndarray, limit: float, sources: Snapped | None, cell: float
 ) -> np.ndarray:
-    """Coordinates of the reached samples, plus each source's street point."""
+    """Coordinates of reached street points at most ``cell`` apart, plus each
+    source's own point on its street."""
     near = np.flatnonzero(np.minimum(node_dist[net.eu], node_dist[net.ev]) <= limit)
-    idx = _gather(samples, near)
-    edge = np.repeat(near, samples.start[near + 1] - samples.start[near])
-    pos = samples.pos[idx]
+    edge, pos = _samples(net, near, cell)
     hit = (node_dist[net.eu[edge]] + pos <= limit) | (
         node_dist[net.ev[edge]] + net.length[edge] - pos <= limit
     )
-    parts = [samples.xy[idx[hit]]]
+    parts = [_points_along(net, edge[hit], pos[hit])]
     if sources is not None:
         s = sources.subset(sources.ok & (sources.leg <= limit))
         if len(s):
             # a source's own edge, reached around it without passing a node
-            on_edge = _gather(samples, s.edge)
-            owner = np.repeat(np.arange(len(s)), samples.start[s.edge + 1] - samples.start[s.edge])
-            direct = np.abs(samples.pos[on_edge] - s.offset[owner]) + s.leg[owner] <= limit
-            frac = s.offset / net.length[s.edge].clip(min=1e-12)
-            foot = shapely.line_interpolate_point(net.geoms[s.edge], frac, normalized=True)
-            parts += [samples.xy[on_edge[direct]], shapely.get_coordinates(foot)]
+            own, opos = _samples(net, s.edge, cell)
+            owner = np.repeat(np.arange(len(s)), np.ceil(net.geom_length[s.edge] / cell).astype(np.int64) + 1)
+            direct = np.abs(opos - s.offset[owner]) + s.leg[owner] <= limit
+            parts += [_points_along(net, own[direct], opos[direct]), _points_along(net, s.edge, s.offset)]
     return np.concatenate(parts)
 
 
@@ -216,6 +218,7 @@ class _Raster:
     x0: float
     y0: float
     cell: float
+    filled: np.ndarray | None = None  # burnt cells after dilation
 
     def cells(self, xy: np.ndarray) -> np.ndarray:
         return np.floor((xy - (self.x0, self.y0)) / self.cell).astype(np.int64)
@@ -236,6 +239,7 @@ def _burn(xy: np.ndarray, cell: float) -> _Raster:
 def _trace(raster: _Raster) -> shapely.Geometry:
     """Dilate the burnt cells and trace their outline (marching squares)."""
     grid = ndi.maximum_filter(raster.burnt.view(np.uint8), size=2 * _HALF_WIDTH + 1)
+    raster.filled = grid.astype(bool)
     ny_, nx_ = grid.shape
     xs = raster.x0 + (np.arange(nx_) + 0.5) * raster.cell
     ys = raster.y0 + (np.arange(ny_) + 0.5) * raster.cell
@@ -275,22 +279,53 @@ def _cut_unreached_nodes(
     radius = np.full(len(cand), cell / 2)
     if close.any():
         pts = net.xy[cand[close]]
-        edges = np.unique(net.tree.query(shapely.points(pts), predicate="dwithin", distance=2 * cell)[1])
-        gap = distance_to_pieces(net, pts, reached_pieces(net, node_dist, limit, sources, edges=edges))
-        radius[close] = np.minimum(cell / 2, gap / 2)
-    keep = radius > 0
-    if not keep.any():
-        return poly
-    centres, radius = net.xy[cand[keep]], radius[keep]
-    # shrink discs so no two overlap: disjoint discs make a valid
-    # MultiPolygon as they are, where a union of many would be slow
-    _, nn = shapely.STRtree(shapely.points(centres)).query_nearest(
-        shapely.points(centres), exclusive=True, return_distance=True, all_matches=False)
-    if len(nn) == len(centres):
+        # envelopes are cheaper to query than dwithin; extra edges only cost
+        # a few more segment distances
+        pi, ej = net.tree.query(shapely.box(*(pts - 2 * cell).T, *(pts + 2 * cell).T))
+        pieces = reached_pieces(net, node_dist, limit, sources, edges=np.unique(ej))
+        gap = distance_to_pieces(net, pts, pieces, pairs=(pi, ej))
+        radius[close] = np.minimum(cell / 2, np.minimum(gap, cell) / 2)
+    # a node whose 5 x 5 cells are all filled is at least a cell from the
+    # polygon's boundary; only the others are measured against it
+    inner = ndi.minimum_filter(raster.filled.view(np.uint8), size=5).astype(bool)[ij[:, 1], ij[:, 0]]
+    if not inner.all():
+        edge_pts = shapely.points(net.xy[cand[~inner]])
+        radius[~inner] = np.minimum(radius[~inner], 0.99 * shapely.distance(edge_pts, shapely.boundary(poly)))
+    return _punch(poly, net.xy[cand], radius)
+
+
+_OCTAGON = np.stack([np.cos(np.linspace(0, 2 * np.pi, 9)), np.sin(np.linspace(0, 2 * np.pi, 9))], axis=1)
+_OCTAGON[-1] = _OCTAGON[0]  # closed ring, exactly
+
+
+def _punch(poly: shapely.Geometry, centres: np.ndarray, radius: np.ndarray) -> shapely.Geometry:
+    """Cut octagons around ``centres`` out of ``poly`` as interior rings.
+
+    The caller keeps each octagon strictly inside the polygon; here they are
+    shrunk until no two overlap, so each becomes a ring as it is, with no
+    overlay (which would cost more than the rest of the isochrone).
+    """
+    centres, first = np.unique(centres, axis=0, return_index=True)
+    radius = radius[first]
+    if 1 < len(centres) <= 1000:
+        gap = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
+        np.fill_diagonal(gap, np.inf)
+        radius = np.minimum(radius, gap.min(axis=1) / 2.01)
+    elif len(centres) > 1000:  # a pairwise matrix would be too large
+        pts = shapely.points(centres)
+        _, nn = shapely.STRtree(pts).query_nearest(pts, exclusive=True, return_distance=True, all_matches=False)
         radius = np.minimum(radius, nn / 2.01)
     keep = radius > 0
-    holes = shapely.buffer(shapely.points(centres[keep]), radius[keep], quad_segs=2)
-    return poly.difference(shapely.MultiPolygon(list(holes))) if len(holes) else poly
+    centres, radius = centres[keep], radius[keep]
+    rings = shapely.linearrings(centres[:, None, :] + radius[:, None, None] * _OCTAGON[None])
+    parts = []
+    for part in shapely.get_parts(poly):
+        mine = shapely.contains_xy(part, centres[:, 0], centres[:, 1]) if len(centres) else []
+        if np.any(mine):
+            old = shapely.get_interior_ring(part, range(shapely.get_num_interior_rings(part)))
+            part = shapely.polygons(shapely.get_exterior_ring(part), holes=np.concatenate([old, rings[mine]]))
+        parts.append(part)
+    return shapely.MultiPolygon(parts) if len(parts) > 1 else parts[0]
 
 
 def reach_polygon(
@@ -322,8 +357,7 @@ def reach_polygon(
         Empty when nothing is reached.
     """
     cell = (frontage_m or settings.frontage_m) / _HALF_WIDTH
-    samples = edge_samples(net, cell)
-    xy = _reached_samples(net, samples, node_dist, limit, sources)
+    xy = _reached_samples(net, node_dist, limit, sources, cell)
     if len(xy) == 0:
         return shapely.Polygon()
     raster = _burn(xy, cell)
