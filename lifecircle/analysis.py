@@ -122,6 +122,16 @@ class Analysis:
     crs: Any
     warnings: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        c = self.communities
+        mode = (f"{self.config.minutes:g} min" if self.config.mode == "time"
+                else f"{self.config.distance_m:g} m")
+        return (
+            f"<Analysis {self.config.level} ({mode}) of {self.source}: {len(c)} communities, "
+            f"{int(c['complete'].sum()) if len(c) else 0} complete; {len(self.pois)} facilities in "
+            f"{len(self.config.categories)} categories; {len(self.warnings)} warnings>"
+        )
+
     @property
     def coverage(self):
         """The coverage table: ``communities`` without geometry (a DataFrame).

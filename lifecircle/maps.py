@@ -266,16 +266,25 @@ def _poi_layer(pois: gpd.GeoDataFrame, category: Category, lang: str) -> folium.
     return _geojson_layer(fc, name, marker=folium.Marker(icon=icon))
 
 
-def _isochrone_layer(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -> folium.GeoJson:
+def _isochrone_layers(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -> list[folium.GeoJson]:
+    """One layer per isochrone threshold (several with ``--isochrones 5,10,15``)."""
     style = {"color": _ISOCHRONE_COLOR, "weight": 1, "fillColor": _ISOCHRONE_COLOR,
              "fillOpacity": 0.08}
-    props = [{"community_id": text_of(c), "style": style}
-             for c in isochrones.get("community_id", pd.Series([None] * len(isochrones)))]
-    fc = _feature_collection(isochrones.geometry, props)
-    name = t("layer_isochrones", lang, threshold=threshold_text(config, lang))
-    # Not interactive: they overlap everything and would swallow the clicks
-    # meant for the communities underneath.
-    return _geojson_layer(fc, name, show=False, interactive=False, class_name="lc-isochrone")
+    col = "minutes" if config.mode == "time" else "metres"
+    values = sorted(set(isochrones[col])) if col in isochrones and len(isochrones) else [None]
+    layers = []
+    for value in values:
+        rows = isochrones if value is None else isochrones[isochrones[col] == value]
+        props = [{"community_id": text_of(c), "style": style}
+                 for c in rows.get("community_id", pd.Series([None] * len(rows)))]
+        fc = _feature_collection(rows.geometry, props)
+        level = config if value is None else (
+            config.with_threshold(minutes=value) if col == "minutes" else config.with_threshold(distance_m=value))
+        name = t("layer_isochrones", lang, threshold=threshold_text(level, lang))
+        # Not interactive: they overlap everything and would swallow the
+        # clicks meant for the communities underneath.
+        layers.append(_geojson_layer(fc, name, show=False, interactive=False, class_name="lc-isochrone"))
+    return layers
 
 
 def _gap_layer(gaps: gpd.GeoDataFrame, category: Category, names: dict[str, str],
@@ -427,7 +436,8 @@ def make_map(analysis: Any, lang: str = "en") -> folium.Map:
     _community_layer(communities, config, lang).add_to(m)
     for cat in config.categories:
         _poi_layer(_rows_of(pois, "category", cat.key), cat, lang).add_to(m)
-    _isochrone_layer(isochrones, config, lang).add_to(m)
+    for layer in _isochrone_layers(isochrones, config, lang):
+        layer.add_to(m)
     names = {text_of(c): text_of(n) for c, n in zip(
         communities.get("community_id", []), communities.get("name", []))}
     for cat in config.categories:

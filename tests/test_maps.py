@@ -399,3 +399,17 @@ def test_hostile_category_config_is_inert(browser, analysis, tmp_path):
     assert page.count(".leaflet-control-layers img, .lc-poi b") == 0
     assert page.page_errors == [] and page.real_errors() == []
     page.page.close()
+
+
+def test_one_isochrone_layer_per_threshold(tmp_path):
+    """--isochrones 5,10,15: three layers, each with one polygon per community."""
+    a = lifecircle.analyze(isochrone_limits=[5, 10, 15])
+    html = save_map(make_map(a, lang="en"), tmp_path / "map.html").read_text("utf-8")
+    for minutes in (5, 10, 15):
+        assert html.count(t("layer_isochrones", "en", threshold=f"{minutes} min")) == 1
+    per_limit = a.isochrones.groupby("minutes").size()
+    assert per_limit.to_dict() == {5: len(a.communities), 10: len(a.communities), 15: len(a.communities)}
+    # a longer walk reaches at least as far: each community's polygons nest
+    iso = a.isochrones.set_index(["community_id", "minutes"]).geometry
+    for cid in a.communities["community_id"]:
+        assert iso[(cid, 15)].area >= iso[(cid, 10)].area >= iso[(cid, 5)].area
