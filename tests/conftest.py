@@ -8,6 +8,32 @@ import pytest
 
 BUNDLED_OSM = Path(__file__).resolve().parents[1] / "data" / "helsinki-centre.osm.pbf"
 
+#: An OSM XML extract with a building, a pharmacy, a cycleway and a private
+#: road: nothing a pedestrian may walk on.
+NO_STREETS_XML = """<?xml version='1.0' encoding='UTF-8'?>
+<osm version="0.6" generator="test">
+  <node id="1" version="1" lat="60.1700" lon="24.9400"/>
+  <node id="2" version="1" lat="60.1700" lon="24.9410"/>
+  <node id="3" version="1" lat="60.1705" lon="24.9410"/>
+  <node id="4" version="1" lat="60.1705" lon="24.9400"/>
+  <node id="5" version="1" lat="60.1702" lon="24.9405">
+    <tag k="amenity" v="pharmacy"/>
+  </node>
+  <way id="10" version="1">
+    <nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>
+    <tag k="building" v="apartments"/>
+  </way>
+  <way id="11" version="1">
+    <nd ref="1"/><nd ref="3"/>
+    <tag k="highway" v="cycleway"/>
+  </way>
+  <way id="12" version="1">
+    <nd ref="2"/><nd ref="4"/>
+    <tag k="highway" v="residential"/><tag k="access" v="private"/>
+  </way>
+</osm>
+"""
+
 
 @pytest.fixture(scope="session")
 def bundled_osm() -> Path:

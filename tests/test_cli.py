@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import NO_STREETS_XML
 
 from lifecircle.cli import cli as click_group
 
@@ -114,27 +115,11 @@ def test_new_category_without_tags(tmp_path):
     assert "nope" in line
 
 
-NO_STREETS = """<?xml version='1.0' encoding='UTF-8'?>
-<osm version="0.6" generator="test">
-  <node id="1" version="1" lat="60.1700" lon="24.9400"/>
-  <node id="2" version="1" lat="60.1700" lon="24.9410"/>
-  <node id="3" version="1" lat="60.1705" lon="24.9410"/>
-  <node id="4" version="1" lat="60.1705" lon="24.9400"/>
-  <way id="10" version="1">
-    <nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>
-    <tag k="building" v="apartments"/>
-  </way>
-  <way id="11" version="1">
-    <nd ref="1"/><nd ref="3"/>
-    <tag k="highway" v="cycleway"/>
-  </way>
-</osm>
-"""
 
 
 def test_no_walkable_ways(tmp_path):
     osm = tmp_path / "empty.osm"
-    osm.write_text(NO_STREETS, encoding="utf-8")
+    osm.write_text(NO_STREETS_XML, encoding="utf-8")
     out = tmp_path / "out"
     assert_one_error_line(run("analyze", "--osm", osm, "--out", out, "-q"), out)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import osmium
 import osmnx as ox
 import pytest
+from conftest import NO_STREETS_XML
 
 from lifecircle.config import load_config
 from lifecircle.errors import EmptyAreaError, InputFileError
@@ -235,34 +236,11 @@ def test_garbage_xml(tmp_path):
     _one_line(exc)
 
 
-NO_STREETS = """<?xml version='1.0' encoding='UTF-8'?>
-<osm version="0.6" generator="test">
-  <node id="1" version="1" lat="60.1700" lon="24.9400"/>
-  <node id="2" version="1" lat="60.1700" lon="24.9410"/>
-  <node id="3" version="1" lat="60.1705" lon="24.9410"/>
-  <node id="4" version="1" lat="60.1705" lon="24.9400"/>
-  <node id="5" version="1" lat="60.1702" lon="24.9405">
-    <tag k="amenity" v="pharmacy"/>
-  </node>
-  <way id="10" version="1">
-    <nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>
-    <tag k="building" v="apartments"/>
-  </way>
-  <way id="11" version="1">
-    <nd ref="1"/><nd ref="3"/>
-    <tag k="highway" v="cycleway"/>
-  </way>
-  <way id="12" version="1">
-    <nd ref="2"/><nd ref="4"/>
-    <tag k="highway" v="residential"/><tag k="access" v="private"/>
-  </way>
-</osm>
-"""
 
 
 def test_no_walkable_ways(tmp_path):
     path = tmp_path / "nostreets.osm"
-    path.write_text(NO_STREETS, encoding="utf-8")
+    path.write_text(NO_STREETS_XML, encoding="utf-8")
     with pytest.raises(EmptyAreaError) as exc:
         read_osm(path)
     _one_line(exc)
