@@ -22,8 +22,8 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.csgraph as csgraph
 import shapely
+from scipy.sparse import csgraph
 
 #: Projected CRS of the generated grid (UTM 35N, as for the Helsinki extract).
 CRS = "EPSG:32635"
@@ -71,7 +71,7 @@ class Grid:
         np.savez(path, xy=self.xy, u=self.u, v=self.v, length=self.length, mid=self.mid)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Grid":
+    def load(cls, path: str | Path) -> Grid:
         with np.load(path) as z:
             return cls(z["xy"], z["u"], z["v"], z["length"], z["mid"])
 

@@ -35,6 +35,37 @@ from .network import StreetNetwork
 _HALF_WIDTH = 3
 
 
+def _ranks(counts: np.ndarray) -> np.ndarray:
+    """0..c-1 for each count c, concatenated: the position inside each run."""
+    return np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _runs(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenated ranges starts[i] .. starts[i] + counts[i] - 1."""
+    return np.repeat(starts, counts) + _ranks(counts)
+
+
+def _incidence(net: StreetNetwork) -> tuple[np.ndarray, np.ndarray]:
+    """node -> incident edges, CSR-style (cached per network)."""
+    c = net.__dict__.get("_incidence")
+    if c is None:
+        ends = np.concatenate([net.eu, net.ev])
+        order = np.argsort(ends, kind="stable")
+        ptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=net.n))])
+        c = net.__dict__["_incidence"] = (ptr, order % len(net.eu))
+    return c
+
+
+def _near_edges(net: StreetNetwork, node_dist: np.ndarray, limit: float) -> np.ndarray:
+    """Edges with an end within ``limit``, found from the reached nodes only."""
+    ptr, inc = _incidence(net)
+    r = np.flatnonzero(node_dist <= limit)
+    if 8 * len(r) > net.n:  # a large share is reached: one scan of all edges is cheaper
+        return np.flatnonzero(np.minimum(node_dist[net.eu], node_dist[net.ev]) <= limit)
+    cnt = ptr[r + 1] - ptr[r]
+    return np.unique(inc[_runs(ptr[r], cnt)])
+
+
 def reached_pieces(
     net: StreetNetwork, node_dist: np.ndarray, limit: float, sources: Snapped | None = None,
     edges: np.ndarray | None = None,
@@ -60,11 +91,14 @@ def reached_pieces(
         Possibly overlapping intervals; an edge may appear several times.
     """
     L = net.length
-    ru = limit - node_dist[net.eu]
-    rv = limit - node_dist[net.ev]
-    wanted = np.ones(len(L), dtype=bool) if edges is None else np.isin(np.arange(len(L)), edges)
+    cand = _near_edges(net, node_dist, limit)
+    if edges is not None:
+        cand = np.intersect1d(cand, edges)
+    ru = np.full(len(L), -1.0); rv = np.full(len(L), -1.0)  # only cand entries are read
+    ru[cand] = limit - node_dist[net.eu[cand]]
+    rv[cand] = limit - node_dist[net.ev[cand]]
     pieces = []
-    for i in np.flatnonzero(((ru >= 0) | (rv >= 0)) & wanted).tolist():
+    for i in cand.tolist():
         if ru[i] >= 0 and rv[i] >= 0 and ru[i] + rv[i] >= L[i]:
             pieces.append((i, 0.0, float(L[i])))
             continue
@@ -74,9 +108,11 @@ def reached_pieces(
             pieces.append((i, float(max(L[i] - rv[i], 0.0)), float(L[i])))
     if sources is not None:
         s = sources.subset(sources.ok)
+        if edges is not None:
+            s = s.subset(np.isin(s.edge, edges))
         for e, a, h in zip(s.edge.tolist(), s.offset.tolist(), s.leg.tolist()):
             r = limit - h
-            if r >= 0 and wanted[e]:
+            if r >= 0:
                 pieces.append((e, max(a - r, 0.0), min(a + r, float(L[e]))))
     return pieces
 
@@ -134,7 +170,7 @@ def _samples(net: StreetNetwork, edges: np.ndarray, cell: float) -> tuple[np.nda
     """
     count = np.ceil(net.geom_length[edges] / cell).astype(np.int64) + 1
     owner = np.repeat(np.arange(len(edges)), count)
-    rank = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    rank = _ranks(count)
     e = edges[owner]
     return e, rank / (count[owner] - 1) * net.length[e]
 
@@ -160,7 +196,7 @@ def distance_to_pieces(
     a, b = a * scale, b * scale
     nseg = start[e + 1] - start[e] - 1
     owner = np.repeat(np.arange(len(e)), nseg)
-    k = np.repeat(start[e], nseg) + (np.arange(nseg.sum()) - np.repeat(np.cumsum(nseg) - nseg, nseg))
+    k = _runs(start[e], nseg)
     lo, hi = along[k], along[k + 1]
     use = (hi >= a[owner]) & (lo <= b[owner])
     k, lo, hi, owner = k[use], lo[use], hi[use], owner[use]
@@ -180,7 +216,7 @@ def distance_to_pieces(
         hi_i = np.searchsorted(seg_edge[order], pairs[1], side="right")
         n = hi_i - lo_i
         pi = np.repeat(pairs[0], n)
-        si = order[np.repeat(lo_i, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))]
+        si = order[_runs(lo_i, n)]
     a_, d = A[si], (B - A)[si]
     dd = np.maximum((d * d).sum(axis=1), 1e-300)
     t = np.clip(((points[pi] - a_) * d).sum(axis=1) / dd, 0, 1)
@@ -195,7 +231,7 @@ def _reached_samples(
 ) -> np.ndarray:
     """Coordinates of reached street points at most ``cell`` apart, plus each
     source's own point on its street."""
-    near = np.flatnonzero(np.minimum(node_dist[net.eu], node_dist[net.ev]) <= limit)
+    near = _near_edges(net, node_dist, limit)
     edge, pos = _samples(net, near, cell)
     hit = (node_dist[net.eu[edge]] + pos <= limit) | (
         node_dist[net.ev[edge]] + net.length[edge] - pos <= limit
@@ -269,7 +305,13 @@ def _cut_unreached_nodes(
     cell = raster.cell
     x0, y0, x1, y1 = poly.bounds
     x, y = net.xy[:, 0], net.xy[:, 1]
-    cand = np.flatnonzero((node_dist > limit) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+    if 8 * len(box_nodes := np.flatnonzero(node_dist <= limit)) > net.n:
+        box_nodes = np.arange(net.n)
+    else:
+        box_edges = net.tree.query(shapely.box(x0, y0, x1, y1))
+        box_nodes = np.unique(np.concatenate([net.eu[box_edges], net.ev[box_edges]]))
+    cand = box_nodes[(node_dist[box_nodes] > limit) & (x[box_nodes] >= x0) & (x[box_nodes] <= x1)
+                     & (y[box_nodes] >= y0) & (y[box_nodes] <= y1)]
     cand = cand[shapely.contains_xy(poly, x[cand], y[cand])] if len(cand) else cand
     if len(cand) == 0:
         return poly

@@ -195,7 +195,8 @@ def analyze(
     say("reading OSM data")
     osm = load_source(source)
     say(f"projecting walk network ({osm.graph.number_of_nodes():,} nodes)")
-    net = StreetNetwork.from_graph(project(osm.graph))
+    # a graph read here is ours to project in place; a caller's is copied
+    net = StreetNetwork.from_graph(project(osm.graph, copy=isinstance(source, OSMData)))
     crs = net.crs
     warnings: list[str] = []
 
@@ -333,7 +334,7 @@ def community_isochrones(
     to_m = (lambda x: x * cfg.metres_per_minute) if cfg.mode == "time" else (lambda x: x)
     top = to_m(max(limits))
     rows = []
-    chunk = 128
+    chunk = 16  # rows of origins x nodes held at once
     for start in range(0, len(centres), chunk):
         sl = slice(start, start + chunk)
         block = origin_node_distances(net, centres.subset(np.arange(len(centres))[sl]), top)
