@@ -105,6 +105,99 @@ def _unsnapped(what: str, ids, names, points, ok: np.ndarray, net: StreetNetwork
                          "distance_m": np.round(dist, 1)})
 
 
+def _facilities(features: gpd.GeoDataFrame, cfg: Config, crs, pois: gpd.GeoDataFrame | None,
+                pois_mode: str, warnings: list[str]) -> gpd.GeoDataFrame:
+    """OSM facilities of the run's categories, merged with the user's."""
+    facilities = categorize(features, cfg).to_crs(crs)
+    if pois is not None:
+        from .sources.userpois import merge_pois
+
+        warnings.extend(pois.attrs.get("warnings", []))
+        facilities, merged = merge_pois(facilities, pois.to_crs(crs), mode=pois_mode)
+        if merged and pois_mode == "add":
+            warnings.append(f"{merged} user POIs duplicated OSM POIs and were merged")
+    facilities = facilities.sort_values(["category", "poi_id"], kind="stable").reset_index(drop=True)
+    for key in cfg.keys:
+        if not (facilities["category"] == key).any():
+            if key in cfg.explicit:
+                raise EmptyAreaError(f"category {key!r} has no facilities in the study area")
+            warnings.append(f"category {key!r}: no facilities in the study area; every community lacks it")
+    return facilities
+
+
+def _communities(communities, features: gpd.GeoDataFrame, net: StreetNetwork,
+                 buildings: gpd.GeoDataFrame, area: shapely.Geometry | None) -> gpd.GeoDataFrame:
+    """The communities to report on, in the network's CRS and area."""
+    crs = net.crs
+    if communities is None:
+        comms = derive_communities(features, net, buildings)
+    elif isinstance(communities, gpd.GeoDataFrame):
+        comms = communities.to_crs(crs).reset_index(drop=True)
+        if "residents_input" not in comms:
+            comms["residents_input"] = np.nan
+        if "source" not in comms:
+            comms["source"] = "user"
+    else:
+        comms = read_communities(communities, crs)
+    study = shapely.box(*net.xy.min(axis=0), *net.xy.max(axis=0))
+    if area is not None:
+        study = gpd.GeoSeries([area], crs="EPSG:4326").to_crs(crs).iloc[0]
+        comms = comms[comms.representative_point().within(study)].reset_index(drop=True)
+    comms = comms[comms.intersects(study)].reset_index(drop=True)
+    if len(comms) == 0:
+        raise EmptyAreaError("no community lies within the street network's area")
+    return comms
+
+
+def _score(key: str, d: np.ndarray, owner: np.ndarray, kind: np.ndarray, bld: np.ndarray,
+           res_b: np.ndarray, pop: np.ndarray, cfg: Config) -> dict[str, np.ndarray]:
+    """Coverage columns of one category from every origin's distance ``d``.
+
+    Minutes come from the community's centre (kind 0); shares from its homes
+    (kind 1) or, without homes, from points spread over its area (kind 2).
+    """
+    n = len(pop)
+    centre, homes, scored = kind == 0, kind == 1, kind > 0
+    metres = np.full(n, np.nan)
+    metres[owner[centre]] = d[centre]
+    metres[~np.isfinite(metres)] = np.nan
+    within = np.nan_to_num(d, nan=np.inf) <= cfg.threshold_m
+    total = np.bincount(owner[scored], minlength=n)
+    good = np.bincount(owner[scored], weights=within[scored].astype(float), minlength=n)
+    covered_pop = np.bincount(owner[homes], weights=res_b[bld[homes]] * within[homes], minlength=n)
+    has_homes = np.bincount(owner[homes], minlength=n) > 0
+    return {
+        f"minutes_{key}": np.round(metres / cfg.metres_per_minute, 2),
+        f"metres_{key}": np.round(metres, 1),
+        f"covered_{key}": np.nan_to_num(metres, nan=np.inf) <= cfg.threshold_m,
+        f"share_{key}": np.round(good / np.maximum(total, 1), 4),
+        f"residents_share_{key}": np.where(has_homes, np.round(covered_pop / np.maximum(pop, 1e-9), 4), np.nan),
+    }
+
+
+def _gap_frames(key: str, d: np.ndarray, owner: np.ndarray, kind: np.ndarray, bld: np.ndarray,
+                buildings: gpd.GeoDataFrame, comms: gpd.GeoDataFrame, out: pd.DataFrame,
+                net: StreetNetwork, nd: np.ndarray, fac: Snapped, cfg: Config) -> list[gpd.GeoDataFrame]:
+    """Where a category is out of reach: homes beyond the threshold, and
+    the parts of home-less communities outside the category's reach."""
+    frames = []
+    ids = out["community_id"].values
+    far = (kind == 1) & ~(np.nan_to_num(d, nan=np.inf) <= cfg.threshold_m)
+    if far.any():
+        frames.append(gpd.GeoDataFrame(
+            {"category": key, "kind": "building", "community_id": ids[owner[far]]},
+            geometry=buildings.geometry.values[bld[far]], crs=net.crs))
+    no_homes = np.flatnonzero((out["n_buildings"].values == 0) & (out[f"share_{key}"].values < 1))
+    if len(no_homes):
+        reach = reach_polygon(net, nd, cfg.threshold_m, fac)
+        areas = shapely.difference(comms.geometry.values[no_homes], reach)
+        keep = ~shapely.is_empty(areas)
+        frames.append(gpd.GeoDataFrame(
+            {"category": key, "kind": "area", "community_id": ids[no_homes][keep]},
+            geometry=areas[keep], crs=net.crs))
+    return frames
+
+
 def analyze(
     source: str | Path | OSMData | None = None,
     communities: str | Path | gpd.GeoDataFrame | None = None,
@@ -201,41 +294,11 @@ def analyze(
     warnings: list[str] = []
 
     features = osm.features
-    facilities = categorize(features, cfg).to_crs(crs)
-    if pois is not None:
-        from .sources.userpois import merge_pois
-
-        warnings.extend(pois.attrs.get("warnings", []))
-        facilities, merged = merge_pois(facilities, pois.to_crs(crs), mode=pois_mode)
-        if merged and pois_mode == "add":
-            warnings.append(f"{merged} user POIs duplicated OSM POIs and were merged")
-    facilities = facilities.sort_values(["category", "poi_id"], kind="stable").reset_index(drop=True)
-
-    for key in cfg.keys:
-        if not (facilities["category"] == key).any():
-            if key in cfg.explicit:
-                raise EmptyAreaError(f"category {key!r} has no facilities in the study area")
-            warnings.append(f"category {key!r}: no facilities in the study area; every community lacks it")
+    facilities = _facilities(features, cfg, crs, pois, pois_mode, warnings)
 
     say("finding communities and homes")
     buildings = residential_buildings(features, crs)
-    if communities is None:
-        comms = derive_communities(features, net, buildings)
-    elif isinstance(communities, gpd.GeoDataFrame):
-        comms = communities.to_crs(crs).reset_index(drop=True)
-        if "residents_input" not in comms:
-            comms["residents_input"] = np.nan
-        if "source" not in comms:
-            comms["source"] = "user"
-    else:
-        comms = read_communities(communities, crs)
-    study = shapely.box(*net.xy.min(axis=0), *net.xy.max(axis=0))
-    if area is not None:
-        study = gpd.GeoSeries([area], crs="EPSG:4326").to_crs(crs).iloc[0]
-        comms = comms[comms.representative_point().within(study)].reset_index(drop=True)
-    comms = comms[comms.intersects(study)].reset_index(drop=True)
-    if len(comms) == 0:
-        raise EmptyAreaError("no community lies within the street network's area")
+    comms = _communities(communities, features, net, buildings, area)
 
     say(f"snapping {len(facilities):,} facilities and homes of {len(comms):,} communities")
     pts, owner, kind, bld = _origins(comms, buildings)
@@ -245,51 +308,25 @@ def analyze(
     poi_snap = np.full(len(facilities), np.nan)
     np.fmin.at(poi_snap, acc_owner[acc.ok], acc.leg[acc.ok])
 
-    threshold = cfg.threshold_m
-    limit = threshold * settings.search_factor
     out = comms[["community_id", "name", "source"]].copy()
-    n_bld = np.bincount(owner[kind == 1], minlength=len(comms))
+    homes = kind == 1
+    n_bld = np.bincount(owner[homes], minlength=len(comms))
     res_b = buildings["residents"].values
-    pop = np.bincount(owner[kind == 1], weights=res_b[bld[kind == 1]], minlength=len(comms))
+    pop = np.bincount(owner[homes], weights=res_b[bld[homes]], minlength=len(comms))
     user_pop = pd.to_numeric(comms["residents_input"], errors="coerce").values
     out["residents"] = np.where(np.isfinite(user_pop), user_pop, np.where(n_bld > 0, pop, np.nan))
     out["n_buildings"] = n_bld
 
+    limit = cfg.threshold_m * settings.search_factor
     gap_rows = []
-    centre = kind == 0
     for cat in cfg.categories:
         say(f"walking distances to {cat.key}")
         fac = acc.subset(facilities["category"].values[acc_owner] == cat.key)
         nd = node_distances(net, fac, limit)
         d = point_distances(net, nd, origins, fac, limit)
-        metres = np.full(len(comms), np.nan)
-        metres[owner[centre]] = d[centre]
-        metres[~np.isfinite(metres)] = np.nan
-        within = np.nan_to_num(d, nan=np.inf) <= threshold
-        k = cat.key
-        out[f"minutes_{k}"] = np.round(metres / cfg.metres_per_minute, 2)
-        out[f"metres_{k}"] = np.round(metres, 1)
-        out[f"covered_{k}"] = np.nan_to_num(metres, nan=np.inf) <= threshold
-        scored = kind > 0
-        total = np.bincount(owner[scored], minlength=len(comms))
-        good = np.bincount(owner[scored], weights=within[scored].astype(float), minlength=len(comms))
-        out[f"share_{k}"] = np.round(good / np.maximum(total, 1), 4)
-        homes = kind == 1
-        covered_pop = np.bincount(owner[homes], weights=res_b[bld[homes]] * within[homes], minlength=len(comms))
-        out[f"residents_share_{k}"] = np.where(n_bld > 0, np.round(covered_pop / np.maximum(pop, 1e-9), 4), np.nan)
-        far = homes & ~within
-        if far.any():
-            gap_rows.append(gpd.GeoDataFrame(
-                {"category": k, "kind": "building", "community_id": out["community_id"].values[owner[far]]},
-                geometry=buildings.geometry.values[bld[far]], crs=crs))
-        no_homes = np.flatnonzero((n_bld == 0) & (out[f"share_{k}"].values < 1))
-        if len(no_homes):
-            reach = reach_polygon(net, nd, threshold, fac)
-            areas = shapely.difference(comms.geometry.values[no_homes], reach)
-            keep = ~shapely.is_empty(areas)
-            gap_rows.append(gpd.GeoDataFrame(
-                {"category": k, "kind": "area", "community_id": out["community_id"].values[no_homes][keep]},
-                geometry=areas[keep], crs=crs))
+        for name, values in _score(cat.key, d, owner, kind, bld, res_b, pop, cfg).items():
+            out[name] = values
+        gap_rows += _gap_frames(cat.key, d, owner, kind, bld, buildings, comms, out, net, nd, fac, cfg)
 
     covered = out[[f"covered_{k}" for k in cfg.keys]]
     out["reached"] = covered.sum(axis=1).astype(int)
@@ -298,6 +335,7 @@ def analyze(
     out["gaps"] = covered.apply(lambda r: ",".join(k for k in cfg.keys if not r[f"covered_{k}"]), axis=1)
     comm_gdf = gpd.GeoDataFrame(out, geometry=comms.geometry.values, crs=crs)
 
+    centre = kind == 0
     say(f"isochrones for {len(comms):,} communities")
     limits = sorted(set(isochrone_limits or [cfg.minutes if cfg.mode == "time" else cfg.distance_m]))
     iso = community_isochrones(net, origins.subset(centre), comm_gdf["community_id"].values, limits, cfg)
