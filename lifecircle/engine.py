@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse.csgraph as csgraph
 import shapely
 
-from .network import StreetNetwork
+from .network import Region, StreetNetwork, with_source
 
 
 @dataclass
@@ -55,8 +55,18 @@ class Snapped:
         return len(self.edge)
 
 
+# Most homes and facilities lie this close to a street. Their nearest edge is
+# found among the edges whose boxes meet a box this size around them, several
+# times faster than the tree's nearest-neighbour search, which is left for the
+# rest.
+_NEAR_M = 30.0
+
+
 def snap_points(net: StreetNetwork, points: np.ndarray, max_snap_m: float) -> Snapped:
     """Snap points to the nearest point on the nearest street edge.
+
+    Of edges at exactly the same distance, the lowest-indexed wins, so runs
+    repeat exactly.
 
     Parameters
     ----------
@@ -81,20 +91,28 @@ def snap_points(net: StreetNetwork, points: np.ndarray, max_snap_m: float) -> Sn
     leg = np.full(m, np.nan)
     if m == 0:
         return Snapped(edge, offset, leg)
-    src, idx = net.tree.query_nearest(pts, max_distance=max_snap_m, all_matches=False)
-    if len(src):
-        # query_nearest may return the same point twice on exact ties;
-        # the lowest edge index wins, so runs repeat exactly.
-        order = np.lexsort((idx, src))
-        src, idx = src[order], idx[order]
-        keep = np.ones(len(src), dtype=bool)
-        keep[1:] = src[1:] != src[:-1]
-        src, idx = src[keep], idx[keep]
-        geoms = net.geoms[idx]
-        frac = shapely.line_locate_point(geoms, pts[src]) / net.geom_length[idx]
-        edge[src] = idx
-        offset[src] = np.clip(frac, 0.0, 1.0) * net.length[idx]
-        leg[src] = shapely.distance(geoms, pts[src])
+    # every edge within r of a point meets the 2r box around it
+    r = min(_NEAR_M, max_snap_m)
+    x, y = shapely.get_x(pts), shapely.get_y(pts)
+    src, idx = net.tree.query(shapely.box(x - r, y - r, x + r, y + r))
+    dist = shapely.distance(net.geoms[idx], pts[src])
+    near = dist <= r
+    src, idx, dist = src[near], idx[near], dist[near]
+    rest = np.setdiff1d(np.arange(m), src)
+    if len(rest):
+        s2, i2 = net.tree.query_nearest(pts[rest], max_distance=max_snap_m, all_matches=True)
+        src = np.concatenate([src, rest[s2]])
+        idx = np.concatenate([idx, i2])
+        dist = np.concatenate([dist, shapely.distance(net.geoms[i2], pts[rest[s2]])])
+    order = np.lexsort((idx, dist, src))
+    src, idx, dist = src[order], idx[order], dist[order]
+    first = np.ones(len(src), dtype=bool)
+    first[1:] = src[1:] != src[:-1]
+    src, idx = src[first], idx[first]
+    frac = shapely.line_locate_point(net.geoms[idx], pts[src]) / net.geom_length[idx]
+    edge[src] = idx
+    offset[src] = np.clip(frac, 0.0, 1.0) * net.length[idx]
+    leg[src] = dist[first]
     return Snapped(edge, offset, leg)
 
 
@@ -107,7 +125,9 @@ def source_weights(net: StreetNetwork, snapped: Snapped) -> tuple[np.ndarray, np
     return targets, weights
 
 
-def node_distances(net: StreetNetwork, facilities: Snapped, limit: float = np.inf) -> np.ndarray:
+def node_distances(
+    net: StreetNetwork, facilities: Snapped, limit: float = np.inf, region: Region | None = None
+) -> np.ndarray:
     """Distance (metres) from every node to the nearest snapped facility.
 
     One bounded single-source Dijkstra from a virtual source joined to the
@@ -121,18 +141,32 @@ def node_distances(net: StreetNetwork, facilities: Snapped, limit: float = np.in
         Snapped facilities of one category (unsnapped ones are ignored).
     limit
         Stop the search at this distance.
+    region
+        Search only this part of the network (from
+        :meth:`StreetNetwork.region` with ``limit`` as its distance): exact
+        for every node and point of its places; nodes outside it get
+        ``inf``.
 
     Returns
     -------
     numpy.ndarray
         Shape (n,).
     """
+    out = np.full(net.n, np.inf)
     if not facilities.ok.any():
-        return np.full(net.n, np.inf)
+        return out
     targets, weights = source_weights(net, facilities)
-    csr = net.with_source(targets, weights)
-    dist = csgraph.dijkstra(csr, directed=True, indices=net.n, limit=limit)
-    return dist[: net.n]
+    if region is None:
+        csr, nodes = net.csr, slice(None)
+    else:
+        csr, nodes = region.csr, region.nodes
+        targets = region.local[targets]
+        weights = weights[targets >= 0]
+        targets = targets[targets >= 0]
+    k = csr.shape[0] - 1
+    dist = csgraph.dijkstra(with_source(csr, targets, weights), directed=True, indices=k, limit=limit)
+    out[nodes] = dist[:k]
+    return out
 
 
 def point_distances(
@@ -183,16 +217,20 @@ def point_distances(
     return out
 
 
+#: Origins per Dijkstra call in :func:`origin_node_distances`: its dense
+#: output is 2 x chunk x n floats, which on a large network costs more in page
+#: faults and memory than in search.
+ORIGIN_CHUNK = 16
+
+
 def origin_node_distances(
-    net: StreetNetwork, origins: Snapped, limit: float, chunk: int = 16
+    net: StreetNetwork, origins: Snapped, limit: float, chunk: int = ORIGIN_CHUNK
 ) -> np.ndarray:
     """Distances from each snapped origin to every node, bounded by ``limit``.
 
     Each origin's distance to a node is the better of leaving its edge by the
     u end (``offset + leg``) or the v end (``L - offset + leg``). Dijkstra
-    runs ``chunk`` origins at a time: its dense output is 2 x chunk x n
-    floats, which on a large network costs more in page faults than in
-    search.
+    runs ``chunk`` origins at a time.
 
     Returns
     -------

@@ -221,21 +221,96 @@ class StreetNetwork:
             tree=shapely.STRtree(geoms),
         )
 
-    def with_source(self, targets: np.ndarray, weights: np.ndarray) -> sp.csr_matrix:
-        """Return the CSR matrix with a virtual source (index ``n``) joined
-        to ``targets`` at ``weights`` (the shortest per target is kept)."""
-        order = np.lexsort((weights, targets))
-        t, w = targets[order], weights[order]
-        first = np.ones(len(t), dtype=bool)
-        first[1:] = t[1:] != t[:-1]
-        t, w = t[first], np.maximum(w[first], _ZERO)
-        csr = self.csr
-        indptr = csr.indptr.copy()
-        indptr[-1] += len(t)
-        return sp.csr_matrix(
-            (np.concatenate([csr.data, w]), np.concatenate([csr.indices, t]), indptr),
-            shape=csr.shape,
-        )
+    def region(self, geoms: np.ndarray, distance: float) -> "Region":
+        """The part of the network that searches bounded by ``distance``
+        from or to ``geoms`` can use.
+
+        Parameters
+        ----------
+        geoms
+            Shapely geometries (community polygons, points) in the network's CRS.
+        distance
+            The search bound, metres.
+
+        Returns
+        -------
+        Region
+            Every node within ``distance`` of a geometry's circumscribed
+            circle, and some just beyond: a superset of the nodes within
+            ``distance`` of the geometries.
+        """
+        b = shapely.bounds(np.asarray(geoms)).reshape(-1, 4)
+        centres = (b[:, :2] + b[:, 2:]) / 2
+        radii = np.hypot(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) / 2 + distance
+        # Mark the raster cells whose centre is within radius + half a cell
+        # diagonal of a circle's centre: every node within the radius lies
+        # in one. Cheaper than a ball query that lists the nodes per circle.
+        # (per-column reductions: numpy reduces an (n, 2) array along axis 0 slowly)
+        x, y = self.xy[:, 0], self.xy[:, 1]
+        lo = np.array([x.min(), y.min()])
+        cell = max(distance / 32, (x.max() - lo[0]) / 4096, (y.max() - lo[1]) / 4096, 1.0)
+        i = ((x - lo[0]) * (1.0 / cell)).astype(np.int64)  # truncation is floor here
+        j = ((y - lo[1]) * (1.0 / cell)).astype(np.int64)
+        shape = np.array([i.max() + 1, j.max() + 1])
+        hit = np.zeros(shape, dtype=bool)
+        first = np.maximum(np.floor((centres - radii[:, None] - lo) / cell), 0).astype(np.int64)
+        stop = np.minimum(np.floor((centres + radii[:, None] - lo) / cell) + 1, shape).astype(np.int64)
+        for (i0, j0), (i1, j1), (cx, cy), r in zip(first, stop, centres, radii):
+            if i1 <= i0 or j1 <= j0:
+                continue  # the circle misses the network's extent
+            gx = lo[0] + (np.arange(i0, i1) + 0.5) * cell - cx
+            gy = lo[1] + (np.arange(j0, j1) + 0.5) * cell - cy
+            hit[i0:i1, j0:j1] |= np.hypot(gx[:, None], gy[None, :]) <= r + cell * np.sqrt(0.5)
+        nodes = np.flatnonzero(hit[i, j])
+        local = np.full(self.n, -1, dtype=np.int64)
+        local[nodes] = np.arange(len(nodes))
+        sub = self.csr[nodes][:, nodes]
+        # one more, empty row for the virtual source, as in ``csr``
+        csr = sp.csr_matrix((sub.data, sub.indices, np.append(sub.indptr, sub.indptr[-1])),
+                            shape=(len(nodes) + 1, len(nodes) + 1))
+        return Region(nodes=nodes, local=local, csr=csr)
+
+
+@dataclass
+class Region:
+    """The nodes of a network around some places, with their adjacency.
+
+    Every walk of at most the region's distance that starts or ends in one
+    of the places passes only nodes within that distance of it in a straight
+    line, so a search bounded by that distance over the region gives those
+    places the same answers as over the whole network: on a district of a
+    city-wide extract, over a fraction of its nodes.
+
+    Attributes
+    ----------
+    nodes
+        Sorted node indices of the network in the region.
+    local
+        Network node index -> index in ``nodes`` (-1 outside).
+    csr
+        Adjacency among ``nodes``, with an empty last row for a virtual
+        source, as :attr:`StreetNetwork.csr`.
+    """
+
+    nodes: np.ndarray
+    local: np.ndarray
+    csr: sp.csr_matrix
+
+
+def with_source(csr: sp.csr_matrix, targets: np.ndarray, weights: np.ndarray) -> sp.csr_matrix:
+    """Join the empty last row of ``csr`` (a virtual source) to ``targets`` at
+    ``weights``, keeping the shortest per target."""
+    order = np.lexsort((weights, targets))
+    t, w = targets[order], weights[order]
+    first = np.ones(len(t), dtype=bool)
+    first[1:] = t[1:] != t[:-1]
+    t, w = t[first], np.maximum(w[first], _ZERO)
+    indptr = csr.indptr.copy()
+    indptr[-1] += len(t)
+    return sp.csr_matrix(
+        (np.concatenate([csr.data, w]), np.concatenate([csr.indices, t]), indptr),
+        shape=csr.shape,
+    )
 
 
 def _symmetric_csr(eu: np.ndarray, ev: np.ndarray, w: np.ndarray, size: int) -> sp.csr_matrix:

@@ -14,7 +14,7 @@ from . import settings
 from .analysis import Analysis
 from .communities import derive_communities, read_communities, residential_buildings
 from .config import Config, load_config
-from .engine import Snapped, node_distances, origin_node_distances, point_distances, snap_points
+from .engine import ORIGIN_CHUNK, Snapped, node_distances, origin_node_distances, point_distances, snap_points
 from .errors import EmptyAreaError, LifecircleError
 from .isochrones import reach_polygon
 from .network import StreetNetwork, project
@@ -318,11 +318,13 @@ def analyze(
     out["n_buildings"] = n_bld
 
     limit = cfg.threshold_m * settings.search_factor
+    # every origin lies in a community, so searching their region loses nothing
+    region = net.region(comms.geometry.values, limit)
     gap_rows = []
     for cat in cfg.categories:
         say(f"walking distances to {cat.key}")
         fac = acc.subset(facilities["category"].values[acc_owner] == cat.key)
-        nd = node_distances(net, fac, limit)
+        nd = node_distances(net, fac, limit, region)
         d = point_distances(net, nd, origins, fac, limit)
         for name, values in _score(cat.key, d, owner, kind, bld, res_b, pop, cfg).items():
             out[name] = values
@@ -372,7 +374,7 @@ def community_isochrones(
     to_m = (lambda x: x * cfg.metres_per_minute) if cfg.mode == "time" else (lambda x: x)
     top = to_m(max(limits))
     rows = []
-    chunk = 16  # rows of origins x nodes held at once
+    chunk = ORIGIN_CHUNK  # rows of origins x nodes held at once
     for start in range(0, len(centres), chunk):
         sl = slice(start, start + chunk)
         block = origin_node_distances(net, centres.subset(np.arange(len(centres))[sl]), top)

@@ -115,8 +115,6 @@ def test_new_category_without_tags(tmp_path):
     assert "nope" in line
 
 
-
-
 def test_no_walkable_ways(tmp_path):
     osm = tmp_path / "empty.osm"
     osm.write_text(NO_STREETS_XML, encoding="utf-8")

@@ -15,6 +15,7 @@ import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.testing import assert_array_equal
 from scipy.spatial import cKDTree
 
 from lifecircle.engine import (
@@ -197,6 +198,15 @@ def test_distances_match_networkx(seed, n, k, scaled, n_fac, n_org, max_snap, li
         want = ref.get(("O", j), INF)
         assert close(pd_[j], want, limit), (j, pd_[j], want)
 
+    # searching only the region around the origins changes none of their answers
+    bound = limit if np.isfinite(limit) else 2000.0
+    region = net.region(org_pts, bound)
+    nd_r = node_distances(net, fac, bound, region)
+    assert np.all(nd_r[np.setdiff1d(np.arange(net.n), region.nodes)] == INF)
+    assert np.all(nd_r >= nd)
+    pd_full = point_distances(net, node_distances(net, fac, bound), org, fac, bound)
+    assert_array_equal(point_distances(net, nd_r, org, fac, bound), pd_full)
+
     # from each origin to every node
     od = origin_node_distances(net, org, limit, chunk=3)
     for j in range(len(org)):
@@ -237,6 +247,31 @@ def test_snapping_finds_nearest_street_point(seed, n, scaled, max_snap):
         assert 0.0 <= sn.offset[i] <= length + 1e-9
         foot = geom.interpolate(along)
         assert foot.distance(p) == pytest.approx(nearest, rel=1e-7, abs=1e-7)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(7, 40),
+    box=st.tuples(st.floats(0, 900), st.floats(0, 900), st.floats(10, 400), st.floats(10, 400)),
+    bound=st.sampled_from([100.0, 300.0, 700.0]),
+)
+def test_region_exact_inside_its_places(seed, n, box, bound):
+    """Nodes inside a place keep their exact distance when the search is
+    limited to the place's region, and the region holds every node within
+    the bound of the place."""
+    syn = random_network(seed, n, 2, scaled=False)
+    net = syn.net
+    x, y, w, h = box
+    place = shapely.box(x, y, x + w, y + h)
+    region = net.region(np.array([place]), bound)
+    near = np.flatnonzero(shapely.distance(place, shapely.points(net.xy)) <= bound)
+    assert np.isin(near, region.nodes).all()
+    fac = snap_points(net, random_points(seed + 1, syn, 4), 5000.0)
+    nd = node_distances(net, fac, bound)
+    nd_r = node_distances(net, fac, bound, region)
+    inside = shapely.contains_xy(place, net.xy[:, 0], net.xy[:, 1])
+    assert_array_equal(nd_r[inside], nd[inside])
 
 
 # ---------------------------------------------------------------------------

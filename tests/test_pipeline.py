@@ -112,7 +112,9 @@ def reference(analysis, osm):
     return build_reference(analysis, osm)
 
 
-def test_minutes_match_networkx(analysis, reference):
+def check_minutes(analysis, reference) -> int:
+    """Compare every centre's minutes and metres with the reference; return
+    how many were within the search limit."""
     dist, _, n = reference
     cfg = analysis.config
     cov = analysis.coverage
@@ -132,7 +134,30 @@ def test_minutes_match_networkx(analysis, reference):
             assert abs(minutes - want / cfg.metres_per_minute) <= 0.005 + EPS, (cat, i, want, minutes)
             assert abs(metres - want) <= 0.05 + EPS, (cat, i, want, metres)
             checked += 1
-    assert checked > 0.8 * n * len(cfg.keys)
+    return checked
+
+
+def test_minutes_match_networkx(analysis, reference):
+    checked = check_minutes(analysis, reference)
+    assert checked > 0.8 * len(analysis.coverage) * len(analysis.config.keys)
+
+
+def test_district_searches_its_region_only(osm, analysis, monkeypatch):
+    """One community of the extract, searched to the threshold only: the
+    search is limited to the nodes around it, and its minutes still match
+    networkx's Dijkstra over the whole graph."""
+    from lifecircle.network import StreetNetwork
+
+    monkeypatch.setattr(settings, "search_factor", 1.0)
+    comms = analysis.communities
+    b = comms.geometry.bounds
+    i = int(np.argmin(np.hypot(b.maxx - b.minx, b.maxy - b.miny)))  # the smallest region
+    a = lifecircle.analyze(osm, level="5min", area=comms.to_crs("EPSG:4326").geometry.values[i])
+    assert a.coverage["community_id"].tolist() == [comms["community_id"].iloc[i]]
+    net = StreetNetwork.from_graph(a.graph)
+    region = net.region(a.communities.geometry.values, a.config.threshold_m)
+    assert len(region.nodes) < 0.5 * net.n
+    assert check_minutes(a, build_reference(a, osm)) >= 1
 
 
 def test_covered_flags(analysis, reference):
