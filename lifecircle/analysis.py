@@ -4,32 +4,44 @@ Column contract (all GeoDataFrames carry an explicit CRS, the analysis CRS,
 a projected one in metres; ``to_crs("EPSG:4326")`` for display):
 
 ``communities``
-    ``community_id`` (str, stable), ``name`` (str), ``source`` (where the
-    polygon came from), ``residents`` (float, population proxy or user
-    column, may be NaN), ``n_buildings`` (int), and per category key ``k``:
-    ``minutes_k`` (float, walking minutes from the community's centre to the
-    nearest facility, NaN when none within the search limit), ``metres_k``
-    (the same as a walking distance), ``covered_k`` (bool, within the
-    threshold), ``share_k`` (float 0..1, share of its residential buildings,
-    or of its area where it has none, within the threshold),
-    ``residents_share_k`` (float, NaN without residents); then ``reached``
-    (int, categories covered), ``n_categories`` (int), ``complete`` (bool),
-    ``gaps`` (str, the uncovered category keys joined by ",").
+    ``community_id`` (str, stable; the OSM id such as "way/123" for
+    communities from the extract), ``name`` (str, never empty: unnamed areas
+    are named from a place, building or street), ``name_source`` ("osm",
+    "user", "place", "building", "street", "number"), ``source`` (where the
+    polygon came from), ``partial`` (bool, cut by the edge of the data and
+    analysed on the part inside it), ``residents`` (float, population proxy
+    or user column, may be NaN), ``n_buildings`` (int), and per category key
+    ``k``: ``nearest_k`` and ``nearest_id_k`` (name and ``poi_id`` of the
+    nearest facility walking from the community's centre, "" when none
+    within the search limit), ``metres_k`` and ``minutes_k`` (that walk, NaN
+    when none), ``limit_m_k`` (the distance the category is judged at),
+    ``share_k`` (float 0..1, share of its residential buildings, or of its
+    area where it has none, within ``limit_m_k``), ``residents_share_k``
+    (float, NaN without homes), ``covered_k`` (bool: ``share_k >=
+    config.min_share``); then ``reached`` (int, categories covered),
+    ``n_categories`` (int), ``complete`` (bool), ``gaps`` (str, the uncovered
+    category keys joined by ",").
 ``pois``
     ``poi_id`` (str such as "node/123" or "user/7"), ``osm_type``, ``osm_id``,
     ``name``, ``category`` (category key), ``source`` ("osm" or "user"),
     ``snap_m`` (distance to the street, NaN when too far), geometry (Point).
     A facility in two categories has two rows.
 ``isochrones``
-    ``community_id``, ``minutes`` (or ``metres`` in distance mode: the
+    ``community_id``, ``minutes`` (time mode) or ``metres`` (otherwise: the
     threshold), geometry (Polygon/MultiPolygon).
 ``gaps``
     ``category``, ``kind`` ("building" or "area"), ``community_id``,
     geometry: residential buildings (or community areas without buildings)
     beyond the threshold from that category.
-``unsnapped``
-    ``what`` ("poi" or "community"), ``id``, ``name``, ``distance_m``:
-    points farther than ``config.max_snap_m`` from any walkable street.
+``left_out``
+    ``what`` ("poi" or "community"), ``id``, ``name``, ``category``,
+    ``reason``, ``distance_m``: facilities and residential areas not counted,
+    and why (too far from any walkable street, with the distance; a
+    multipolygon incomplete in the extract; outside the network's area).
+``basis``
+    One row per category: what it was judged by (tier, distance, minutes at
+    the walking speed, coverage rule, clause of the standard, OSM tags and
+    name rules) and the data's source and date.
 """
 
 from __future__ import annotations
@@ -42,6 +54,15 @@ import geopandas as gpd
 import networkx as nx
 
 from .config import Config
+
+
+def basis_name(config: Config) -> str:
+    """The basis of a run in a few words: "GB 50180 tiers", "10 min", "500 m"."""
+    if config.mode == "time":
+        return f"{config.minutes:g} min at {config.speed_kmh:g} km/h"
+    if config.mode == "distance":
+        return f"{config.distance_m:g} m"
+    return "GB 50180-2018 tier distances"
 
 
 @dataclass
@@ -62,14 +83,17 @@ class Analysis:
     Columns of ``communities`` (and of ``coverage``, which is it without
     geometry), per category key ``k`` in ``config.keys``:
 
-    ``minutes_k``, ``metres_k``
-        Walk from the community's centre to the nearest facility (NaN when
-        none is within the search limit).
-    ``covered_k``
-        True when that walk is within the threshold.
+    ``nearest_k``, ``nearest_id_k``, ``minutes_k``, ``metres_k``
+        The nearest facility walking from the community's centre, and that
+        walk (NaN when none is within the search limit).
+    ``limit_m_k``
+        The walking distance category ``k`` is judged at (its GB 50180 tier's
+        by default).
     ``share_k``, ``residents_share_k``
         Share (0..1) of the community's homes, or of its residents, within
-        the threshold (communities without homes: share of their area).
+        ``limit_m_k`` (communities without homes: share of their area).
+    ``covered_k``
+        True when ``share_k`` is at least ``config.min_share``.
 
     and per community ``community_id``, ``name``, ``source``, ``residents``,
     ``n_buildings``, ``reached`` (categories covered), ``n_categories``,
@@ -95,9 +119,10 @@ class Analysis:
         GeoDataFrame of the homes (or community areas without homes) beyond
         the threshold from each category: ``category``, ``kind``,
         ``community_id``.
-    unsnapped
-        DataFrame of facilities and communities farther than
-        ``config.max_snap_m`` from any walkable street (so not counted).
+    left_out
+        DataFrame of facilities and residential areas not counted, with the
+        reason (e.g. farther than ``config.max_snap_m`` from any walkable
+        street).
     graph
         The projected walk network (osmnx-compatible MultiDiGraph).
     source
@@ -109,6 +134,8 @@ class Analysis:
         Non-fatal problems found during the run, one line each (e.g. a
         category with no facilities in the area, which every community then
         lacks).
+    data_date
+        Date of the OSM data ("YYYY-MM-DD"), when known.
     """
 
     config: Config
@@ -116,21 +143,47 @@ class Analysis:
     pois: gpd.GeoDataFrame
     isochrones: gpd.GeoDataFrame
     gaps: gpd.GeoDataFrame
-    unsnapped: Any
+    left_out: Any
     graph: nx.MultiDiGraph
     source: str
     crs: Any
     warnings: list[str] = field(default_factory=list)
+    data_date: str | None = None
 
     def __repr__(self) -> str:
         c = self.communities
-        mode = (f"{self.config.minutes:g} min" if self.config.mode == "time"
-                else f"{self.config.distance_m:g} m")
         return (
-            f"<Analysis {self.config.level} ({mode}) of {self.source}: {len(c)} communities, "
+            f"<Analysis {self.config.level} ({basis_name(self.config)}) of {self.source}: {len(c)} communities, "
             f"{int(c['complete'].sum()) if len(c) else 0} complete; {len(self.pois)} facilities in "
             f"{len(self.config.categories)} categories; {len(self.warnings)} warnings>"
         )
+
+    @property
+    def unsnapped(self):
+        """The rows of :attr:`left_out` that are too far from any walkable street."""
+        return self.left_out[self.left_out["reason"].astype(str).str.contains("from any walkable street")]
+
+    @property
+    def basis(self):
+        """What every category was judged by, one row per category (a DataFrame).
+
+        Columns: ``category``, ``label_en``, ``label_zh``, ``tier``,
+        ``distance_m``, ``minutes`` (at ``speed_kmh``), ``basis``,
+        ``speed_kmh``, ``min_share``, ``clause``, ``osm_rules``,
+        ``data_source``, ``data_date``.
+        """
+        import pandas as pd
+
+        cfg = self.config
+        rows = [{
+            "category": c.key, "label_en": c.label_en, "label_zh": c.label_zh, "tier": c.tier,
+            "distance_m": round(cfg.limit_m(c.key), 1),
+            "minutes": round(cfg.limit_m(c.key) / cfg.metres_per_minute, 2),
+            "basis": cfg.mode, "speed_kmh": cfg.speed_kmh, "min_share": cfg.min_share,
+            "clause": c.clause if cfg.mode == "standard" else "",
+            "osm_rules": c.describe(), "data_source": self.source, "data_date": self.data_date or "",
+        } for c in cfg.categories]
+        return pd.DataFrame(rows)
 
     @property
     def coverage(self):
@@ -161,7 +214,8 @@ class Analysis:
     def save(self, folder: str | Path, lang: str = "en") -> dict[str, Path]:
         """Write every output into ``folder`` (created if missing).
 
-        Files: ``coverage.csv`` (:attr:`coverage`), ``unsnapped.csv``,
+        Files: ``coverage.csv`` (:attr:`coverage`), ``basis.csv``
+        (:attr:`basis`), ``left_out.csv`` (:attr:`left_out`),
         ``lifecircle.gpkg`` (layers communities, pois, isochrones, gaps, in
         EPSG:4326), ``map.html``, ``report.html`` and PNG charts. Files are
         written to a staging folder first, so a failure leaves none half

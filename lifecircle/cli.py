@@ -81,10 +81,11 @@ def _study_area(place, boundary, bbox):
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file overriding categories, minutes, speed, distances.")
 @click.option("--level", type=click.Choice(LEVELS), help="Life-circle level (GB 50180-2018). Default 10min.")
 @click.option("--category", "categories", multiple=True, help="Analyse only these categories (repeatable).")
-@click.option("--minutes", type=float, help="Threshold in minutes (overrides the level's).")
-@click.option("--distance", "distance_mode", is_flag=True, help="Use the level's walking distance (300/500/1000 m) instead of minutes.")
-@click.option("--metres", type=float, help="Distance threshold in metres (implies --distance).")
-@click.option("--speed", type=float, help="Walking speed in km/h (default 4.5).")
+@click.option("--minutes", type=float, help="Judge every category at this many minutes' walk (an N-minute city) instead of its GB 50180 tier distance.")
+@click.option("--distance", "distance_mode", is_flag=True, help="Judge every category at the level's walking distance (300/500/1000 m) instead of its own tier's.")
+@click.option("--metres", type=float, help="Judge every category at this walking distance in metres.")
+@click.option("--speed", type=float, help="Walking speed in km/h (default 4.5): converts distances to minutes, and minutes to distances with --minutes.")
+@click.option("--min-share", type=float, help="Share of a community's homes that must be within reach for it to count as covered (default 0.5).")
 @click.option("--max-snap", type=float, help="Farthest a point may be from a street to count (m, default 200).")
 @click.option("--isochrones", "iso", help="Isochrone thresholds, e.g. 5,10,15 (default: the threshold).")
 @click.option("--pois", "pois_file", type=click.Path(dir_okay=False), help="Your own POIs (CSV with lon/lat, GeoJSON, GeoPackage).")
@@ -94,11 +95,13 @@ def _study_area(place, boundary, bbox):
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True, help="Language of the map and report.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file, level, categories, minutes, distance_mode,
-            metres, speed, max_snap, iso, pois_file, pois_crs, pois_mode, out_dir, lang, quiet):
+            metres, speed, min_share, max_snap, iso, pois_file, pois_crs, pois_mode, out_dir, lang, quiet):
     """Walking access from every community to every daily facility.
 
-    Writes coverage.csv, lifecircle.gpkg, map.html, report.html and charts
-    to --out.
+    By default each category is judged at its GB 50180-2018 tier's walking
+    distance (5-minute facilities at 300 m, 10-minute at 500 m, 15-minute at
+    1000 m). Writes coverage.csv, basis.csv, left_out.csv, lifecircle.gpkg,
+    map.html, report.html and charts to --out.
     """
     from . import pipeline
     from .communities import read_communities
@@ -108,7 +111,7 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     config = load_config(
         config_file, level=level, categories=list(categories) or None, minutes=minutes,
         distance_m=metres, mode="distance" if (distance_mode or metres) else None,
-        speed_kmh=speed, max_snap_m=max_snap,
+        speed_kmh=speed, max_snap_m=max_snap, min_share=min_share,
     )
     user_pois = None
     if pois_file:
@@ -134,18 +137,35 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
         comms = read_communities(communities, "EPSG:4326", name_column=name_column)
     analysis = pipeline.analyze(
         source, communities=comms, config=config, pois=user_pois, pois_mode=pois_mode, area=area,
-        isochrone_limits=_floats(iso), progress=say,
+        isochrone_limits=_floats(iso), lang=lang, progress=say,
     )
     for w in analysis.warnings:
         click.echo(f"Warning: {w}", err=True)
     say(f"writing outputs to {out_dir}")
     written = analysis.save(out_dir, lang=lang)
-    cov = analysis.communities
-    click.echo(
-        f"{len(cov)} communities, {int(cov['complete'].sum())} with a complete "
-        f"{analysis.config.level} life circle; outputs in {out_dir}/: "
-        + ", ".join(p.name for p in written.values())
-    )
+    click.echo(summary_text(analysis))
+    click.echo(f"outputs in {out_dir}/: " + ", ".join(p.name for p in written.values()))
+
+
+def summary_text(analysis) -> str:
+    """The terminal summary: the result, then the basis it was judged on, per category."""
+    from .analysis import basis_name
+
+    cov, cfg = analysis.communities, analysis.config
+    n = len(cov)
+    partial = int(cov["partial"].sum()) if "partial" in cov else 0
+    left = len(analysis.left_out)
+    lines = [
+        f"{n} communities{f' ({partial} partial)' if partial else ''}, {int(cov['complete'].sum())} with a "
+        f"complete {cfg.level} life circle; basis: {basis_name(cfg)}, covered when >= "
+        f"{cfg.min_share:.0%} of homes are within reach; {left} left out (left_out.csv)",
+        f"data: {analysis.source}" + (f", {analysis.data_date}" if analysis.data_date else ""),
+    ]
+    for c in cfg.categories:
+        limit = cfg.limit_m(c.key)
+        tier = f" ({c.tier} tier)" if cfg.mode == "standard" else ""
+        lines.append(f"  {c.key:<13} {limit:>6g} m{tier}: {int(cov[f'covered_{c.key}'].sum())}/{n} covered")
+    return "\n".join(lines)
 
 
 @cli.command()
@@ -180,13 +200,13 @@ def categories(config_file, level, lang):
     """List the facility categories and their OSM tag filters."""
     from .config import load_config
 
+    from .analysis import basis_name
+
     config = load_config(config_file, level=level)
-    threshold = f"{config.minutes:g} min" if config.mode == "time" else f"{config.distance_m:g} m"
-    click.echo(f"level {config.level}: {threshold} ({config.distance_m:g} m in distance mode)")
+    click.echo(f"level {config.level}, basis: {basis_name(config)}")
     for c in config.categories:
-        tags = "; ".join(f"{k}={'|'.join(v)}" for k, v in c.tags.items())
-        names = f"; name contains {'|'.join(c.names)}" if c.names else ""
-        click.echo(f"  {c.key:<13} {c.label(lang)}: {tags}{names}")
+        click.echo(f"  {c.key:<13} {c.label(lang)}: {config.limit_m(c.key):g} m ({c.tier} tier; {c.clause})")
+        click.echo(f"  {'':<13} {c.describe()}")
 
 
 def main() -> None:

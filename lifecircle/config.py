@@ -1,28 +1,66 @@
 """Categories, levels and run settings: the built-in presets and TOML overrides.
 
 A run is described by a :class:`Config`: which categories count, the
-threshold (minutes at a walking speed, or metres in distance mode) and the
-snapping limit. :func:`load_config` builds one from the package presets
-(``presets.toml``), an optional user TOML file and keyword overrides.
+distance each is judged at, the coverage rule and the snapping limit.
+:func:`load_config` builds one from the package presets (``presets.toml``),
+an optional user TOML file and keyword overrides.
+
+The basis of a run (``Config.mode``):
+
+``"standard"`` (default)
+    Each category at its own life-circle tier's walking distance (GB
+    50180-2018 表3.0.4: 5-minute 300 m, 10-minute 500 m, 15-minute 1000 m),
+    or at the category's own ``distance_m``.
+``"time"``
+    Every category at ``minutes`` of walking at ``speed_kmh`` (an
+    "N-minute city").
+``"distance"``
+    Every category at ``distance_m`` metres.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 from . import settings
 from .errors import ConfigError
+from .text import fold
 
-_CATEGORY_FIELDS = {"label_zh", "label_en", "color", "icon", "tags", "names"}
+_CATEGORY_FIELDS = {
+    "label_zh", "label_en", "color", "icon", "tags", "names", "rules", "exclude",
+    "exclude_names", "tier", "distance_m", "clause",
+}
 _TOP_FIELDS = {
-    "level", "minutes", "distance_m", "mode", "speed_kmh", "max_snap_m",
+    "level", "minutes", "distance_m", "mode", "speed_kmh", "max_snap_m", "min_share",
     "categories", "levels", "use", "pois",
 }
+MODES = ("standard", "time", "distance")
+
+#: OSM name tags a name rule looks at.
+NAME_TAGS = ("name", "name:zh", "name:zh-Hans", "name:zh-Hant", "name:en", "official_name", "brand")
+
+TagRule = Mapping[str, tuple[str, ...]]
+
+
+def _tag_hit(tags: Mapping[str, str], key: str, values: tuple[str, ...]) -> bool:
+    value = tags.get(key)
+    return value is not None and ("*" in values or value in values)
+
+
+def _rule_hit(tags: Mapping[str, str], rule: TagRule) -> bool:
+    return all(_tag_hit(tags, k, v) for k, v in rule.items())
+
+
+def folded_name(tags: Mapping[str, str]) -> str:
+    """The object's names joined and folded (:func:`lifecircle.text.fold`) for name rules."""
+    return fold(" ".join(tags.get(k, "") for k in NAME_TAGS).strip())
 
 
 @dataclass(frozen=True)
@@ -36,9 +74,23 @@ class Category:
     label_zh, label_en
         Display names.
     tags
-        ``{osm_key: [values]}``; the value ``"*"`` matches any value.
+        ``{osm_key: [values]}``, any one of which puts an object here; the
+        value ``"*"`` matches any value.
     names
-        Substrings of a POI's name that also put it in this category.
+        Substrings of a POI's name that also put it in this category
+        (compared folded: Traditional = Simplified, case-insensitive).
+    rules
+        Tag tables whose conditions must all hold (e.g. a social facility
+        for seniors that serves food); any one rule puts an object here.
+    exclude, exclude_names
+        Tag tables and name substrings that keep an object out whatever
+        else it matches.
+    tier
+        Life-circle level whose walking distance the category is judged at.
+    distance_m
+        The category's standard walking distance (its own, or its tier's).
+    clause
+        The clause of the standard the tier and distance come from.
     color, icon
         Map styling.
     """
@@ -48,26 +100,65 @@ class Category:
     label_en: str
     tags: Mapping[str, tuple[str, ...]]
     names: tuple[str, ...] = ()
-    color: str = "#555555"
+    rules: tuple[TagRule, ...] = ()
+    exclude: tuple[TagRule, ...] = ()
+    exclude_names: tuple[str, ...] = ()
+    tier: str = ""
+    distance_m: float = float("nan")
+    clause: str = ""
+    color: str = settings.fallback_color
     icon: str = "●"
 
     def label(self, lang: str = "en") -> str:
         """Return the display name in ``lang`` ("zh" or "en")."""
         return self.label_zh if lang == "zh" else self.label_en
 
-    def matches(self, tags: Mapping[str, str]) -> bool:
-        """Return True if an OSM object with these tags belongs here."""
-        for key, values in self.tags.items():
-            value = tags.get(key)
-            if value is not None and ("*" in values or value in values):
+    @property
+    def tag_keys(self) -> frozenset[str]:
+        """OSM keys that can put an object in this category (read from the file).
+
+        An object matching a rule carries every key of it, so reading by the
+        rule's first key finds them all.
+        """
+        return frozenset(self.tags) | frozenset(next(iter(r)) for r in self.rules if r)
+
+    def matches(self, tags: Mapping[str, str], name: str | None = None) -> bool:
+        """Return True if an OSM object with these tags belongs here.
+
+        Parameters
+        ----------
+        tags
+            The object's tags.
+        name
+            Its names already folded (:func:`folded_name`), to save folding
+            them again for every category.
+        """
+        if any(_rule_hit(tags, r) for r in self.exclude):
+            return False
+        include, exclude = self._folded_names
+        if include or exclude:
+            name = folded_name(tags) if name is None else name
+            if name and any(n in name for n in exclude):
+                return False
+            if name and any(n in name for n in include):
                 return True
+        return (any(_tag_hit(tags, k, v) for k, v in self.tags.items())
+                or any(_rule_hit(tags, r) for r in self.rules))
+
+    @cached_property
+    def _folded_names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return tuple(fold(n) for n in self.names), tuple(fold(n) for n in self.exclude_names)
+
+    def describe(self) -> str:
+        """The OSM tags and name rules of this category, in one line."""
+        parts = ["; ".join(f"{k}={'|'.join(v)}" for k, v in self.tags.items())]
+        parts += [" & ".join(f"{k}={'|'.join(v)}" for k, v in r.items()) for r in self.rules]
         if self.names:
-            name = " ".join(
-                tags.get(k, "") for k in ("name", "name:zh", "name:en", "official_name")
-            ).casefold()
-            if name.strip() and any(n.casefold() in name for n in self.names):
-                return True
-        return False
+            parts.append(f"name contains {'|'.join(self.names)}")
+        if self.exclude_names:
+            parts.append(f"not name {'|'.join(self.exclude_names)}")
+        parts += ["not " + " & ".join(f"{k}={'|'.join(v)}" for k, v in r.items()) for r in self.exclude]
+        return "; ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
@@ -83,13 +174,19 @@ class Config:
     minutes
         Threshold in minutes (time mode).
     distance_m
-        Threshold in metres (distance mode), from the level (GB 50180).
+        Threshold in metres (distance mode); the level's walking distance.
     mode
-        "time" (minutes at ``speed_kmh``) or "distance" (metres).
+        "standard" (each category at its tier's distance, the default),
+        "time" (every category at ``minutes`` at ``speed_kmh``) or
+        "distance" (every category at ``distance_m``).
     speed_kmh
-        Walking speed.
+        Walking speed (minutes are reported at it in every mode).
     max_snap_m
         Farthest a point may lie from a walkable street to be snapped.
+    min_share
+        A community is covered for a category when at least this share of
+        its homes (or of its area, without homes) is within the category's
+        distance.
     explicit
         Category keys the user asked for by name; an empty one of these is an
         error, an empty preset category only a warning.
@@ -99,9 +196,10 @@ class Config:
     categories: tuple[Category, ...]
     minutes: float
     distance_m: float
-    mode: str = "time"
+    mode: str = "standard"
     speed_kmh: float = 4.5
     max_snap_m: float = 200.0
+    min_share: float = 0.5
     explicit: frozenset[str] = field(default_factory=frozenset)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -110,12 +208,38 @@ class Config:
         """Walking speed in metres per minute."""
         return self.speed_kmh * 1000.0 / 60.0
 
-    @property
-    def threshold_m(self) -> float:
-        """The threshold as a walking distance in metres."""
+    def limit_m(self, key: str) -> float:
+        """The walking distance (metres) category ``key`` is judged at."""
         if self.mode == "distance":
             return float(self.distance_m)
-        return float(self.minutes) * self.metres_per_minute
+        if self.mode == "time":
+            return float(self.minutes) * self.metres_per_minute
+        return float(self.category(key).distance_m)
+
+    @property
+    def limits_m(self) -> dict[str, float]:
+        """Category key -> walking distance (metres) it is judged at."""
+        return {k: self.limit_m(k) for k in self.keys}
+
+    @property
+    def threshold_m(self) -> float:
+        """The largest walking distance of any category (metres): how far searches go."""
+        return max(self.limits_m.values())
+
+    @property
+    def tag_keys(self) -> frozenset[str]:
+        """Every OSM key the categories read."""
+        return frozenset().union(*(c.tag_keys for c in self.categories))
+
+    def isochrone_limits(self) -> list[float]:
+        """Default isochrone thresholds: minutes in time mode, else metres."""
+        if self.mode == "time":
+            return [float(self.minutes)]
+        return sorted(set(self.limits_m.values()))
+
+    def to_metres(self, value: float) -> float:
+        """An isochrone threshold (minutes in time mode, else metres) in metres."""
+        return value * self.metres_per_minute if self.mode == "time" else float(value)
 
     @property
     def keys(self) -> list[str]:
@@ -168,26 +292,56 @@ def _as_tags(key: str, raw: Any) -> dict[str, tuple[str, ...]]:
     return tags
 
 
-def _make_category(key: str, spec: Mapping[str, Any]) -> Category:
+def _as_rules(key: str, field_name: str, raw: Any) -> tuple[TagRule, ...]:
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ConfigError(f"category {key!r}: {field_name!r} must be a list of tag tables")
+    return tuple(_as_tags(key, r) for r in raw)
+
+
+def _as_strings(key: str, field_name: str, raw: Any) -> tuple[str, ...]:
+    raw = [raw] if isinstance(raw, str) else raw
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
+        raise ConfigError(f"category {key!r}: {field_name!r} must be a list of non-empty strings")
+    return tuple(raw)
+
+
+def _make_category(key: str, spec: Mapping[str, Any], levels: Mapping[str, Any], level: str) -> Category:
     unknown = set(spec) - _CATEGORY_FIELDS
     if unknown:
         raise ConfigError(f"category {key!r}: unknown field(s) {', '.join(sorted(unknown))}")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", key):
         raise ConfigError(f"category name {key!r} must be letters, digits and _ (starting with a letter)")
-    if "tags" not in spec and "names" not in spec:
-        raise ConfigError(f"unknown category {key!r}: a new category needs 'tags' or 'names'")
-    names = spec.get("names", [])
-    if isinstance(names, str):
-        names = [names]
+    if not {"tags", "names", "rules"} & set(spec):
+        raise ConfigError(f"unknown category {key!r}: a new category needs 'tags', 'rules' or 'names'")
+    # a category without a tier of its own is judged at the run's level
+    tier = spec.get("tier", level)
+    if tier not in levels:
+        raise ConfigError(f"category {key!r}: unknown tier {tier!r}; known: {', '.join(levels)}")
+    distance = spec.get("distance_m", levels[tier].get("distance_m"))
     return Category(
         key=key,
         label_zh=str(spec.get("label_zh", key)),
         label_en=str(spec.get("label_en", key)),
         tags=_as_tags(key, spec["tags"]) if "tags" in spec else {},
-        names=tuple(str(n) for n in names),
-        color=str(spec.get("color", "#555555")),
+        names=_as_strings(key, "names", spec.get("names", [])),
+        rules=_as_rules(key, "rules", spec.get("rules", [])),
+        exclude=_as_rules(key, "exclude", spec.get("exclude", [])),
+        exclude_names=_as_strings(key, "exclude_names", spec.get("exclude_names", [])),
+        tier=str(tier),
+        distance_m=_positive(f"categories.{key}.distance_m", distance),
+        clause=str(spec.get("clause", "")),
+        color=str(spec.get("color", settings.fallback_color)),
         icon=str(spec.get("icon", "●")),
     )
+
+
+def _positive(name: str, value: Any) -> float:
+    """``value`` as a finite positive float, or a ConfigError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
+        raise ConfigError(f"{name} must be a positive finite number, not {value!r}")
+    return float(value)
 
 
 def _level_categories(levels: Mapping[str, Any], level: str) -> list[str]:
@@ -208,6 +362,7 @@ def load_config(
     mode: str | None = None,
     speed_kmh: float | None = None,
     max_snap_m: float | None = None,
+    min_share: float | None = None,
 ) -> Config:
     """Build the run configuration.
 
@@ -218,15 +373,18 @@ def load_config(
     ----------
     path
         Optional TOML file. Top-level keys: ``level``, ``minutes``,
-        ``distance_m``, ``mode``, ``speed_kmh``, ``max_snap_m``, ``use`` (list
-        of category keys to analyse), ``[categories.<key>]`` tables that
-        override or add categories and ``[levels.<name>]`` tables.
+        ``distance_m``, ``mode``, ``speed_kmh``, ``max_snap_m``,
+        ``min_share``, ``use`` (list of category keys to analyse),
+        ``[categories.<key>]`` tables that override or add categories and
+        ``[levels.<name>]`` tables.
     level
         "5min", "10min" or "15min" (or a level defined in the TOML).
     categories
         Category keys to analyse instead of the level's.
-    minutes, distance_m, mode, speed_kmh, max_snap_m
-        Override the threshold and settings.
+    minutes, distance_m, mode, speed_kmh, max_snap_m, min_share
+        Override the basis and settings. Giving ``minutes`` (here or in the
+        TOML) without a mode means time mode, ``distance_m`` distance mode;
+        otherwise the standard basis (each category at its tier's distance).
 
     Returns
     -------
@@ -243,11 +401,11 @@ def load_config(
         if not isinstance(spec, Mapping):
             raise ConfigError(f"config: [categories.{key}] must be a table")
         specs[key] = {**specs[key], **spec} if key in specs else dict(spec)
-    all_categories = {k: _make_category(k, v) for k, v in specs.items()}
 
     levels = {**base["levels"], **user.get("levels", {})}
     level = level or user.get("level") or settings.default_level
     keys = _level_categories(levels, level)
+    all_categories = {k: _make_category(k, v, levels, level) for k, v in specs.items()}
 
     chosen = categories if categories is not None else user.get("use")
     explicit: frozenset[str] = frozenset()
@@ -259,16 +417,16 @@ def load_config(
     if not keys:
         raise ConfigError("no categories selected")
 
-    mode = mode or user.get("mode", "time")
-    if mode not in ("time", "distance"):
-        raise ConfigError(f"mode must be 'time' or 'distance', not {mode!r}")
+    mode = mode or user.get("mode") or _implied_mode(minutes, distance_m, user)
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
 
     def number(name: str, arg: float | None, default: float) -> float:
-        value = arg if arg is not None else user.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ConfigError(f"{name} must be a positive number, not {value!r}")
-        return float(value)
+        return _positive(name, arg if arg is not None else user.get(name, default))
 
+    share = number("min_share", min_share, settings.min_share)
+    if share > 1:
+        raise ConfigError(f"min_share must be a share between 0 and 1, not {share!r}")
     spec = levels[level]
     return Config(
         level=level,
@@ -278,6 +436,16 @@ def load_config(
         mode=mode,
         speed_kmh=number("speed_kmh", speed_kmh, settings.speed_kmh),
         max_snap_m=number("max_snap_m", max_snap_m, settings.max_snap_m),
+        min_share=share,
         explicit=explicit,
         extra={"pois": user.get("pois", {})},
     )
+
+
+def _implied_mode(minutes: float | None, distance_m: float | None, user: Mapping[str, Any]) -> str:
+    """A threshold given without a mode picks the uniform basis it belongs to."""
+    if minutes is not None or (distance_m is None and "minutes" in user):
+        return "time"
+    if distance_m is not None or "distance_m" in user:
+        return "distance"
+    return "standard"

@@ -9,6 +9,11 @@ node's distance to the nearest facility of the category. A home at offset
 ``b`` on edge (u', v') with leg ``h'`` is then
 ``min(d(u') + b, d(v') + L' - b) + h'``, or ``|a - b| + h + h'`` when it
 shares the facility's edge.
+
+Which facility is nearest comes from the same search: the tree of shortest
+paths it leaves roots every node at one edge end joined to the source, and
+that join's facility is the node's nearest (:func:`nearest_node_facilities`,
+:func:`nearest_point_facilities`).
 """
 
 from __future__ import annotations
@@ -169,6 +174,106 @@ def node_distances(
     return out
 
 
+def _owner_ids(owner: np.ndarray, facilities: Snapped) -> np.ndarray:
+    """``owner`` as int64 ids, checked: -1 is kept for "no facility"."""
+    owner = np.asarray(owner, dtype=np.int64)
+    if owner.shape != (len(facilities),):
+        raise ValueError(f"owner has shape {owner.shape} for {len(facilities)} facilities")
+    if (owner < 0).any():
+        raise ValueError("owner ids must be non-negative")
+    return owner
+
+
+def nearest_node_facilities(
+    net: StreetNetwork,
+    facilities: Snapped,
+    owner: np.ndarray,
+    limit: float = np.inf,
+    region: Region | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from every node to the nearest facility, and which one it is.
+
+    The same single search as :func:`node_distances` (same distances, to the
+    last bit), asked for its predecessors too. Following them from a node
+    back to the virtual source ends at the edge end where the path joined
+    the network; the facility whose access point gave that join its weight
+    is the node's nearest.
+
+    Parameters
+    ----------
+    net
+        The indexed network.
+    facilities
+        Snapped access points of one category's facilities (unsnapped ones
+        are ignored).
+    owner
+        Shape (len(facilities),): the facility (any non-negative id, e.g.
+        its row) each access point belongs to; a facility may have several.
+    limit
+        Stop the search at this distance.
+    region
+        Search only this part of the network, as in :func:`node_distances`.
+
+    Returns
+    -------
+    dist : numpy.ndarray
+        Shape (n,), as :func:`node_distances`: ``inf`` beyond ``limit`` or
+        outside ``region``.
+    nearest : numpy.ndarray
+        Shape (n,), int64: the owner id of a nearest facility, -1 where
+        ``dist`` is ``inf``. Of access points joining one edge end at the
+        same weight, the lowest owner id wins; other ties go to the facility
+        the search settles first. Either way the same input gives the same
+        answer.
+    """
+    owner = _owner_ids(owner, facilities)
+    dist_out = np.full(net.n, np.inf)
+    own_out = np.full(net.n, -1, dtype=np.int64)
+    if not facilities.ok.any():
+        return dist_out, own_out
+    targets, weights = source_weights(net, facilities)
+    fo = owner[facilities.ok]
+    owners = np.concatenate([fo, fo])
+    if region is None:
+        csr, nodes = net.csr, slice(None)
+    else:
+        csr, nodes = region.csr, region.nodes
+        targets = region.local[targets]
+        inside = targets >= 0
+        targets, weights, owners = targets[inside], weights[inside], owners[inside]
+    # Keep one join per edge end, as with_source does (the lightest), so that
+    # each root of the path tree has one facility.
+    order = np.lexsort((owners, weights, targets))
+    targets, weights, owners = targets[order], weights[order], owners[order]
+    first = np.ones(len(targets), dtype=bool)
+    first[1:] = targets[1:] != targets[:-1]
+    targets, weights, owners = targets[first], weights[first], owners[first]
+    k = csr.shape[0] - 1
+    dist, pred = csgraph.dijkstra(
+        with_source(csr, targets, weights), directed=True, indices=k, limit=limit,
+        return_predecessors=True,
+    )
+    dist, pred = dist[:k], pred[:k]
+    # Pointer jumping: every node's pointer doubles its reach each round, so
+    # a path tree of depth D is resolved in log2(D) vectorised rounds rather
+    # than a Python walk per node. Roots (joined straight to the source) and
+    # unreached nodes point at themselves.
+    here = np.arange(k)
+    up = np.where((pred == k) | (pred < 0), here, pred)
+    while True:
+        nxt = up[up]
+        if np.array_equal(nxt, up):
+            break
+        up = nxt
+    root_owner = np.full(k, -1, dtype=np.int64)
+    root_owner[targets] = owners
+    nearest = root_owner[up]
+    nearest[~np.isfinite(dist)] = -1
+    dist_out[nodes] = dist
+    own_out[nodes] = nearest
+    return dist_out, own_out
+
+
 def point_distances(
     net: StreetNetwork,
     node_dist: np.ndarray,
@@ -196,11 +301,77 @@ def point_distances(
     numpy.ndarray
         Shape (len(origins),); ``inf`` beyond ``limit``, NaN if unsnapped.
     """
+    return _points(net, node_dist, None, origins, facilities, None, limit)[0]
+
+
+def nearest_point_facilities(
+    net: StreetNetwork,
+    node_dist: np.ndarray,
+    node_owner: np.ndarray,
+    origins: Snapped,
+    facilities: Snapped,
+    owner: np.ndarray,
+    limit: float = np.inf,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from each origin to the nearest facility, and which one it is.
+
+    Parameters
+    ----------
+    net
+        The indexed network.
+    node_dist, node_owner
+        :func:`nearest_node_facilities` for these facilities.
+    origins
+        Snapped origins (homes, community centres).
+    facilities
+        The same snapped access points, for the shared-edge case.
+    owner
+        The same owner ids, one per access point.
+    limit
+        Distances beyond this become ``inf``.
+
+    Returns
+    -------
+    dist : numpy.ndarray
+        Shape (len(origins),), equal to :func:`point_distances`: ``inf``
+        beyond ``limit``, NaN if unsnapped.
+    nearest : numpy.ndarray
+        Shape (len(origins),), int64: the owner id of a nearest facility, -1
+        where ``dist`` is ``inf`` or NaN. Ties go to the edge's ``u`` end
+        before its ``v`` end, to either end before a facility on the
+        origin's own edge, and among those to the first access point in
+        ``facilities``.
+    """
+    owner = _owner_ids(owner, facilities)
+    return _points(net, node_dist, node_owner, origins, facilities, owner, limit)
+
+
+def _points(
+    net: StreetNetwork,
+    node_dist: np.ndarray,
+    node_owner: np.ndarray | None,
+    origins: Snapped,
+    facilities: Snapped,
+    owner: np.ndarray | None,
+    limit: float,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Origins' distances, and their nearest owners when ``owner`` is given.
+
+    One body for :func:`point_distances` and
+    :func:`nearest_point_facilities`, so that their distances cannot drift
+    apart.
+    """
+    want = owner is not None
     out = np.full(len(origins), np.nan)
+    out_own = np.full(len(origins), -1, dtype=np.int64) if want else None
     ok = origins.ok
     e, b, h = origins.edge[ok], origins.offset[ok], origins.leg[ok]
-    via_nodes = np.minimum(node_dist[net.eu[e]] + b, node_dist[net.ev[e]] + net.length[e] - b)
+    to_u = node_dist[net.eu[e]] + b
+    to_v = node_dist[net.ev[e]] + net.length[e] - b
+    via_nodes = np.minimum(to_u, to_v)
     best = via_nodes + h
+    if want:
+        own = np.where(to_v < to_u, node_owner[net.ev[e]], node_owner[net.eu[e]])
 
     # an origin on a facility's own edge may reach it without passing a node
     f = facilities.subset(facilities.ok)
@@ -208,13 +379,23 @@ def point_distances(
     if shared.any():
         order = np.argsort(f.edge, kind="stable")
         fe, fa, fh = f.edge[order], f.offset[order], f.leg[order]
+        fo = owner[facilities.ok][order] if want else None
         for i in np.flatnonzero(shared):
             lo, hi = np.searchsorted(fe, [e[i], e[i] + 1])
-            direct = np.min(np.abs(fa[lo:hi] - b[i]) + fh[lo:hi]) + h[i]
-            best[i] = min(best[i], direct)
-    best[best > limit] = np.inf
+            along = np.abs(fa[lo:hi] - b[i]) + fh[lo:hi]
+            j = int(np.argmin(along))
+            direct = along[j] + h[i]
+            if direct < best[i]:
+                best[i] = direct
+                if want:
+                    own[i] = fo[lo + j]
+    far = best > limit
+    best[far] = np.inf
     out[ok] = best
-    return out
+    if want:
+        own[far | ~np.isfinite(best)] = -1
+        out_own[ok] = own
+    return out, out_own
 
 
 #: Origins per Dijkstra call in :func:`origin_node_distances`: its dense

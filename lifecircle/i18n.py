@@ -36,7 +36,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "walk_minutes": {"zh": "步行（分钟）", "en": "Walk (min)"},
     "walk_metres": {"zh": "距离（米）", "en": "Distance (m)"},
     "covered": {"zh": "已覆盖", "en": "Covered"},
-    "building_share": {"zh": "覆盖建筑比例", "en": "Buildings covered"},
+    "building_share": {"zh": "覆盖建筑比例", "en": "Homes within"},
     "yes": {"zh": "是", "en": "yes"},
     "no": {"zh": "否", "en": "no"},
     "not_reached": {"zh": "—", "en": "—"},
@@ -70,6 +70,26 @@ STRINGS: dict[str, dict[str, str]] = {
     "chart_hist_y": {"zh": "社区数", "en": "Number of communities"},
     "communities_heading": {"zh": "社区列表", "en": "Communities"},
     "warnings": {"zh": "警告", "en": "Warnings"},
+    # Basis of the numbers
+    "basis": {"zh": "判定依据", "en": "Basis"},
+    "basis_standard": {"zh": "各类设施按其 GB 50180-2018 生活圈层级的步行距离判定",
+                       "en": "each category at its GB 50180-2018 life-circle tier's walking distance"},
+    "basis_time": {"zh": "所有类别统一步行 {minutes} 分钟（{speed} km/h）",
+                   "en": "every category at a {minutes}-minute walk ({speed} km/h)"},
+    "basis_distance": {"zh": "所有类别统一步行 {metres} 米", "en": "every category at a {metres} m walk"},
+    "coverage_rule": {"zh": "覆盖：社区内至少 {share}% 的住宅建筑（无建筑时按面积）在该类设施的步行距离内",
+                      "en": "Covered: at least {share}% of a community's homes (of its area, without homes) "
+                            "within the category's walking distance"},
+    "tier": {"zh": "层级", "en": "Tier"},
+    "rule": {"zh": "覆盖规则", "en": "Coverage rule"},
+    "tier_value": {"zh": "{minutes}分钟生活圈", "en": "{minutes}-minute"},
+    "limit": {"zh": "判定距离", "en": "Distance"},
+    "nearest": {"zh": "最近设施", "en": "Nearest facility"},
+    "clause": {"zh": "依据条文", "en": "Clause"},
+    "osm_rules": {"zh": "OSM 标签与名称规则", "en": "OSM tags and name rules"},
+    "data_date": {"zh": "数据日期", "en": "Data date"},
+    "partial": {"zh": "部分（被数据边界截断）", "en": "partial (cut by the data's edge)"},
+    "notes": {"zh": "说明", "en": "Notes"},
 }
 
 
@@ -116,3 +136,24 @@ def t(key: str, lang: str = "en", **fields: object) -> str:
     """
     text = STRINGS[key][check_lang(lang)]
     return text.format(**fields) if fields else text
+
+
+def basis_text(config, lang: str = "en") -> str:
+    """The basis of a run in one plain sentence (not escaped)."""
+    if config.mode == "time":
+        return t("basis_time", lang, minutes=f"{config.minutes:g}", speed=f"{config.speed_kmh:g}")
+    if config.mode == "distance":
+        return t("basis_distance", lang, metres=f"{config.distance_m:g}")
+    return t("basis_standard", lang)
+
+
+def tier_text(config, key: str, lang: str = "en") -> str:
+    """A category's tier, e.g. "5-minute" / "5分钟生活圈" (empty when unknown)."""
+    tier = config.category(key).tier
+    digits = tier.removesuffix("min")
+    return t("tier_value", lang, minutes=digits) if digits.isdigit() else tier
+
+
+def rule_text(config, lang: str = "en") -> str:
+    """The coverage rule in one plain sentence (not escaped)."""
+    return t("coverage_rule", lang, share=f"{config.min_share * 100:g}")

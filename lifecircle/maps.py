@@ -19,6 +19,7 @@ bytes.
 
 from __future__ import annotations
 
+import math
 import re
 from itertools import count
 from pathlib import Path
@@ -37,7 +38,7 @@ from . import htmlassets, settings
 from .config import Category, Config
 from .errors import LifecircleError
 from .htmlassets import esc, flag_of, int_of, is_missing, safe_color, text_of
-from .i18n import check_lang, t
+from .i18n import basis_text, check_lang, rule_text, t
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 _OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -81,6 +82,11 @@ _PAGE_CSS = """
 .lc-legend i { display: inline-block; width: 14px; height: 14px; margin-right: 6px;
   vertical-align: middle; border: 1px solid #333; }
 .lc-attribution { right: 4px; bottom: 26px; max-width: 60%; }
+.lc-legend b { display: block; margin-top: 2px; }
+.lc-legend .lc-rule, .lc-legend .lc-basis-text { max-width: 240px; color: #444; }
+.lc-notes { right: 10px; top: 60px; max-width: 320px; max-height: 40%; overflow: auto; }
+.lc-notes ul { margin: 2px 0; padding-left: 16px; }
+.lc-popup .lc-partial { color: #a63603; }
 """
 
 
@@ -93,11 +99,15 @@ def _fmt_number(value: Any, digits: int) -> str | None:
     return f"{float(value):.{digits}f}"
 
 
-def threshold_text(config: Config, lang: str) -> str:
-    """Return the threshold as "10 min" / "500 m" (or Chinese)."""
-    if config.mode == "distance":
-        return t("metres_value", lang, value=f"{config.distance_m:g}")
-    return t("minutes_value", lang, value=f"{config.minutes:g}")
+def threshold_text(config: Config, lang: str, value: float | None = None) -> str:
+    """Return a threshold as "10 min" / "500 m" (or Chinese).
+
+    ``value`` is in the run's isochrone unit (minutes in time mode, else
+    metres); None means the run's own threshold.
+    """
+    if config.mode == "time":
+        return t("minutes_value", lang, value=f"{config.minutes if value is None else value:g}")
+    return t("metres_value", lang, value=f"{config.threshold_m if value is None else value:g}")
 
 
 def score_color(score: float) -> str:
@@ -109,6 +119,12 @@ def score_color(score: float) -> str:
     a, b = (np.array([int(c[k:k + 2], 16) for k in (1, 3, 5)]) for c in _SCORE_RAMP[i:i + 2])
     rgb = np.rint(a + (b - a) * (x - i)).astype(int)
     return "#" + "".join(f"{v:02x}" for v in rgb)
+
+
+def _share_text(share: Any) -> str:
+    """A share as a whole percentage, rounded down, so that a share just below
+    ``min_share`` never reads as reaching it next to a ✗."""
+    return f"{math.floor(float(share) * 100 + 1e-9):d}%"
 
 
 def _category_label(config: Config, key: str, lang: str) -> str:
@@ -170,8 +186,10 @@ def community_popup(row: pd.Series, config: Config, lang: str) -> str:
     """Return the popup HTML of one community row (all values escaped).
 
     Each category row carries ``data-category`` and its cells the classes
-    ``lc-min``, ``lc-m``, ``lc-covered`` and ``lc-share``, so the numbers can
-    be read back by tests and scripts.
+    ``lc-nearest``, ``lc-min``, ``lc-m``, ``lc-limit``, ``lc-share`` and
+    ``lc-covered``, so the numbers can be read back by tests and scripts.
+    The flag and the share come from the same columns (``covered_k`` is
+    ``share_k >= min_share``), so they cannot disagree.
     """
     dash = esc(t("not_reached", lang))
     rows = []
@@ -179,14 +197,20 @@ def community_popup(row: pd.Series, config: Config, lang: str) -> str:
         k = cat.key
         minutes = _fmt_number(row.get(f"minutes_{k}"), 1)
         metres = _fmt_number(row.get(f"metres_{k}"), 0)
+        limit = _fmt_number(row.get(f"limit_m_{k}"), 0)
+        nearest = text_of(row.get(f"nearest_{k}"))
+        if not nearest and text_of(row.get(f"nearest_id_{k}")):
+            nearest = t("unnamed", lang)
         share = row.get(f"share_{k}")
         covered = flag_of(row.get(f"covered_{k}"))
         rows.append(
             f'<tr data-category="{esc(k)}"><td>{esc(cat.icon)} {esc(cat.label(lang))}</td>'
+            f'<td class="lc-nearest">{esc(nearest) if nearest else dash}</td>'
             f'<td class="lc-num lc-min">{esc(minutes) if minutes else dash}</td>'
             f'<td class="lc-num lc-m">{esc(metres) if metres else dash}</td>'
-            f'<td class="lc-covered">{"✓ " if covered else "✗ "}{esc(t("yes" if covered else "no", lang))}</td>'
-            f'<td class="lc-num lc-share">{dash if is_missing(share) else f"{float(share) * 100:.0f}%"}</td></tr>'
+            f'<td class="lc-num lc-limit">{esc(limit) if limit else dash}</td>'
+            f'<td class="lc-num lc-share">{dash if is_missing(share) else _share_text(share)}</td>'
+            f'<td class="lc-covered">{"✓ " if covered else "✗ "}{esc(t("yes" if covered else "no", lang))}</td></tr>'
         )
     gap_keys = [g for g in text_of(row.get("gaps")).split(",") if g]
     gaps = ", ".join(esc(_category_label(config, g, lang)) for g in gap_keys) or esc(t("no_gaps", lang))
@@ -197,13 +221,15 @@ def community_popup(row: pd.Series, config: Config, lang: str) -> str:
     )
     head = "".join(
         f"<th>{esc(t(key, lang))}</th>"
-        for key in ("category", "walk_minutes", "walk_metres", "covered", "building_share")
+        for key in ("category", "nearest", "walk_minutes", "walk_metres", "limit", "building_share", "covered")
     )
+    partial = (f'<div class="lc-partial">{esc(t("partial", lang))}</div>'
+               if flag_of(row.get("partial")) else "")
     n = int_of(row.get("n_categories"), len(config.categories))
     return (
         f'<div class="lc-popup lc-community-popup"><h4>{_name_html(row.get("name"), lang)}</h4>'
         f'<div class="lc-meta">{esc(t("community_id", lang))}: <span class="lc-id">'
-        f'{esc(row.get("community_id"))}</span></div>'
+        f'{esc(row.get("community_id"))}</span></div>{partial}'
         f'<div>{esc(t("reached", lang))}: <b class="lc-reached">'
         f'{esc(t("reached_value", lang, reached=int_of(row.get("reached")), n=n))}</b></div>'
         f"{resident_line}<table><tr>{head}</tr>{''.join(rows)}</table>"
@@ -278,9 +304,7 @@ def _isochrone_layers(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -
         props = [{"community_id": text_of(c), "style": style}
                  for c in rows.get("community_id", pd.Series([None] * len(rows)))]
         fc = _feature_collection(rows.geometry, props)
-        level = config if value is None else (
-            config.with_threshold(minutes=value) if col == "minutes" else config.with_threshold(distance_m=value))
-        name = t("layer_isochrones", lang, threshold=threshold_text(level, lang))
+        name = t("layer_isochrones", lang, threshold=threshold_text(config, lang, value))
         # Not interactive: they overlap everything and would swallow the
         # clicks meant for the communities underneath.
         layers.append(_geojson_layer(fc, name, show=False, interactive=False, class_name="lc-isochrone"))
@@ -321,12 +345,32 @@ def _legend_html(config: Config, lang: str) -> str:
         f'{esc(t("legend_entry", lang, k=k, n=n))}</div>'
         for k in range(n, -1, -1)
     )
-    return f'<div class="lc-box lc-legend"><b>{esc(t("legend_title", lang))}</b>{items}</div>'
+    basis = "".join(
+        f'<div class="lc-basis-row" data-category="{esc(c.key)}">{esc(c.icon)} {esc(c.label(lang))}: '
+        f'<span class="lc-limit">{esc(t("metres_value", lang, value=f"{config.limit_m(c.key):g}"))}</span></div>'
+        for c in config.categories
+    )
+    return (
+        f'<div class="lc-box lc-legend"><b>{esc(t("legend_title", lang))}</b>{items}'
+        f'<b>{esc(t("basis", lang))}</b><div class="lc-basis-text">{esc(basis_text(config, lang))}</div>'
+        f'{basis}<div class="lc-rule">{esc(rule_text(config, lang))}</div></div>'
+    )
+
+
+def _notes_html(analysis: Any, lang: str) -> str:
+    """The run's warnings (categories without facilities, what was left out), if any."""
+    warnings = list(getattr(analysis, "warnings", []) or [])
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{esc(w)}</li>" for w in warnings)
+    return f'<div class="lc-box lc-notes"><b>{esc(t("notes", lang))}</b><ul>{items}</ul></div>'
 
 
 def _attribution_html(analysis: Any, lang: str) -> str:
     source = text_of(getattr(analysis, "source", ""))
+    date = text_of(getattr(analysis, "data_date", "") or "")
     src = f' · {esc(t("data_source", lang))}: {esc(source)}' if source else ""
+    src += f' ({esc(date)})' if date else ""
     return f'<div class="lc-box lc-attribution">{esc(OSM_ATTRIBUTION)}{src}</div>'
 
 
@@ -446,6 +490,9 @@ def make_map(analysis: Any, lang: str = "en") -> folium.Map:
 
     fig = m.get_root()
     fig.html.add_child(Element(_legend_html(config, lang)), name="lc_legend")
+    notes = _notes_html(analysis, lang)
+    if notes:
+        fig.html.add_child(Element(notes), name="lc_notes")
     fig.html.add_child(Element(_attribution_html(analysis, lang)), name="lc_attribution")
     if bounds is not None:
         m.fit_bounds(bounds, padding=(20, 20))

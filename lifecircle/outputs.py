@@ -24,9 +24,10 @@ def _gpkg_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def save_analysis(analysis: Analysis, folder: str | Path, lang: str = "en") -> dict[str, Path]:
     """Write every output of ``analysis`` into ``folder``.
 
-    Files: ``coverage.csv`` (one row per community), ``lifecircle.gpkg``
-    (layers communities, pois, isochrones, gaps; EPSG:4326),
-    ``unsnapped.csv`` (points too far from any street), ``map.html``,
+    Files: ``coverage.csv`` (one row per community), ``basis.csv`` (what
+    each category was judged by), ``left_out.csv`` (facilities and
+    residential areas not counted, and why), ``lifecircle.gpkg`` (layers
+    communities, pois, isochrones, gaps; EPSG:4326), ``map.html``,
     ``report.html`` and the PNG charts. All are written to a staging folder
     first, so an error leaves no partial file behind.
 
@@ -43,8 +44,10 @@ def save_analysis(analysis: Analysis, folder: str | Path, lang: str = "en") -> d
     with staging_dir(folder) as stage:
         coverage_table(analysis).to_csv(stage / "coverage.csv", index=False, encoding="utf-8")
         written["coverage"] = folder / "coverage.csv"
-        analysis.unsnapped.to_csv(stage / "unsnapped.csv", index=False, encoding="utf-8")
-        written["unsnapped"] = folder / "unsnapped.csv"
+        analysis.basis.to_csv(stage / "basis.csv", index=False, encoding="utf-8")
+        written["basis"] = folder / "basis.csv"
+        analysis.left_out.to_csv(stage / "left_out.csv", index=False, encoding="utf-8")
+        written["left_out"] = folder / "left_out.csv"
         gpkg = stage / "lifecircle.gpkg"
         for layer in ("communities", "pois", "isochrones", "gaps"):
             gdf = getattr(analysis, layer)

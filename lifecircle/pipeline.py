@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -14,8 +15,10 @@ from . import settings
 from .analysis import Analysis
 from .communities import derive_communities, read_communities, residential_buildings
 from .config import Config, load_config
-from .engine import ORIGIN_CHUNK, Snapped, node_distances, origin_node_distances, point_distances, snap_points
-from .errors import EmptyAreaError, LifecircleError
+from .engine import (
+    ORIGIN_CHUNK, Snapped, nearest_node_facilities, nearest_point_facilities, origin_node_distances, snap_points,
+)
+from .errors import ConfigError, EmptyAreaError, LifecircleError
 from .isochrones import reach_polygon
 from .network import StreetNetwork, project
 from .pois import access_points, categorize, display_points
@@ -36,15 +39,19 @@ def _quiet(msg: str) -> None:
     pass
 
 
-def load_source(source: str | Path | OSMData | None) -> OSMData:
-    """Return OSM data from a file path, an OSMData, or the bundled extract."""
+def load_source(source: str | Path | OSMData | None, keys: Iterable[str] = ()) -> OSMData:
+    """Return OSM data from a file path, an OSMData, or the bundled extract.
+
+    ``keys`` are OSM tag keys to read features by, beyond the built-in ones
+    (:data:`lifecircle.sources.osmfile.FEATURE_KEYS`).
+    """
     if isinstance(source, OSMData):
         return source
     if source is None:
         if not BUNDLED_OSM.exists():
             raise LifecircleError(f"bundled extract not found at {BUNDLED_OSM}; pass an OSM file")
         source = BUNDLED_OSM
-    return read_osm(source)
+    return read_osm(source, keys=keys)
 
 
 def _as_config(config: Config | str | Path | None, level: str | None) -> Config:
@@ -65,15 +72,44 @@ def _area_points(poly: shapely.Geometry) -> np.ndarray:
     return pts if len(pts) else np.array([poly.representative_point()], dtype=object)
 
 
-def _origins(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame):
-    """Centres, homes and area sample points of every community.
+@dataclass
+class Origins:
+    """Where walks start: community centres, homes and area samples.
 
-    Returns
-    -------
-    points, owner, kind, building
-        Shapely points; the community row each belongs to; 0 = centre,
-        1 = building, 2 = area sample; the building row (or -1).
+    Attributes
+    ----------
+    points
+        Shapely points (analysis CRS).
+    community
+        The community row each point belongs to.
+    kind
+        ``CENTRE``, ``HOME`` or ``AREA`` (a sample point of a community
+        without homes).
+    building
+        The building row of a home, -1 otherwise.
+    snapped
+        The points snapped onto the network.
     """
+
+    points: np.ndarray
+    community: np.ndarray
+    kind: np.ndarray
+    building: np.ndarray
+    snapped: Snapped | None = None
+
+    CENTRE, HOME, AREA = 0, 1, 2
+
+    @property
+    def homes(self) -> np.ndarray:
+        return self.kind == self.HOME
+
+    @property
+    def centres(self) -> np.ndarray:
+        return self.kind == self.CENTRE
+
+
+def _origins(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> Origins:
+    """Centres, homes and area sample points of every community."""
     centres = communities.geometry.representative_point().values
     rep = buildings.representative_point()
     hit = gpd.sjoin(
@@ -82,32 +118,98 @@ def _origins(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame):
     )
     # a building on a shared border belongs to its first community only
     hit = hit[~hit.index.duplicated(keep="first")]
+    n = len(communities)
     pts = [centres, rep.values[hit.index.values]]
-    owner = [np.arange(len(communities)), hit["index_right"].values]
-    kind = [np.zeros(len(communities), int), np.ones(len(hit), int)]
-    bld = [np.full(len(communities), -1), hit.index.values]
-    has_homes = np.zeros(len(communities), bool)
+    owner = [np.arange(n), hit["index_right"].values]
+    kind = [np.full(n, Origins.CENTRE), np.full(len(hit), Origins.HOME)]
+    bld = [np.full(n, -1), hit.index.values]
+    has_homes = np.zeros(n, bool)
     has_homes[hit["index_right"].values] = True
     for i in np.flatnonzero(~has_homes):
         sample = _area_points(communities.geometry.values[i])
         pts.append(sample)
         owner.append(np.full(len(sample), i))
-        kind.append(np.full(len(sample), 2))
+        kind.append(np.full(len(sample), Origins.AREA))
         bld.append(np.full(len(sample), -1))
-    return (np.concatenate(pts), np.concatenate(owner), np.concatenate(kind), np.concatenate(bld))
+    return Origins(np.concatenate(pts), np.concatenate(owner), np.concatenate(kind), np.concatenate(bld))
 
 
-def _unsnapped(what: str, ids, names, points, ok: np.ndarray, net: StreetNetwork) -> pd.DataFrame:
-    """Rows for the points that could not be snapped, with their distance."""
-    bad = ~ok
+@dataclass
+class Access:
+    """Facilities' access points snapped onto the network.
+
+    ``facility`` is the facility row of each access point; ``snap_m`` the
+    shortest leg to the street per facility (NaN when none was snapped).
+    """
+
+    snapped: Snapped
+    facility: np.ndarray
+    snap_m: np.ndarray
+
+    def of(self, rows: np.ndarray) -> tuple[Snapped, np.ndarray]:
+        """The access points of the facilities where ``rows`` (a mask over facilities) holds."""
+        mask = rows[self.facility]
+        return self.snapped.subset(mask), self.facility[mask]
+
+
+def _access(facilities: gpd.GeoDataFrame, net: StreetNetwork, max_snap_m: float) -> Access:
+    pts, owner = access_points(facilities.geometry.values)
+    snapped = snap_points(net, pts, max_snap_m)
+    snap_m = np.full(len(facilities), np.nan)
+    np.fmin.at(snap_m, owner[snapped.ok], snapped.leg[snapped.ok])
+    return Access(snapped, owner, snap_m)
+
+
+LEFT_OUT_COLUMNS = ["what", "id", "name", "category", "reason", "distance_m"]
+
+
+def _unsnapped(what: str, ids, names, categories, points, ok: np.ndarray, net: StreetNetwork,
+               max_snap_m: float) -> pd.DataFrame:
+    """Left-out rows for the points that could not be snapped, with their distance."""
+    bad = ~np.asarray(ok)
     _, dist = net.tree.query_nearest(np.asarray(points)[bad], return_distance=True, all_matches=False)
-    return pd.DataFrame({"what": what, "id": np.asarray(ids)[bad], "name": np.asarray(names)[bad],
-                         "distance_m": np.round(dist, 1)})
+    return pd.DataFrame({
+        "what": what, "id": np.asarray(ids)[bad], "name": np.asarray(names)[bad],
+        "category": np.asarray(categories)[bad],
+        "reason": f"more than {max_snap_m:g} m from any walkable street", "distance_m": np.round(dist, 1),
+    }, columns=LEFT_OUT_COLUMNS)
+
+
+def _unread(osm: OSMData, cfg: Config) -> pd.DataFrame:
+    """Left-out rows for OSM objects of the run's categories, or residential
+    areas, that the reader could not turn into a geometry."""
+    raw = getattr(osm, "left_out", None)
+    if raw is None or len(raw) == 0:
+        return pd.DataFrame(columns=LEFT_OUT_COLUMNS)
+    rows = []
+    for rec in raw.itertuples(index=False):
+        tags = rec.tags if isinstance(rec.tags, dict) else {}
+        ident = f"{rec.osm_type}/{rec.osm_id}"
+        if tags.get("landuse") == "residential":
+            rows.append(("community", ident, rec.name, "", rec.reason, np.nan))
+        for cat in cfg.categories:
+            if cat.matches(tags):
+                rows.append(("poi", ident, rec.name, cat.key, rec.reason, np.nan))
+    return pd.DataFrame(rows, columns=LEFT_OUT_COLUMNS)
+
+
+def _unread_keys(osm: OSMData, cfg: Config) -> dict[str, list[str]]:
+    """Category key -> the OSM keys it uses that the data was not read with."""
+    read = getattr(osm, "feature_keys", None)
+    if read is None:
+        return {}
+    missing = {cat.key: sorted(cat.tag_keys - set(read)) for cat in cfg.categories}
+    return {k: v for k, v in missing.items() if v}
 
 
 def _facilities(features: gpd.GeoDataFrame, cfg: Config, crs, pois: gpd.GeoDataFrame | None,
-                pois_mode: str, warnings: list[str]) -> gpd.GeoDataFrame:
-    """OSM facilities of the run's categories, merged with the user's."""
+                pois_mode: str, warnings: list[str], unread: dict[str, list[str]]) -> gpd.GeoDataFrame:
+    """OSM facilities of the run's categories, merged with the user's.
+
+    A category on OSM keys the data was not read with (an :class:`OSMData`
+    read before the category was defined) would silently miss objects: an
+    error when it finds none, a warning otherwise.
+    """
     facilities = categorize(features, cfg).to_crs(crs)
     if pois is not None:
         from .sources.userpois import merge_pois
@@ -118,84 +220,170 @@ def _facilities(features: gpd.GeoDataFrame, cfg: Config, crs, pois: gpd.GeoDataF
             warnings.append(f"{merged} user POIs duplicated OSM POIs and were merged")
     facilities = facilities.sort_values(["category", "poi_id"], kind="stable").reset_index(drop=True)
     for key in cfg.keys:
-        if not (facilities["category"] == key).any():
+        empty = not (facilities["category"] == key).any()
+        if key in unread:
+            hint = (f"category {key!r} uses OSM key(s) {', '.join(unread[key])} that this data was not read "
+                    f"with; read it with lifecircle.read_osm(path, keys={unread[key]!r})")
+            if empty:
+                raise ConfigError(hint)
+            warnings.append(hint + ": objects tagged only with them are missing")
+        if empty:
             if key in cfg.explicit:
                 raise EmptyAreaError(f"category {key!r} has no facilities in the study area")
             warnings.append(f"category {key!r}: no facilities in the study area; every community lacks it")
     return facilities
 
 
-def _communities(communities, features: gpd.GeoDataFrame, net: StreetNetwork,
-                 buildings: gpd.GeoDataFrame, area: shapely.Geometry | None) -> gpd.GeoDataFrame:
-    """The communities to report on, in the network's CRS and area."""
+def _communities(communities, features: gpd.GeoDataFrame, net: StreetNetwork, buildings: gpd.GeoDataFrame,
+                 area: shapely.Geometry | None, lang: str) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The communities to report on (network CRS, inside the area), and those left out."""
     crs = net.crs
+    left = pd.DataFrame(columns=LEFT_OUT_COLUMNS)
     if communities is None:
-        comms = derive_communities(features, net, buildings)
+        comms, left = derive_communities(features, net, buildings, lang=lang)
+        left = left.reindex(columns=LEFT_OUT_COLUMNS)
     elif isinstance(communities, gpd.GeoDataFrame):
         comms = communities.to_crs(crs).reset_index(drop=True)
-        if "residents_input" not in comms:
-            comms["residents_input"] = np.nan
-        if "source" not in comms:
-            comms["source"] = "user"
+        comms["residents_input"] = comms.get("residents_input", np.nan)
+        comms["source"] = comms.get("source", "user")
     else:
         comms = read_communities(communities, crs)
-    study = shapely.box(*net.xy.min(axis=0), *net.xy.max(axis=0))
+    if "partial" not in comms:
+        comms["partial"] = False
     if area is not None:
         study = gpd.GeoSeries([area], crs="EPSG:4326").to_crs(crs).iloc[0]
         comms = comms[comms.representative_point().within(study)].reset_index(drop=True)
-    comms = comms[comms.intersects(study)].reset_index(drop=True)
+    extent = shapely.box(*net.xy.min(axis=0), *net.xy.max(axis=0))
+    outside = ~comms.intersects(extent)
+    if outside.any():
+        gone = comms[outside]
+        left = pd.concat([left, pd.DataFrame({
+            "what": "community", "id": gone["community_id"].values, "name": gone["name"].values,
+            "category": "", "reason": "outside the street network's area", "distance_m": np.nan,
+        })], ignore_index=True)
+    comms = comms[~outside].reset_index(drop=True)
     if len(comms) == 0:
         raise EmptyAreaError("no community lies within the street network's area")
-    return comms
+    return comms, left
 
 
-def _score(key: str, d: np.ndarray, owner: np.ndarray, kind: np.ndarray, bld: np.ndarray,
-           res_b: np.ndarray, pop: np.ndarray, cfg: Config) -> dict[str, np.ndarray]:
-    """Coverage columns of one category from every origin's distance ``d``.
+def _community_table(comms: gpd.GeoDataFrame, origins: Origins, buildings: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Identity and residents of every community, before any category."""
+    out = comms[["community_id", "name"]].copy()
+    for col, default in (("name_source", "osm"), ("source", ""), ("partial", False)):
+        out[col] = comms[col].values if col in comms else default
+    homes = origins.homes
+    n = len(comms)
+    n_bld = np.bincount(origins.community[homes], minlength=n)
+    pop = np.bincount(origins.community[homes], weights=buildings["residents"].values[origins.building[homes]],
+                      minlength=n)
+    user_pop = pd.to_numeric(comms["residents_input"], errors="coerce").values
+    out["residents"] = np.where(np.isfinite(user_pop), user_pop, np.where(n_bld > 0, pop, np.nan))
+    out["home_residents"] = pop
+    out["n_buildings"] = n_bld
+    return out
 
-    Minutes come from the community's centre (kind 0); shares from its homes
-    (kind 1) or, without homes, from points spread over its area (kind 2).
+
+@dataclass
+class Reach:
+    """One category's walk from every origin: distance and nearest facility row."""
+
+    metres: np.ndarray
+    nearest: np.ndarray
+    node_metres: np.ndarray
+
+
+def _score(key: str, reach: Reach, origins: Origins, buildings: gpd.GeoDataFrame, table: pd.DataFrame,
+           facilities: gpd.GeoDataFrame, cfg: Config) -> dict[str, np.ndarray]:
+    """Coverage columns of one category.
+
+    Distance, minutes and the nearest facility are those of the community's
+    centre; the share is over its homes (or, without homes, points spread
+    over its area), and *covered* is that share reaching ``cfg.min_share``:
+    one rule, so the flag and the share never disagree.
     """
-    n = len(pop)
-    centre, homes, scored = kind == 0, kind == 1, kind > 0
+    n = len(table)
+    limit = cfg.limit_m(key)
+    centre, homes, scored = origins.centres, origins.homes, ~origins.centres
+    owner = origins.community
     metres = np.full(n, np.nan)
-    metres[owner[centre]] = d[centre]
+    metres[owner[centre]] = reach.metres[centre]
     metres[~np.isfinite(metres)] = np.nan
-    within = np.nan_to_num(d, nan=np.inf) <= cfg.threshold_m
+    nearest = np.full(n, -1)
+    nearest[owner[centre]] = reach.nearest[centre]
+    found = nearest >= 0
+    names = np.full(n, "", dtype=object)
+    ids = np.full(n, "", dtype=object)
+    names[found] = facilities["name"].values[nearest[found]]
+    ids[found] = facilities["poi_id"].values[nearest[found]]
+    within = np.nan_to_num(reach.metres, nan=np.inf) <= limit
     total = np.bincount(owner[scored], minlength=n)
     good = np.bincount(owner[scored], weights=within[scored].astype(float), minlength=n)
-    covered_pop = np.bincount(owner[homes], weights=res_b[bld[homes]] * within[homes], minlength=n)
-    has_homes = np.bincount(owner[homes], minlength=n) > 0
+    share = np.round(good / np.maximum(total, 1), 4)
+    res = buildings["residents"].values
+    covered_pop = np.bincount(owner[homes], weights=res[origins.building[homes]] * within[homes], minlength=n)
+    pop = table["home_residents"].values
     return {
-        f"minutes_{key}": np.round(metres / cfg.metres_per_minute, 2),
+        f"nearest_{key}": names,
+        f"nearest_id_{key}": ids,
         f"metres_{key}": np.round(metres, 1),
-        f"covered_{key}": np.nan_to_num(metres, nan=np.inf) <= cfg.threshold_m,
-        f"share_{key}": np.round(good / np.maximum(total, 1), 4),
-        f"residents_share_{key}": np.where(has_homes, np.round(covered_pop / np.maximum(pop, 1e-9), 4), np.nan),
+        f"minutes_{key}": np.round(metres / cfg.metres_per_minute, 2),
+        f"limit_m_{key}": np.full(n, limit),
+        f"share_{key}": share,
+        f"residents_share_{key}": np.where(table["n_buildings"].values > 0,
+                                           np.round(covered_pop / np.maximum(pop, 1e-9), 4), np.nan),
+        f"covered_{key}": share >= cfg.min_share,
     }
 
 
-def _gap_frames(key: str, d: np.ndarray, owner: np.ndarray, kind: np.ndarray, bld: np.ndarray,
-                buildings: gpd.GeoDataFrame, comms: gpd.GeoDataFrame, out: pd.DataFrame,
-                net: StreetNetwork, nd: np.ndarray, fac: Snapped, cfg: Config) -> list[gpd.GeoDataFrame]:
-    """Where a category is out of reach: homes beyond the threshold, and
-    the parts of home-less communities outside the category's reach."""
+def _gap_frames(key: str, reach: Reach, origins: Origins, fac: Snapped, buildings: gpd.GeoDataFrame,
+                comms: gpd.GeoDataFrame, out: pd.DataFrame, net: StreetNetwork, cfg: Config) -> list[gpd.GeoDataFrame]:
+    """Where a category is out of reach: homes beyond its distance, and the
+    parts of home-less communities outside the category's reach."""
+    limit = cfg.limit_m(key)
     frames = []
     ids = out["community_id"].values
-    far = (kind == 1) & ~(np.nan_to_num(d, nan=np.inf) <= cfg.threshold_m)
+    far = origins.homes & ~(np.nan_to_num(reach.metres, nan=np.inf) <= limit)
     if far.any():
         frames.append(gpd.GeoDataFrame(
-            {"category": key, "kind": "building", "community_id": ids[owner[far]]},
-            geometry=buildings.geometry.values[bld[far]], crs=net.crs))
+            {"category": key, "kind": "building", "community_id": ids[origins.community[far]]},
+            geometry=buildings.geometry.values[origins.building[far]], crs=net.crs))
     no_homes = np.flatnonzero((out["n_buildings"].values == 0) & (out[f"share_{key}"].values < 1))
     if len(no_homes):
-        reach = reach_polygon(net, nd, cfg.threshold_m, fac)
-        areas = shapely.difference(comms.geometry.values[no_homes], reach)
+        reach_poly = reach_polygon(net, reach.node_metres, limit, fac)
+        areas = shapely.difference(comms.geometry.values[no_homes], reach_poly)
         keep = ~shapely.is_empty(areas)
         frames.append(gpd.GeoDataFrame(
             {"category": key, "kind": "area", "community_id": ids[no_homes][keep]},
             geometry=areas[keep], crs=net.crs))
     return frames
+
+
+def _walk(net: StreetNetwork, fac: Snapped, fac_rows: np.ndarray, origins: Origins, search: float,
+          region) -> Reach:
+    """Distances and nearest facility from every origin, one search per category."""
+    node_metres, node_owner = nearest_node_facilities(net, fac, fac_rows, search, region)
+    metres, nearest = nearest_point_facilities(net, node_metres, node_owner, origins.snapped, fac, fac_rows, search)
+    return Reach(metres, nearest, node_metres)
+
+
+def _summarise(out: pd.DataFrame, cfg: Config) -> None:
+    covered = out[[f"covered_{k}" for k in cfg.keys]]
+    out["reached"] = covered.sum(axis=1).astype(int)
+    out["n_categories"] = len(cfg.keys)
+    out["complete"] = out["reached"] == out["n_categories"]
+    out["gaps"] = [",".join(k for k, c in zip(cfg.keys, row) if not c) for row in covered.itertuples(index=False)]
+
+
+def _left_out(parts: list[pd.DataFrame], warnings: list[str]) -> pd.DataFrame:
+    left = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
+        else pd.DataFrame(columns=LEFT_OUT_COLUMNS)
+    left = left.reindex(columns=LEFT_OUT_COLUMNS)
+    counts = left["what"].value_counts()
+    if len(left):
+        what = ", ".join(f"{counts[w]} {w}{'s' if counts[w] > 1 else ''}" for w in counts.index)
+        warnings.append(f"left out: {what} (see left_out.csv for each and why)")
+    return left
 
 
 def analyze(
@@ -208,24 +396,28 @@ def analyze(
     pois_mode: str = "add",
     isochrone_limits: Iterable[float] | None = None,
     area: shapely.Geometry | None = None,
+    lang: str = "en",
     progress: Progress | None = None,
 ) -> Analysis:
     """Run a life-circle analysis: which communities reach which facilities on foot.
 
     Reads the walk network and features, sorts the features into the
     configured categories, finds the communities and their homes, and
-    measures the walk along streets from each community's centre (and each
-    home) to the nearest facility of every category. A community is
-    *covered* for a category when that walk is within the threshold, and
-    *complete* when it is covered for all of them.
+    measures the walk along streets from each community's centre and each
+    home to the nearest facility of every category. Each category is judged
+    at its own walking distance (by default its GB 50180-2018 tier's: 300 m
+    for the 5-minute tier, 500 m for the 10-minute, 1000 m for the
+    15-minute). A community is *covered* for a category when at least
+    ``config.min_share`` of its homes (or of its area, without homes) lie
+    within that distance, and *complete* when covered for all of them.
 
     Examples::
 
         import lifecircle
-        a = lifecircle.analyze()                     # bundled extract, 10 minutes
+        a = lifecircle.analyze()                     # bundled extract, 10-minute level
         a.coverage[["name", "reached", "complete", "gaps"]]
         a = lifecircle.analyze("city.osm.pbf", level="15min")
-        cfg = lifecircle.load_config("my.toml", mode="distance")
+        cfg = lifecircle.load_config("my.toml", minutes=10)   # a uniform 10-minute walk
         a = lifecircle.analyze("city.osm.pbf", communities="communities.geojson", config=cfg)
 
     Parameters
@@ -239,8 +431,10 @@ def analyze(
         Community polygons: a file (GeoJSON, GeoPackage, Shapefile with a
         name column) or a GeoDataFrame with ``community_id`` and ``name``
         (optional ``residents_input``, ``source``). None derives them from
-        the extract: residential landuse, then neighbourhoods, then small
-        administrative areas, else street blocks containing homes.
+        the extract: residential landuse (areas cut by the extract's edge
+        closed along it and flagged ``partial``), then neighbourhoods, then
+        small administrative areas, else street blocks containing homes;
+        unnamed ones are named from a place, building or street.
     level
         "5min", "10min" (the default) or "15min"; each level includes the
         categories of the one below. Ignored when ``config`` is a
@@ -248,9 +442,9 @@ def analyze(
     config
         A :class:`Config` (from :func:`lifecircle.load_config`, possibly
         changed with ``dataclasses.replace``), a TOML file path, or None for
-        the built-in presets. It decides the categories, the threshold
-        (minutes at a walking speed, or metres in distance mode) and the
-        snapping distance.
+        the built-in presets. It decides the categories, the basis (each at
+        its tier's distance, or a uniform time or distance), the coverage
+        rule (``min_share``) and the snapping distance.
     pois
         Extra facilities (columns as :data:`lifecircle.pois.POI_COLUMNS`,
         any CRS), e.g. from :func:`lifecircle.sources.userpois.read_user_pois`.
@@ -258,11 +452,13 @@ def analyze(
         "add" (merged with the OSM facilities, duplicates dropped) or
         "replace" (they stand in for the OSM facilities of their categories).
     isochrone_limits
-        Thresholds (minutes, or metres in distance mode) to draw isochrones
-        at; default the run's threshold.
+        Thresholds (minutes in time mode, else metres) to draw isochrones
+        at; default the run's distances (``Config.isochrone_limits``).
     area
         Study area polygon (EPSG:4326): only communities whose centre lies in
         it are reported; facilities outside it still count.
+    lang
+        "en" or "zh": language of the names given to unnamed communities.
     progress
         Called with a short message at each long step (e.g. ``print``).
 
@@ -270,10 +466,11 @@ def analyze(
     -------
     Analysis
         Result tables (``coverage``, ``communities``, ``pois``,
-        ``isochrones``, ``gaps``, ``unsnapped``), the config and the network;
-        see ``help(lifecircle.Analysis)``. Non-fatal problems, such as a
-        preset category with no facility in the area (every community then
-        lacks it), are listed in ``Analysis.warnings``.
+        ``isochrones``, ``gaps``, ``left_out``), the config and the
+        network; see ``help(lifecircle.Analysis)``. Non-fatal problems,
+        such as a preset category with no facility in the area (every
+        community then lacks it) or objects left out, are listed in
+        ``Analysis.warnings``.
 
     Raises
     ------
@@ -286,81 +483,65 @@ def analyze(
     say = progress or _quiet
     cfg = _as_config(config, level)
     say("reading OSM data")
-    osm = load_source(source)
+    osm = load_source(source, cfg.tag_keys)
     say(f"projecting walk network ({osm.graph.number_of_nodes():,} nodes)")
     # a graph read here is ours to project in place; a caller's is copied
     net = StreetNetwork.from_graph(project(osm.graph, copy=isinstance(source, OSMData)))
-    crs = net.crs
     warnings: list[str] = []
-
-    features = osm.features
-    facilities = _facilities(features, cfg, crs, pois, pois_mode, warnings)
+    facilities = _facilities(osm.features, cfg, net.crs, pois, pois_mode, warnings, _unread_keys(osm, cfg))
 
     say("finding communities and homes")
-    buildings = residential_buildings(features, crs)
-    comms = _communities(communities, features, net, buildings, area)
+    buildings = residential_buildings(osm.features, net.crs)
+    comms, comms_left = _communities(communities, osm.features, net, buildings, area, lang)
 
     say(f"snapping {len(facilities):,} facilities and homes of {len(comms):,} communities")
-    pts, owner, kind, bld = _origins(comms, buildings)
-    origins = snap_points(net, pts, cfg.max_snap_m)
-    acc_pts, acc_owner = access_points(facilities.geometry.values)
-    acc = snap_points(net, acc_pts, cfg.max_snap_m)
-    poi_snap = np.full(len(facilities), np.nan)
-    np.fmin.at(poi_snap, acc_owner[acc.ok], acc.leg[acc.ok])
+    origins = _origins(comms, buildings)
+    origins.snapped = snap_points(net, origins.points, cfg.max_snap_m)
+    access = _access(facilities, net, cfg.max_snap_m)
+    out = _community_table(comms, origins, buildings)
 
-    out = comms[["community_id", "name", "source"]].copy()
-    homes = kind == 1
-    n_bld = np.bincount(owner[homes], minlength=len(comms))
-    res_b = buildings["residents"].values
-    pop = np.bincount(owner[homes], weights=res_b[bld[homes]], minlength=len(comms))
-    user_pop = pd.to_numeric(comms["residents_input"], errors="coerce").values
-    out["residents"] = np.where(np.isfinite(user_pop), user_pop, np.where(n_bld > 0, pop, np.nan))
-    out["n_buildings"] = n_bld
-
-    limit = cfg.threshold_m * settings.search_factor
+    search = cfg.threshold_m * settings.search_factor
     # every origin lies in a community, so searching their region loses nothing
-    region = net.region(comms.geometry.values, limit)
+    region = net.region(comms.geometry.values, search)
     gap_rows = []
     for cat in cfg.categories:
         say(f"walking distances to {cat.key}")
-        fac = acc.subset(facilities["category"].values[acc_owner] == cat.key)
-        nd = node_distances(net, fac, limit, region)
-        d = point_distances(net, nd, origins, fac, limit)
-        for name, values in _score(cat.key, d, owner, kind, bld, res_b, pop, cfg).items():
+        fac, fac_rows = access.of(facilities["category"].values == cat.key)
+        reach = _walk(net, fac, fac_rows, origins, search, region)
+        for name, values in _score(cat.key, reach, origins, buildings, out, facilities, cfg).items():
             out[name] = values
-        gap_rows += _gap_frames(cat.key, d, owner, kind, bld, buildings, comms, out, net, nd, fac, cfg)
+        gap_rows += _gap_frames(cat.key, reach, origins, fac, buildings, comms, out, net, cfg)
+    _summarise(out, cfg)
+    comm_gdf = gpd.GeoDataFrame(out.drop(columns="home_residents"), geometry=comms.geometry.values, crs=net.crs)
 
-    covered = out[[f"covered_{k}" for k in cfg.keys]]
-    out["reached"] = covered.sum(axis=1).astype(int)
-    out["n_categories"] = len(cfg.keys)
-    out["complete"] = out["reached"] == out["n_categories"]
-    out["gaps"] = covered.apply(lambda r: ",".join(k for k in cfg.keys if not r[f"covered_{k}"]), axis=1)
-    comm_gdf = gpd.GeoDataFrame(out, geometry=comms.geometry.values, crs=crs)
-
-    centre = kind == 0
     say(f"isochrones for {len(comms):,} communities")
-    limits = sorted(set(isochrone_limits or [cfg.minutes if cfg.mode == "time" else cfg.distance_m]))
-    iso = community_isochrones(net, origins.subset(centre), comm_gdf["community_id"].values, limits, cfg)
+    limits = sorted(set(isochrone_limits or cfg.isochrone_limits()))
+    centre = origins.centres
+    iso = community_isochrones(net, origins.snapped.subset(centre), comm_gdf["community_id"].values, limits, cfg)
 
     pois_out = display_points(facilities)
-    pois_out["snap_m"] = np.round(poi_snap, 1)
-    unsnapped = pd.concat([
-        _unsnapped("poi", facilities["poi_id"], facilities["name"], pois_out.geometry.values,
-                   np.isfinite(poi_snap), net),
-        _unsnapped("community", out["community_id"], out["name"], pts[centre], origins.ok[centre], net),
-    ], ignore_index=True)
-    if len(unsnapped):
-        warnings.append(
-            f"{len(unsnapped)} facilities or community centres lie more than {cfg.max_snap_m:g} m "
-            "from any walkable street and were left out (see unsnapped.csv)"
-        )
+    pois_out["snap_m"] = np.round(access.snap_m, 1)
+    left_out = _left_out([
+        _unread(osm, cfg),
+        comms_left,
+        _unsnapped("poi", facilities["poi_id"], facilities["name"], facilities["category"],
+                   pois_out.geometry.values, np.isfinite(access.snap_m), net, cfg.max_snap_m),
+        _unsnapped("community", out["community_id"], out["name"], np.full(len(out), ""),
+                   origins.points[centre], origins.snapped.ok[centre], net, cfg.max_snap_m),
+    ], warnings)
+    n_partial = int(out["partial"].sum())
+    if n_partial:
+        warnings.append(f"{n_partial} communities are cut by the edge of the data and were analysed on "
+                        "the part inside it (partial = True)")
 
     gaps = (pd.concat(gap_rows, ignore_index=True) if gap_rows
-            else gpd.GeoDataFrame(columns=["category", "kind", "community_id", "geometry"], geometry="geometry", crs=crs))
+            else gpd.GeoDataFrame(columns=["category", "kind", "community_id", "geometry"], geometry="geometry",
+                                  crs=net.crs))
     return Analysis(
-        config=cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=crs),
-        isochrones=iso, gaps=gpd.GeoDataFrame(gaps, geometry="geometry", crs=crs),
-        unsnapped=unsnapped, graph=net.graph, source=osm.source, crs=crs, warnings=warnings,
+        config=cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs),
+        isochrones=iso, gaps=gpd.GeoDataFrame(gaps, geometry="geometry", crs=net.crs),
+        left_out=left_out, graph=net.graph, source=osm.source, crs=net.crs, warnings=warnings,
+        data_date=getattr(osm, "data_date", None),
     )
 
 
@@ -369,9 +550,9 @@ def community_isochrones(
 ) -> gpd.GeoDataFrame:
     """Isochrones from each community centre at each limit.
 
-    ``limits`` are minutes in time mode and metres in distance mode.
+    ``limits`` are minutes in time mode, else metres.
     """
-    to_m = (lambda x: x * cfg.metres_per_minute) if cfg.mode == "time" else (lambda x: x)
+    to_m = cfg.to_metres
     top = to_m(max(limits))
     rows = []
     chunk = ORIGIN_CHUNK  # rows of origins x nodes held at once

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .config import Config
+from .config import Config, folded_name
 
 POI_COLUMNS = ["poi_id", "osm_type", "osm_id", "name", "category", "source", "geometry"]
 
@@ -34,8 +34,9 @@ def categorize(features: gpd.GeoDataFrame, config: Config) -> gpd.GeoDataFrame:
         polygons), same CRS.
     """
     rows = []
+    names = features["tags"].map(folded_name)
     for cat in config.categories:
-        hit = features[features["tags"].map(cat.matches)]
+        hit = features[np.array([cat.matches(t, n) for t, n in zip(features["tags"], names)], dtype=bool)]
         if len(hit):
             part = hit[["osm_type", "osm_id", "name", "geometry"]].copy()
             part["category"] = cat.key
@@ -54,7 +55,8 @@ def access_points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     A point stays itself; a polygon gives points along its outline, at most
     ``_ACCESS_SPACING_M`` apart (projected CRS), so a large park counts from
-    its nearest gate-side, not from its centre.
+    its nearest gate-side, not from its centre; the visible outline of an
+    area cut by the extract's edge (lines) likewise.
 
     Returns
     -------
@@ -68,8 +70,11 @@ def access_points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             owner.append(i)
             continue
         # normalized rings start at the same vertex whatever the source
-        # wrote, so the access points do not depend on the input's order
-        ring = shapely.boundary(shapely.normalize(g))
+        # wrote, so the access points do not depend on the input's order.
+        # An area cut by the extract's edge arrives as the lines of its
+        # visible outline: it is entered along those.
+        g = shapely.normalize(g)
+        ring = g if g.geom_type in ("LineString", "MultiLineString") else shapely.boundary(g)
         n = int(min(_MAX_ACCESS_POINTS, max(4, np.ceil(ring.length / _ACCESS_SPACING_M))))
         along = shapely.line_interpolate_point(ring, np.linspace(0, 1, n, endpoint=False), normalized=True)
         parts = shapely.get_parts(along) if along.ndim == 0 else along

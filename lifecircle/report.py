@@ -26,8 +26,8 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from .config import Config
 from .errors import LifecircleError
-from .htmlassets import data_uri, esc, int_of, is_missing, safe_color, text_of, write_atomic
-from .i18n import check_lang, t
+from .htmlassets import data_uri, esc, flag_of, int_of, is_missing, safe_color, text_of, write_atomic
+from .i18n import basis_text, check_lang, rule_text, t, tier_text
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 
@@ -89,11 +89,13 @@ class CategorySummary:
     key, label, color
         From the category.
     covered
-        Communities whose centre is within the threshold.
+        Communities covered (``covered_<key>``: enough of their homes within
+        the category's distance).
     share
         ``covered`` / number of communities (NaN without communities).
     residents_share
-        Share of all residents within the threshold (NaN without residents).
+        Share of all residents within the category's distance (NaN without
+        residents).
     """
 
     key: str
@@ -276,6 +278,9 @@ td.num { text-align: right; }
   border: 1px solid #333; }
 img { max-width: 100%; display: block; margin: 8px 0; }
 footer { margin-top: 32px; color: #555; font-size: 12px; }
+td { vertical-align: top; }
+td.nearest-list { font-size: 12px; }
+.partial { color: #a63603; font-size: 12px; }
 """
 
 
@@ -288,26 +293,28 @@ def _facts_html(analysis: Any, lang: str) -> str:
     communities = analysis.communities
     n = len(communities)
     complete = int(communities["complete"].fillna(False).astype(bool).sum()) if "complete" in communities else 0
-    threshold = (t("metres_value", lang, value=f"{config.distance_m:g}") if config.mode == "distance"
-                 else t("minutes_value", lang, value=f"{config.minutes:g}"))
     rows = [
         (t("level", lang), esc(config.level)),
-        (t("threshold", lang), esc(threshold)),
+        (t("basis", lang), esc(basis_text(config, lang))),
+        (t("rule", lang), esc(rule_text(config, lang))),
         (t("n_communities", lang), str(n)),
         (t("n_facilities", lang), str(len(analysis.pois))),
         (t("complete_share", lang), f"{complete} ({_pct(complete / n if n else float('nan'), lang)})"),
         (t("data_source", lang), esc(text_of(analysis.source))),
+        (t("data_date", lang), esc(text_of(getattr(analysis, "data_date", "") or "")) or esc(t("not_available", lang))),
     ]
     body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<table class="facts">{body}</table>'
 
 
-def _summary_html(summary: list[CategorySummary], lang: str) -> str:
+def _summary_html(summary: list[CategorySummary], config: Config, lang: str) -> str:
     head = "".join(f"<th>{esc(t(k, lang))}</th>" for k in
-                   ("category", "communities_covered", "share_covered", "residents_covered"))
+                   ("category", "tier", "limit", "communities_covered", "share_covered", "residents_covered"))
     rows = "".join(
         f'<tr data-category="{esc(s.key)}"><td><span class="swatch" style="background: {s.color}">'
-        f"</span>{esc(s.label)}</td><td class=\"num covered\">{s.covered}</td>"
+        f"</span>{esc(s.label)}</td><td>{esc(tier_text(config, s.key, lang))}</td>"
+        f'<td class="num limit">{esc(t("metres_value", lang, value=f"{config.limit_m(s.key):g}"))}</td>'
+        f"<td class=\"num covered\">{s.covered}</td>"
         f'<td class="num share">{_pct(s.share, lang)}</td>'
         f'<td class="num residents">{_pct(s.residents_share, lang)}</td></tr>'
         for s in summary
@@ -315,10 +322,39 @@ def _summary_html(summary: list[CategorySummary], lang: str) -> str:
     return f'<table class="summary"><tr>{head}</tr>{rows}</table>'
 
 
+def _basis_html(config: Config, lang: str) -> str:
+    """Per category: the clause of the standard and the OSM rules that decided it."""
+    head = "".join(f"<th>{esc(t(k, lang))}</th>" for k in ("category", "clause", "osm_rules"))
+    rows = "".join(
+        f'<tr data-category="{esc(c.key)}"><td>{esc(c.label(lang))}</td>'
+        f'<td class="clause">{esc(c.clause if config.mode == "standard" else basis_text(config, lang))}</td>'
+        f'<td class="rules">{esc(c.describe())}</td></tr>'
+        for c in config.categories
+    )
+    return f'<h2>{esc(t("basis", lang))}</h2>\n<table class="basis"><tr>{head}</tr>{rows}</table>'
+
+
+def _nearest_html(row: pd.Series, config: Config, lang: str) -> str:
+    """One line per category: the nearest facility, the walk to it, covered or not."""
+    lines = []
+    for cat in config.categories:
+        k = cat.key
+        name = text_of(row.get(f"nearest_{k}"))
+        if not name and text_of(row.get(f"nearest_id_{k}")):
+            name = t("unnamed", lang)
+        metres = row.get(f"metres_{k}")
+        walk = "" if is_missing(metres) else " · " + t("metres_value", lang, value=f"{float(metres):.0f}")
+        mark = "✓" if flag_of(row.get(f"covered_{k}")) else "✗"
+        lines.append(f'<div data-category="{esc(k)}">{mark} {esc(cat.label(lang))}: '
+                     f'<span class="nearest">{esc(name) if name else "—"}</span>{esc(walk)}</div>')
+    return "".join(lines)
+
+
 def _communities_html(communities: pd.DataFrame, config: Config, lang: str) -> str:
-    """One row per community: name, id, categories reached, gaps."""
+    """One row per community: name, id, categories reached, gaps, nearest facilities."""
     n = len(config.categories)
-    head = "".join(f"<th>{esc(t(k, lang))}</th>" for k in ("community", "community_id", "reached", "gaps"))
+    head = "".join(f"<th>{esc(t(k, lang))}</th>"
+                   for k in ("community", "community_id", "reached", "gaps", "nearest"))
     rows = []
     for _, row in communities.iterrows():
         gaps = [g for g in text_of(row.get("gaps")).split(",") if g]
@@ -329,11 +365,13 @@ def _communities_html(communities: pd.DataFrame, config: Config, lang: str) -> s
             except LifecircleError:
                 labels.append(g)
         name = text_of(row.get("name"))
+        partial = f'<div class="partial">{esc(t("partial", lang))}</div>' if flag_of(row.get("partial")) else ""
         rows.append(
             f'<tr><td class="name">{esc(name) if name else "<i>" + esc(t("unnamed", lang)) + "</i>"}</td>'
-            f'<td class="id">{esc(row.get("community_id"))}</td>'
+            f'<td class="id">{esc(row.get("community_id"))}{partial}</td>'
             f'<td class="num">{esc(t("reached_value", lang, reached=int_of(row.get("reached")), n=n))}</td>'
-            f'<td>{esc(", ".join(labels)) if labels else esc(t("no_gaps", lang))}</td></tr>'
+            f'<td>{esc(", ".join(labels)) if labels else esc(t("no_gaps", lang))}</td>'
+            f'<td class="nearest-list">{_nearest_html(row, config, lang)}</td></tr>'
         )
     return f'<table class="communities"><tr>{head}</tr>{"".join(rows)}</table>'
 
@@ -378,7 +416,8 @@ def report_html(analysis: Any, lang: str = "en", charts: dict[str, bytes] | None
         f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<h1>{esc(title)}</h1>\n{_facts_html(analysis, lang)}\n"
         f'<h2>{esc(t("summary", lang))}</h2>\n'
-        f"{_summary_html(summarize(analysis.communities, config, lang), lang)}\n"
+        f"{_summary_html(summarize(analysis.communities, config, lang), config, lang)}\n"
+        f"{_basis_html(config, lang)}\n"
         f'<h2>{esc(t("charts", lang))}</h2>\n{images}\n'
         f'<h2>{esc(t("communities_heading", lang))}</h2>\n'
         f"{_communities_html(analysis.communities, config, lang)}\n{warning_html}\n"

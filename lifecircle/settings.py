@@ -46,3 +46,12 @@ output_crs: str = "EPSG:4326"
 #: a repeated online run downloads nothing; None means
 #: ``$XDG_CACHE_HOME/lifecircle`` (default ``~/.cache/lifecircle``).
 cache_folder: str | None = None
+
+#: A community is covered for a category when at least this share of its
+#: homes (or of its area, where it has none) lies within the category's
+#: distance. Half: the flag then says what most of its residents have, and a
+#: facility at the community's far corner does not cover the whole of it.
+min_share: float = 0.5
+
+#: Colour of a category or layer that sets none.
+fallback_color: str = "#555555"

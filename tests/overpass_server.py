@@ -8,6 +8,10 @@ split at the missing nodes (extra pieces get fresh ids above 10**12), and an
 area way or relation that is incomplete is left out, just as the offline
 reader treats them.
 
+A features query is answered for the tag keys it names (osmnx asks for
+``node['key'](poly:...)`` and the like), so extra keys such as "highway"
+reach the fake server as they would reach Overpass.
+
 The first path segment may select a failure mode, so that one server serves
 every test at once: ``/m429/...`` and ``/m500/...`` answer with that status,
 ``/slow/...`` sleeps :attr:`FakeOSMServer.slow_seconds` first, and
@@ -41,6 +45,8 @@ FRESH_ID_BASE = 10**12
 _AREA_RELATIONS = {"multipolygon", "boundary"}
 
 _POLY = re.compile(r"""poly:["']([^"']*)["']""")
+#: A key-only filter of a features query, as osmnx writes it.
+_KEY = re.compile(r"""\((?:node|way|relation)\[["']([^"'=\]]+)["']\]""")
 
 
 @dataclass
@@ -54,11 +60,12 @@ class ExtractIndex:
     walk
         Walkable way pieces: (id, node ids, tags, LineString).
     feature_ways
-        Complete ways with a feature key: (id, node ids, tags, geometry).
+        Complete tagged ways: (id, node ids, tags, geometry); a query
+        picks those with a key it asks for.
     member_ways
         Complete ways (any tags), by id, for relation members.
     relations
-        Complete area relations with a feature key: (id, members, tags, geometry).
+        Complete tagged area relations: (id, members, tags, geometry).
     bounds
         (west, south, east, north) of the extract header.
     """
@@ -110,11 +117,11 @@ def index_extract(path: str | Path) -> ExtractIndex:
             if all(ok) and len(refs) > 1:
                 line = shapely.LineString([idx.nodes[r][:2] for r in refs])
                 idx.member_ways[obj.id] = (refs, tags, line)
-                if not FEATURE_KEYS.isdisjoint(tags):
+                if tags:
                     idx.feature_ways.append((obj.id, refs, tags, line))
         elif obj.is_relation():
             tags = dict(obj.tags)
-            if tags.get("type") in _AREA_RELATIONS and not FEATURE_KEYS.isdisjoint(tags):
+            if tags.get("type") in _AREA_RELATIONS:
                 members = [{"type": m.type, "ref": m.ref, "role": m.role} for m in obj.members]
                 raw_relations.append((obj.id, members, tags))
     kinds = {"n": "node", "w": "way", "r": "relation"}
@@ -168,22 +175,28 @@ def walk_answer(idx: ExtractIndex, query: str) -> dict[str, Any]:
     return _answer([_node_element(idx, n) for n in sorted(nodes)], sorted(ways, key=lambda e: e["id"]), [])
 
 
+def _query_keys(query: str) -> frozenset[str]:
+    """The tag keys a features query asks for (FEATURE_KEYS if it names none)."""
+    return frozenset(_KEY.findall(query)) or FEATURE_KEYS
+
+
 def features_answer(idx: ExtractIndex, query: str) -> dict[str, Any]:
     """Answer a features query: tagged nodes, ways and relations, recursed down."""
     area = _query_area(query)
+    keys = _query_keys(query)
     shapely.prepare(area)
     nodes: set[int] = set()
     ways: dict[int, dict[str, Any]] = {}
     rels = []
     for nid, (lon, lat, tags) in idx.nodes.items():
-        if not FEATURE_KEYS.isdisjoint(tags) and area.intersects(shapely.Point(lon, lat)):
+        if not keys.isdisjoint(tags) and area.intersects(shapely.Point(lon, lat)):
             nodes.add(nid)
     for wid, refs, tags, geom in idx.feature_ways:
-        if area.intersects(geom):
+        if not keys.isdisjoint(tags) and area.intersects(geom):
             ways[wid] = _way_element(wid, refs, tags)
             nodes.update(refs)
     for rid, members, tags, geom in idx.relations:
-        if area.intersects(geom):
+        if not keys.isdisjoint(tags) and area.intersects(geom):
             rels.append({"type": "relation", "id": rid, "members": members, "tags": dict(tags)})
             for m in members:
                 if m["type"] == "way":

@@ -42,19 +42,66 @@ def test_levels_include_lower_levels(raw):
 
 def test_default_level_is_10min():
     cfg = load_config()
-    assert cfg.level == "10min" and cfg.mode == "time"
+    assert cfg.level == "10min" and cfg.mode == "standard"
     assert cfg.keys == load_config(level="10min").keys
     assert set(cfg.keys) == {"canteen", "school", "clinic", "bank", "market", "pharmacy", "park", "sports"}
 
 
 @pytest.mark.parametrize("level,minutes,metres", [("5min", 5, 300), ("10min", 10, 500), ("15min", 15, 1000)])
 def test_thresholds(level, minutes, metres):
-    t = load_config(level=level)
+    t = load_config(level=level, mode="time")
     assert t.minutes == minutes
     assert t.threshold_m == pytest.approx(minutes * 4.5 * 1000 / 60)
+    assert set(t.limits_m.values()) == {t.threshold_m}
     d = load_config(level=level, mode="distance")
     assert d.threshold_m == metres
-    assert d.keys == t.keys
+    assert set(d.limits_m.values()) == {metres}
+    assert d.keys == t.keys == load_config(level=level).keys
+
+
+def test_standard_basis_judges_each_category_at_its_tier(raw):
+    """GB 50180-2018 表3.0.4: 5-minute tier 300 m, 10-minute 500 m, 15-minute 1000 m;
+    each built-in category at its own tier's distance, whatever the level."""
+    tier_m = {"5min": 300.0, "10min": 500.0, "15min": 1000.0}
+    assert {k: v["distance_m"] for k, v in raw["levels"].items()} == tier_m
+    for level in ("5min", "10min", "15min"):
+        cfg = load_config(level=level)
+        assert cfg.mode == "standard"
+        for key in cfg.keys:
+            spec = raw["categories"][key]
+            assert cfg.limit_m(key) == tier_m[spec["tier"]], (level, key)
+            assert "GB 50180-2018" in spec["clause"], key
+    cfg = load_config(level="15min")
+    # the standard's own examples: canteen and pharmacy 5-minute, primary school 10-minute
+    assert (cfg.limit_m("canteen"), cfg.limit_m("pharmacy"), cfg.limit_m("school")) == (300, 300, 500)
+    assert cfg.limit_m("hospital") == 1000 and cfg.threshold_m == 1000
+    # every built-in category, in a level or not, cites its clause and has a tier
+    for key, spec in raw["categories"].items():
+        assert spec["tier"] in tier_m and spec["clause"].startswith("GB 50180-2018"), key
+    # a category's level is its tier: the levels list exactly the categories of that tier
+    for level, spec in raw["levels"].items():
+        assert all(raw["categories"][k]["tier"] == level for k in spec["categories"]), level
+
+
+def test_toml_per_category_distance_and_tier(tmp_path):
+    cfg = load_config(write(tmp_path, '[categories.school]\ndistance_m = 420\n[categories.bank]\ntier = "5min"\n'))
+    assert cfg.limit_m("school") == 420
+    assert cfg.limit_m("bank") == 300
+    assert cfg.limit_m("market") == 500
+    assert cfg.threshold_m == 500
+    # a new category without a tier is judged at the run's level
+    text = 'use = ["stop"]\n[categories.stop]\ntags = { highway = ["bus_stop"] }\n'
+    assert load_config(write(tmp_path, text), level="15min").limit_m("stop") == 1000
+    assert load_config(write(tmp_path, text)).tag_keys == {"highway"}
+
+
+def test_min_share(tmp_path):
+    assert load_config().min_share == 0.5
+    assert load_config(min_share=0.8).min_share == 0.8
+    assert load_config(write(tmp_path, "min_share = 1\n")).min_share == 1.0
+    for bad in ("0", "1.5", "inf", "nan", '"half"'):
+        with pytest.raises(ConfigError, match="min_share"):
+            load_config(write(tmp_path, f"min_share = {bad}\n"))
 
 
 def test_toml_overrides_minutes_and_speed(tmp_path):
@@ -65,6 +112,7 @@ def test_toml_overrides_minutes_and_speed(tmp_path):
     # keyword arguments (CLI options) win over the file
     cfg = load_config(write(tmp_path, "minutes = 12\nspeed_kmh = 5.0\n"), minutes=6)
     assert cfg.threshold_m == pytest.approx(500.0)
+    assert cfg.mode == "time"  # minutes without a mode mean a uniform walk
 
 
 def test_toml_distance_mode_and_level(tmp_path):
@@ -125,6 +173,10 @@ def test_presets_match_the_file(raw):
     ('use = ["nope"]\n[categories.nope]\nlabel_en = "Nope"\n', "nope"),
     ("[categories.nope]\nlabel_en = \"Nope\"\n", "nope"),
     ("minutes = -3\n", "minutes"),
+    ("minutes = inf\n", "minutes"),
+    ("[categories.school]\ndistance_m = nan\n", "distance_m"),
+    ('[categories.school]\ntier = "3min"\n', "3min"),
+    ('[categories.school]\nrules = 3\n', "rules"),
     ('minutes = "ten"\n', "minutes"),
     ("speed_kmh = 0\n", "speed_kmh"),
     ('mode = "bicycle"\n', "mode"),

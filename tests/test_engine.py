@@ -19,9 +19,10 @@ from numpy.testing import assert_array_equal
 from scipy.spatial import cKDTree
 
 from lifecircle.engine import (
-    Snapped, node_distances, origin_node_distances, point_distances, snap_points,
+    Snapped, nearest_node_facilities, nearest_point_facilities, node_distances,
+    origin_node_distances, point_distances, snap_points,
 )
-from lifecircle.network import StreetNetwork
+from lifecircle.network import StreetNetwork, project
 
 CRS = "EPSG:32635"
 INF = np.inf
@@ -410,3 +411,268 @@ def test_no_facilities():
     assert np.all(nd == INF)
     d = point_distances(net, nd, snap1(net, (10, 0)), none)
     assert d[0] == INF
+
+
+# ---------------------------------------------------------------------------
+# which facility is nearest
+
+
+def check_nearest(got_d: float, got_o: int, per_owner: dict[int, float], limit: float, tol: float) -> None:
+    """``got_o`` is a nearest facility at distance ``got_d``, given the
+    reference distance to every facility (``per_owner``), or -1 exactly when
+    none is within ``limit``."""
+    want = min(per_owner.values(), default=INF)
+    on_limit = np.isfinite(limit) and abs(want - limit) <= tol
+    if got_o == -1:
+        assert on_limit or not (np.isfinite(want) and want <= limit), (got_d, want)
+        assert not np.isfinite(got_d)
+        return
+    assert got_d <= limit
+    assert abs(got_d - want) <= tol, (got_d, want)
+    # the facility named is really that far, not merely some facility
+    assert abs(per_owner[got_o] - want) <= tol, (got_o, per_owner[got_o], want)
+
+
+def per_owner_reference(R, fac: Snapped, owner: np.ndarray, limit: float) -> dict[int, dict]:
+    """For each owner id, networkx distances from its access points alone."""
+    out = {}
+    for o in np.unique(owner[fac.ok]).tolist():
+        src = [("F", int(i)) for i in np.flatnonzero(fac.ok & (owner == o))]
+        cutoff = limit * 1.01 + 1.0 if np.isfinite(limit) else None
+        out[o] = nx.multi_source_dijkstra_path_length(R, set(src), cutoff=cutoff, weight="w")
+    return out
+
+
+def check_all(net, R, node_ids, org, fac, owner, limit, tol):
+    """Run both nearest-facility functions and check every node and origin
+    against the per-facility reference."""
+    nd, no = nearest_node_facilities(net, fac, owner, limit)
+    assert no.dtype == np.int64 and no.shape == (net.n,)
+    assert_array_equal(nd, node_distances(net, fac, limit))
+    pd_, po = nearest_point_facilities(net, nd, no, org, fac, owner, limit)
+    assert_array_equal(pd_, point_distances(net, nd, org, fac, limit))
+    ref = per_owner_reference(R, fac, owner, limit)
+    for idx, nid in enumerate(node_ids):
+        per = {o: d.get(nid, INF) for o, d in ref.items()}
+        check_nearest(nd[idx], int(no[idx]), per, limit, tol)
+    for j in range(len(org)):
+        if not org.ok[j]:
+            assert np.isnan(pd_[j]) and po[j] == -1
+            continue
+        per = {o: d.get(("O", j), INF) for o, d in ref.items()}
+        check_nearest(pd_[j], int(po[j]), per, limit, tol)
+    return nd, no, pd_, po
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.one_of(st.integers(2, 6), st.integers(7, 40)),
+    k=st.integers(1, 3),
+    scaled=st.booleans(),
+    n_fac=st.integers(0, 10),
+    n_owner=st.integers(1, 4),
+    n_org=st.integers(1, 12),
+    max_snap=st.sampled_from([25.0, 60.0, 200.0, 5000.0]),
+    limit=st.sampled_from([INF, 150.0, 400.0, 900.0]),
+)
+def test_nearest_facility_matches_networkx(seed, n, k, scaled, n_fac, n_owner, n_org, max_snap, limit):
+    """Several access points per facility (owner ids not 0..m-1): the owner
+    returned for every node and origin is one at the least distance."""
+    syn = random_network(seed, n, k, scaled)
+    net = syn.net
+    fac = snap_points(net, random_points(seed + 1, syn, n_fac), max_snap)
+    org = snap_points(net, random_points(seed + 2, syn, n_org), max_snap)
+    owner = np.random.default_rng(seed).integers(0, n_owner, n_fac) * 10 + 3
+    R = reference_graph(syn, {"F": fac, "O": org})
+    nd, no, pd_, po = check_all(net, R, net.nodes.tolist(), org, fac, owner, limit, 1e-9 * max(1.0, 1000.0))
+
+    # the same input gives the same answer
+    nd2, no2 = nearest_node_facilities(net, fac, owner, limit)
+    assert_array_equal(no2, no)
+
+    # the region's search names the same facilities for its places' nodes
+    bound = limit if np.isfinite(limit) else 2000.0
+    org_pts = random_points(seed + 2, syn, n_org)
+    region = net.region(org_pts, bound)
+    nd_r, no_r = nearest_node_facilities(net, fac, owner, bound, region)
+    assert_array_equal(nd_r, node_distances(net, fac, bound, region))
+    outside = np.setdiff1d(np.arange(net.n), region.nodes)
+    assert np.all(no_r[outside] == -1)
+    nd_f, no_f = nearest_node_facilities(net, fac, owner, bound)
+    pd_r, po_r = nearest_point_facilities(net, nd_r, no_r, org, fac, owner, bound)
+    pd_f, po_f = nearest_point_facilities(net, nd_f, no_f, org, fac, owner, bound)
+    assert_array_equal(pd_r, pd_f)
+    assert_array_equal(po_r, po_f)
+
+
+def test_nearest_same_edge_and_polygon():
+    # 0 --- 100 --- 200 along y = 0, two streets. Facility 7 sits on the
+    # first street at x=20 (3 m off it); facility 4 is a "polygon" with two
+    # access points: one far off at x=200 (40 m), one at x=150 (1 m off).
+    net = hand_network([[(0, 0), (100, 0)], [(100, 0), (200, 0)]], ids=[(1, 2), (2, 3)])
+    fac = snap_points(net, np.array([[20.0, 3.0], [200.0, 40.0], [150.0, -1.0]]), 200.0)
+    owner = np.array([7, 4, 4])
+    nd, no = nearest_node_facilities(net, fac, owner)
+    by_id = {nid: (d, o) for nid, d, o in zip(net.nodes.tolist(), nd, no.tolist())}
+    assert by_id[1] == (pytest.approx(23.0), 7)
+    assert by_id[2] == (pytest.approx(51.0), 4)  # 50 + 1 via the polygon's nearer point
+    assert by_id[3] == (pytest.approx(40.0), 4)  # the far point is nearest node 3
+    homes = snap_points(net, np.array([[70.0, 4.0], [95.0, 4.0], [250.0, 0.0], [50.0, 900.0]]), 200.0)
+    d, o = nearest_point_facilities(net, nd, no, homes, fac, owner)
+    # home at 70: along its own street to 7, 50 + 3 + 4, beats 30 + 51 + 4 via node 2
+    assert d[0] == pytest.approx(57.0) and o[0] == 7
+    # home at 95: 5 + 51 + 4 via node 2 to facility 4 beats 75 + 3 + 4 along its street
+    assert d[1] == pytest.approx(60.0) and o[1] == 4
+    assert d[2] == pytest.approx(90.0) and o[2] == 4
+    assert np.isnan(d[3]) and o[3] == -1
+    assert_array_equal(d, point_distances(net, nd, homes, fac))
+    # beyond the limit: no facility
+    nd, no = nearest_node_facilities(net, fac, owner, limit=58.0)
+    d, o = nearest_point_facilities(net, nd, no, homes, fac, owner, limit=58.0)
+    assert o.tolist() == [7, -1, -1, -1]
+    assert d[1] == INF and d[2] == INF
+
+
+def test_nearest_same_edge_two_facilities_on_it():
+    # two facilities on the home's own street, none elsewhere: the nearer
+    # along the street wins even though the other is nearer to both ends
+    net = hand_network([[(0, 0), (100, 0)]])
+    fac = snap_points(net, np.array([[1.0, 1.0], [60.0, 9.0], [99.0, 1.0]]), 200.0)
+    owner = np.array([0, 1, 2])
+    nd, no = nearest_node_facilities(net, fac, owner)
+    home = snap1(net, (55.0, 0.0))
+    d, o = nearest_point_facilities(net, nd, no, home, fac, owner)
+    assert d[0] == pytest.approx(14.0) and o[0] == 1
+
+
+def test_nearest_no_facilities_and_bad_owner():
+    net = hand_network([[(0, 0), (100, 0)]])
+    none = snap_points(net, np.array([[50.0, 900.0]]), 200.0)
+    nd, no = nearest_node_facilities(net, none, np.array([5]))
+    assert np.all(nd == INF) and np.all(no == -1)
+    d, o = nearest_point_facilities(net, nd, no, snap1(net, (10, 0)), none, np.array([5]))
+    assert d[0] == INF and o[0] == -1
+    with pytest.raises(ValueError):
+        nearest_node_facilities(net, snap1(net, (10, 0)), np.array([1, 2]))
+    with pytest.raises(ValueError):
+        nearest_node_facilities(net, snap1(net, (10, 0)), np.array([-1]))
+
+
+# ---------------------------------------------------------------------------
+# which facility is nearest, on the bundled real extract
+
+
+def split_graph(net: StreetNetwork, groups: dict[str, Snapped]) -> nx.MultiGraph:
+    """The network's streets (every street, parallel ones too) as an
+    undirected multigraph on node indices, each snapped point inserted as in
+    :func:`reference_graph`; built from the edge arrays, not the CSR."""
+    on_edge = defaultdict(list)
+    for g, sn in groups.items():
+        for i in np.flatnonzero(sn.ok):
+            on_edge[int(sn.edge[i])].append((float(sn.offset[i]), g, int(i)))
+    R = nx.MultiGraph()
+    R.add_nodes_from(range(net.n))
+    for e, (u, v, length) in enumerate(zip(net.eu.tolist(), net.ev.tolist(), net.length.tolist())):
+        prev, at = u, 0.0
+        for a, g, i in sorted(on_edge.get(e, [])):
+            R.add_edge(prev, ("s", g, i), w=a - at)
+            prev, at = ("s", g, i), a
+        R.add_edge(prev, v, w=length - at)
+    for g, sn in groups.items():
+        for i in np.flatnonzero(sn.ok):
+            R.add_edge(("s", g, int(i)), (g, int(i)), w=float(sn.leg[i]))
+    return R
+
+
+@pytest.fixture(scope="module")
+def helsinki(bundled_osm):
+    """The bundled extract's network and its features, projected."""
+    from lifecircle.sources.osmfile import read_osm
+
+    osm = read_osm(bundled_osm)
+    net = StreetNetwork.from_graph(project(osm.graph))
+    return net, osm.features.to_crs(net.crs)
+
+
+def real_facilities(features, tag: str, values: set[str]):
+    """Features with ``tag`` in ``values`` and their access points (a polygon
+    gives several, all owned by its row), as ``analyze`` builds them."""
+    from lifecircle.pois import access_points
+
+    rows = [i for i, t in enumerate(features["tags"]) if t.get(tag) in values]
+    geoms = features.geometry.values[rows]
+    pts, owner = access_points(geoms)
+    return pts, np.asarray(rows, dtype=np.int64)[owner]
+
+
+def real_origins(net: StreetNetwork, fac: Snapped, seed: int) -> np.ndarray:
+    """Random points over the extract and a few far outside it (off every
+    street), and points 7 m along the street from facility access points,
+    to share their edge."""
+    rng = np.random.default_rng(seed)
+    lo, hi = net.xy.min(axis=0), net.xy.max(axis=0)
+    spread = np.concatenate([rng.uniform(lo, hi, (250, 2)), rng.uniform(lo - 2000.0, lo - 1000.0, (5, 2))])
+    e = fac.edge[fac.ok]
+    frac = fac.offset[fac.ok] / net.length[e]
+    along = frac * net.geom_length[e] + rng.choice([-7.0, 7.0], len(e))
+    beside = shapely.line_interpolate_point(net.geoms[e], along)
+    return np.concatenate([shapely.points(spread), beside])
+
+
+@pytest.mark.parametrize(
+    "tag, values",
+    [("leisure", {"park"}), ("amenity", {"bank", "pharmacy", "parking"})],
+)
+@pytest.mark.parametrize("limit", [INF, 400.0])
+def test_nearest_facility_real_extract(helsinki, tag, values, limit):
+    net, features = helsinki
+    pts, owner = real_facilities(features, tag, values)
+    fac = snap_points(net, pts, 200.0)
+    counts = np.bincount(owner[fac.ok])
+    assert (counts > 1).any(), "want a facility with several access points"
+    org = snap_points(net, real_origins(net, fac, seed=11), 200.0)
+    assert (~org.ok).any()
+
+    R = split_graph(net, {"F": fac, "O": org})
+    nd, no, pd_, po = check_all(net, R, range(net.n), org, fac, owner, limit, 1e-6)
+
+    # the checks above reached the cases they are about
+    assert np.isin(po[org.ok], np.flatnonzero(counts > 1)).any()
+    e, b, h = org.edge[org.ok], org.offset[org.ok], org.leg[org.ok]
+    via = np.minimum(nd[net.eu[e]] + b, nd[net.ev[e]] + net.length[e] - b) + h
+    assert (pd_[org.ok] < via - 1e-6).sum() >= 5  # decided along the shared edge
+    if np.isfinite(limit):
+        assert (po[org.ok] == -1).any() and (po[org.ok] >= 0).any()
+
+
+def test_nearest_facility_real_extract_region(helsinki):
+    """Searching only the region of some places names the same facilities
+    for their nodes and origins as searching the whole network."""
+    net, features = helsinki
+    pts, owner = real_facilities(features, "leisure", {"park"})
+    fac = snap_points(net, pts, 200.0)
+    # the extract is about 1 x 1.7 km: small places and bound keep the
+    # region a part of it
+    rng = np.random.default_rng(1)
+    side, bound = 150.0, 300.0
+    corners = net.xy[rng.choice(net.n, 2, replace=False)] - side / 2
+    places = shapely.box(corners[:, 0], corners[:, 1], corners[:, 0] + side, corners[:, 1] + side)
+    region = net.region(places, bound)
+    assert len(region.nodes) < 0.6 * net.n
+
+    nd_f, no_f = nearest_node_facilities(net, fac, owner, bound)
+    nd_r, no_r = nearest_node_facilities(net, fac, owner, bound, region)
+    inside = np.zeros(net.n, dtype=bool)
+    for p in places:
+        inside |= shapely.contains_xy(p, net.xy[:, 0], net.xy[:, 1])
+    assert inside.sum() >= 20 and (no_f[inside] >= 0).sum() >= 10
+    assert_array_equal(nd_r[inside], nd_f[inside])
+    assert_array_equal(no_r[inside], no_f[inside])
+
+    inner = rng.uniform(0.0, side, (200, 2)) + corners[rng.integers(0, len(corners), 200)]
+    org = snap_points(net, inner, 200.0)
+    pd_r, po_r = nearest_point_facilities(net, nd_r, no_r, org, fac, owner, bound)
+    pd_f, po_f = nearest_point_facilities(net, nd_f, no_f, org, fac, owner, bound)
+    assert_array_equal(pd_r, pd_f)
+    assert_array_equal(po_r, po_f)

@@ -18,7 +18,7 @@ import shapely
 
 import lifecircle
 from lifecircle.i18n import t
-from lifecircle.maps import esc, make_map, save_map
+from lifecircle.maps import community_popup, esc, make_map, save_map
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -150,11 +150,12 @@ def page_zh(browser, map_files):
 
 def expected_layer_names(analysis, lang: str) -> list[str]:
     config = analysis.config
-    threshold = t("minutes_value", lang, value=f"{config.minutes:g}")
+    # the standard basis draws one isochrone per tier distance: 300 m and 500 m
+    assert config.isochrone_limits() == [300, 500]
     return (
         [t("layer_communities", lang)]
         + [t("layer_facilities", lang, label=f"{c.icon} {c.label(lang)}") for c in config.categories]
-        + [t("layer_isochrones", lang, threshold=threshold)]
+        + [t("layer_isochrones", lang, threshold=t("metres_value", lang, value=v)) for v in (300, 500)]
         + [t("layer_gaps", lang, label=c.label(lang)) for c in config.categories]
     )
 
@@ -174,9 +175,13 @@ def community_click_points(geom, n: int = 25) -> list[tuple[float, float]]:
     return [(p.y, p.x) for p in points]
 
 
-def click_community(page: Page, geom) -> None:
-    """Click the community's polygon at a point where it is the top element."""
+def click_community(page: Page, geom, others=None) -> None:
+    """Click the community's polygon at a point where it is the top element
+    and no other community (``others``, e.g. a sliver cut by the extract's
+    edge overlapping it) lies."""
     for lat, lon in community_click_points(geom):
+        if others is not None and others.covers(shapely.Point(lon, lat)):
+            continue
         xy = page.js(
             f"""([lat, lon]) => {{
                 const m = {MAP_JS};
@@ -291,8 +296,18 @@ def test_attribution_and_legend_visible(page_en, analysis):
     box = page_en.page.locator(".lc-attribution")
     assert box.is_visible()
     assert box.inner_text().startswith("© OpenStreetMap contributors")
-    n = len(analysis.config.categories)
-    assert page_en.count(".lc-legend div") == n + 1
+    config = analysis.config
+    n = len(config.categories)
+    assert page_en.count(".lc-legend div:has(> i)") == n + 1
+    # the legend states the basis: each category's distance, and the coverage rule
+    rows = page_en.js("() => [...document.querySelectorAll('.lc-basis-row')]"
+                      ".map(r => [r.dataset.category, r.querySelector('.lc-limit').textContent])")
+    assert rows == [[c.key, f"{config.limit_m(c.key):g} m"] for c in config.categories]
+    assert "50%" in page_en.page.locator(".lc-legend .lc-rule").inner_text()
+    # and the run's warnings (no canteen, what was left out) are on the map
+    notes = page_en.page.locator(".lc-notes")
+    assert notes.is_visible()
+    assert [li.inner_text() for li in notes.locator("li").all()] == analysis.warnings
 
 
 @pytest.mark.browser
@@ -306,8 +321,8 @@ def test_every_feature_is_drawn(page_en, analysis):
         assert page_en.count(f".leaflet-marker-icon.lc-poi-{cat.key}") == expected, cat.key
     # Hidden until ticked, then one SVG path per isochrone / gap row.
     assert page_en.count("path.lc-isochrone") == 0
-    page_en.toggle_layer(t("layer_isochrones", "en", threshold="10 min"))
-    assert page_en.count("path.lc-isochrone") == len(analysis.isochrones) > 0
+    page_en.toggle_layer(t("layer_isochrones", "en", threshold="500 m"))
+    assert page_en.count("path.lc-isochrone") == int((analysis.isochrones["metres"] == 500).sum()) > 0
     key = analysis.gaps["category"].value_counts().index[0]
     page_en.toggle_layer(t("layer_gaps", "en", label=analysis.config.category(key).label("en")))
     assert page_en.count(f"path.lc-gap-{key}") == int((analysis.gaps["category"] == key).sum()) > 0
@@ -323,7 +338,7 @@ def test_clicking_a_community_shows_its_minutes(browser, map_files, analysis, la
     # The biggest polygon (easiest to hit) and the CJK-named one.
     for idx in dict.fromkeys([communities.area.idxmax(), communities.index[0]]):
         row = communities.loc[idx]
-        click_community(page, shown.geometry.loc[idx])
+        click_community(page, shown.geometry.loc[idx], shapely.union_all(shown.geometry.drop(idx).values))
         popup = page.page.locator(".leaflet-popup-content")
         popup.wait_for()
         assert popup.locator(".lc-id").inner_text() == row["community_id"]
@@ -332,6 +347,10 @@ def test_clicking_a_community_shows_its_minutes(browser, map_files, analysis, la
             assert cells.locator(".lc-min").inner_text() == minutes_text(row[f"minutes_{cat.key}"])
             covered = t("yes" if row[f"covered_{cat.key}"] else "no", lang)
             assert cells.locator(".lc-covered").inner_text().endswith(covered)
+            share = int(cells.locator(".lc-share").inner_text().rstrip("%"))
+            assert (share >= 50) == bool(row[f"covered_{cat.key}"])
+            nearest = row[f"nearest_{cat.key}"] or (t("unnamed", lang) if row[f"nearest_id_{cat.key}"] else "—")
+            assert cells.locator(".lc-nearest").inner_text() == nearest
         reached = t("reached_value", lang, reached=int(row["reached"]), n=int(row["n_categories"]))
         assert popup.locator(".lc-reached").inner_text() == reached
         if idx == communities.index[0]:
@@ -375,13 +394,15 @@ def test_hostile_names_display_as_text_and_run_nothing(page_en, analysis, tmp_pa
 @pytest.mark.browser
 def test_hostile_category_config_is_inert(browser, analysis, tmp_path):
     """Labels, icons and colours from a user TOML are escaped/validated too."""
-    first = analysis.config.categories[0]
+    cats = list(analysis.config.categories)
+    # the first category with facilities on the map (the extract has no canteen)
+    i, first = next((i, c) for i, c in enumerate(cats) if (analysis.pois["category"] == c.key).any())
     hostile = dataclasses.replace(
         first, label_en="<img src=x onerror=window.__lcPwned=7>", icon="<b>!</b>",
         color="red; background: url(https://example.com/x.png)",
     )
-    config = dataclasses.replace(analysis.config,
-                                 categories=(hostile, *analysis.config.categories[1:]))
+    cats[i] = hostile
+    config = dataclasses.replace(analysis.config, categories=tuple(cats))
     path = save_map(make_map(dataclasses.replace(analysis, config=config), "en"),
                     tmp_path / "map.html")
     assert "example.com" not in path.read_text("utf-8")
@@ -403,7 +424,7 @@ def test_hostile_category_config_is_inert(browser, analysis, tmp_path):
 
 def test_one_isochrone_layer_per_threshold(tmp_path):
     """--isochrones 5,10,15: three layers, each with one polygon per community."""
-    a = lifecircle.analyze(isochrone_limits=[5, 10, 15])
+    a = lifecircle.analyze(config=lifecircle.load_config(minutes=10), isochrone_limits=[5, 10, 15])
     html = save_map(make_map(a, lang="en"), tmp_path / "map.html").read_text("utf-8")
     for minutes in (5, 10, 15):
         assert html.count(t("layer_isochrones", "en", threshold=f"{minutes} min")) == 1
@@ -413,3 +434,18 @@ def test_one_isochrone_layer_per_threshold(tmp_path):
     iso = a.isochrones.set_index(["community_id", "minutes"]).geometry
     for cid in a.communities["community_id"]:
         assert iso[(cid, 15)].area >= iso[(cid, 10)].area >= iso[(cid, 5)].area
+
+
+def test_no_popup_contradicts_the_coverage_rule(analysis):
+    """Every community popup's ✓/✗ agrees with its share against min_share,
+    and with the coverage table, for every category."""
+    cfg = analysis.config
+    checked = 0
+    for _, row in analysis.communities.iterrows():
+        html = community_popup(row, cfg, "en")
+        for cat in cfg.keys:
+            cell = re.search(rf'data-category="{cat}">.*?lc-share">(\d+)%</td><td class="lc-covered">(.)', html)
+            share, flag = int(cell.group(1)), cell.group(2) == "✓"
+            assert flag == bool(row[f"covered_{cat}"]) == (share >= cfg.min_share * 100), (row["name"], cat)
+            checked += 1
+    assert checked == len(analysis.communities) * len(cfg.keys)

@@ -180,7 +180,7 @@ def test_quickstart_shows_the_map_and_saves_outputs(run_notebook, analysis):
     out = Path(s["out"])
     assert out.name == "out-notebook" and out.is_dir()
     assert out.resolve().is_relative_to((ran.workdir / "tmp").resolve())  # a temporary folder
-    for name in ("coverage.csv", "lifecircle.gpkg", "map.html", "report.html", "unsnapped.csv"):
+    for name in ("coverage.csv", "lifecircle.gpkg", "map.html", "report.html", "left_out.csv", "basis.csv"):
         assert name in s["files"] and (out / name).is_file()
     saved = pd.read_csv(out / "coverage.csv", dtype={"community_id": str})
     assert list(saved["community_id"]) == list(analysis.coverage["community_id"])

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
@@ -29,7 +30,7 @@ from lifecircle import settings as lc_settings
 from lifecircle.cli import cli, main
 from lifecircle.errors import ConfigError, EmptyAreaError, InputFileError, NetworkError
 from lifecircle.sources import online
-from lifecircle.sources.osmfile import read_osm
+from lifecircle.sources.osmfile import FEATURE_KEYS, OSMData, read_osm
 
 PLACE = "Kluuvi, Helsinki"
 #: What the fake Nominatim answers for PLACE: ~800 m around the extract's
@@ -87,9 +88,22 @@ def offline_data():
     return read_osm(pipeline.BUNDLED_OSM)
 
 
+def whole_objects(data: OSMData) -> OSMData:
+    """``data`` without the areas the extract cuts (``clipped``).
+
+    Overpass sends whole ways, so the fake server, holding only the
+    extract, leaves the cut ones out: this is what both sources share.
+    """
+    return OSMData(data.graph, data.features[~data.features["clipped"]].reset_index(drop=True), data.source)
+
+
 @pytest.fixture(scope="module")
 def offline_coverage(offline_data):
-    return lifecircle.analyze(offline_data).communities.drop(columns="geometry")
+    return lifecircle.analyze(whole_objects(offline_data)).communities.drop(columns="geometry")
+
+
+def _today() -> str:
+    return datetime.now(timezone.utc).date().isoformat()
 
 
 def assert_same_coverage(expected: pd.DataFrame, got: pd.DataFrame) -> None:
@@ -124,7 +138,12 @@ def _run(*args: str):
 # --------------------------------------------------------------------------
 
 def test_fetch_equals_offline_reader(fake_osm, whole_area, offline_data, offline_coverage):
+    before = _today()
     data = online.fetch(whole_area, buffer_m=0)
+    assert data.data_date in {before, _today()}  # the day of the download, even at midnight
+    assert data.feature_keys == FEATURE_KEYS
+    assert len(data.left_out) == 0
+    assert list(data.left_out.columns) == list(offline_data.left_out.columns)
 
     # the same walk graph ...
     assert set(data.graph.nodes) == set(offline_data.graph.nodes)
@@ -132,8 +151,11 @@ def test_fetch_equals_offline_reader(fake_osm, whole_area, offline_data, offline
     length = lambda G: sorted(round(d["length"], 6) for _, _, d in G.edges(data=True))  # noqa: E731
     assert length(data.graph) == length(offline_data.graph)
 
-    # ... the same features, row for row, geometry for geometry ...
-    got, exp = data.features, offline_data.features
+    # ... the same features, row for row, geometry for geometry (but for
+    # the outlines the extract cuts, which Overpass sends whole) ...
+    got, exp = data.features, whole_objects(offline_data).features
+    assert offline_data.features["clipped"].sum() > 0 and len(exp) < len(offline_data.features)
+    assert not got["clipped"].any()
     assert list(got.columns) == list(exp.columns)
     assert got.crs == exp.crs
     assert got["osm_type"].tolist() == exp["osm_type"].tolist()
@@ -175,10 +197,37 @@ def test_place_online_then_cache_then_bundle_offline(fake_osm, tmp_path, monkeyp
     pd.testing.assert_frame_equal(cov, from_bundle)
 
 
+def test_fetch_reads_requested_keys(fake_osm, whole_area, bundled_osm):
+    """A category on highway=bus_stop finds the stops online as offline."""
+    data = online.fetch(whole_area, buffer_m=0, keys=["highway"])
+    offline = read_osm(bundled_osm, keys=["highway"])
+    assert data.feature_keys == offline.feature_keys == FEATURE_KEYS | {"highway"}
+    stops = lambda f: set(f.loc[(f["osm_type"] == "node") & f["tags"].map(  # noqa: E731
+        lambda t: t.get("highway") == "bus_stop"), "osm_id"])
+    assert len(stops(data.features)) > 50
+    assert stops(data.features) == stops(offline.features)
+    # and every other feature as the offline reader has it
+    got, exp = data.features, whole_objects(offline).features
+    assert list(zip(got["osm_type"], got["osm_id"])) == list(zip(exp["osm_type"], exp["osm_id"]))
+    assert got["tags"].tolist() == exp["tags"].tolist()
+    assert shapely.equals_exact(got.geometry.values, exp.geometry.values, tolerance=0).all()
+    # the default keys ask for no highway features
+    assert stops(online.fetch(whole_area, buffer_m=0).features) == set()
+
+
 def test_bundle_round_trip(offline_data, tmp_path):
     area = shapely.box(24.94, 60.17, 24.95, 60.175)
     path = online.save_bundle(offline_data, tmp_path / "b", area=area)
     back = online.load_bundle(path)
+    # what the offline reader adds to the features survives the trip
+    assert back.features["clipped"].dtype == bool
+    assert back.features["clipped"].tolist() == offline_data.features["clipped"].tolist()
+    assert back.features["clipped"].sum() > 0
+    assert list(back.features.columns) == list(offline_data.features.columns)
+    assert back.data_date == offline_data.data_date == "2019-04-21"
+    assert back.feature_keys == offline_data.feature_keys
+    assert len(offline_data.left_out) > 0
+    pd.testing.assert_frame_equal(back.left_out, offline_data.left_out)
     G, H = offline_data.graph, back.graph
     assert (H.number_of_nodes(), H.number_of_edges()) == (G.number_of_nodes(), G.number_of_edges())
     lengths = lambda g: {(u, v, k): d["length"] for u, v, k, d in g.edges(keys=True, data=True)}  # noqa: E731
@@ -189,6 +238,39 @@ def test_bundle_round_trip(offline_data, tmp_path):
     assert online.bundle_area(path).equals(area)
     # no leftovers from the staging folder
     assert sorted(p.name for p in path.iterdir()) == sorted([online.MANIFEST, online.GRAPH_FILE, online.FEATURES_FILE])
+
+
+def test_bundle_with_requested_keys(tmp_path, bundled_osm):
+    data = read_osm(bundled_osm, keys=["highway"])
+    back = online.load_bundle(online.save_bundle(data, tmp_path / "hw"))
+    assert back.feature_keys == FEATURE_KEYS | {"highway"}
+
+
+def test_bundle_without_clipped_column(tmp_path, offline_data):
+    """A features frame from elsewhere may lack ``clipped``: saved as all False."""
+    plain = OSMData(offline_data.graph, offline_data.features.drop(columns="clipped"), "plain")
+    back = online.load_bundle(online.save_bundle(plain, tmp_path / "plain"))
+    assert back.features["clipped"].dtype == bool and not back.features["clipped"].any()
+    assert len(back.features) == len(plain.features)
+
+
+def test_old_bundle_still_loads(tmp_path, offline_data):
+    """A bundle written before clipped, data_date and feature_keys existed."""
+    path = online.save_bundle(whole_objects(offline_data), tmp_path / "old")
+    raw = gpd.read_file(path / online.FEATURES_FILE, layer="features").drop(columns="clipped")
+    (path / online.FEATURES_FILE).unlink()
+    raw.to_file(path / online.FEATURES_FILE, layer="features", driver="GPKG", geometry_type="Unknown")
+    meta = json.loads((path / online.MANIFEST).read_text(encoding="utf-8"))
+    for key in ("data_date", "feature_keys", "left_out"):
+        del meta[key]
+    (path / online.MANIFEST).write_text(json.dumps(meta), encoding="utf-8")
+    assert "clipped" not in gpd.read_file(path / online.FEATURES_FILE, layer="features").columns
+    back = online.load_bundle(path)
+    assert back.features["clipped"].dtype == bool and not back.features["clipped"].any()
+    assert back.features["osm_id"].tolist() == whole_objects(offline_data).features["osm_id"].tolist()
+    assert back.data_date is None
+    assert back.feature_keys == FEATURE_KEYS
+    assert len(back.left_out) == 0 and list(back.left_out.columns) == ["osm_type", "osm_id", "name", "tags", "reason"]
 
 
 def test_load_bundle_errors(tmp_path, offline_data):
@@ -206,6 +288,14 @@ def test_load_bundle_errors(tmp_path, offline_data):
     (path / online.GRAPH_FILE).unlink()
     with pytest.raises(InputFileError, match="graph.graphml is missing"):
         online.load_bundle(path)
+    # a manifest whose left-out rows lost their fields
+    path = online.save_bundle(offline_data, tmp_path / "c")
+    meta = json.loads((path / online.MANIFEST).read_text(encoding="utf-8"))
+    meta["left_out"] = [{"osm_id": 1}]
+    (path / online.MANIFEST).write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(InputFileError, match="corrupt bundle .*bad entries") as e:
+        online.load_bundle(path)
+    assert "\n" not in str(e.value)
 
 
 # --------------------------------------------------------------------------
@@ -265,7 +355,8 @@ def test_features_from_osmnx_keeps_what_the_offline_reader_keeps():
         geometry=[r[2] for r in rows], crs="EPSG:4326",
     ).set_index(["element", "id"])
     out = online.features_from_osmnx(gdf)
-    assert list(out.columns) == ["osm_type", "osm_id", "name", "tags", "geometry"]
+    assert list(out.columns) == ["osm_type", "osm_id", "name", "tags", "clipped", "geometry"]
+    assert out["clipped"].dtype == bool and not out["clipped"].any()
     assert list(zip(out["osm_type"], out["osm_id"])) == [("node", 1), ("relation", 6), ("way", 2), ("way", 5)]
     assert out["name"].tolist() == ["C", "", "", ""]
     assert out["tags"].tolist() == [{"amenity": "cafe", "name": "C"}, {"landuse": "residential"},

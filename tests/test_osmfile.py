@@ -17,12 +17,13 @@ from pathlib import Path
 import osmium
 import osmnx as ox
 import pytest
+import shapely
 from conftest import NO_STREETS_XML
 
 from lifecircle.config import load_config
 from lifecircle.errors import EmptyAreaError, InputFileError
 from lifecircle.pois import categorize
-from lifecircle.sources.osmfile import read_osm
+from lifecircle.sources.osmfile import FEATURE_KEYS, OSMData, read_osm
 
 # ---------------------------------------------------------------------------
 # osmnx's walk filter, parsed independently
@@ -277,3 +278,308 @@ def test_xml_formats_read_the_same(xml_copies, osm, which):
     assert set(other.graph.nodes) == set(osm.graph.nodes)
     assert _edge_multiset(other.graph) == _edge_multiset(osm.graph)
     assert len(other.features) == len(osm.features)
+
+
+# ---------------------------------------------------------------------------
+# nothing dropped in silence: clipped areas, left-out objects, extra keys,
+# the date of the data. Every expectation below comes from a plain pyosmium
+# pass written here, not from lifecircle's reader.
+
+# Relation types from which pyosmium assembles areas (libosmium's rule).
+AREA_RELATION_TYPES = {"multipolygon", "boundary"}
+
+
+@pytest.fixture(scope="module")
+def file_objects(bundled_osm):
+    """One plain pass: tagged nodes, every way, area relations, newest edit."""
+    nodes, ways, relations = {}, {}, {}
+    newest = None
+    for obj in osmium.FileProcessor(str(bundled_osm)).with_locations():
+        stamp = obj.timestamp
+        if stamp.timestamp() > 0 and (newest is None or stamp > newest):
+            newest = stamp
+        tags = dict(obj.tags)
+        if obj.is_node():
+            if tags and obj.location.valid():
+                nodes[obj.id] = tags
+        elif obj.is_way():
+            refs = [(n.ref, (n.location.lon, n.location.lat) if n.location.valid() else None) for n in obj.nodes]
+            ways[obj.id] = (tags, refs)
+        elif tags.get("type") in AREA_RELATION_TYPES:
+            relations[obj.id] = (tags, [m.ref for m in obj.members if m.type == "w"])
+    return {"nodes": nodes, "ways": ways, "relations": relations, "newest": newest}
+
+
+def _closed_rings(file_objects, keys=FEATURE_KEYS):
+    """Closed ways pyosmium would make areas of: id -> (tags, refs)."""
+    return {wid: (tags, refs) for wid, (tags, refs) in file_objects["ways"].items()
+            if len(refs) >= 4 and refs[0][0] == refs[-1][0] and tags.get("area") != "no"
+            and not keys.isdisjoint(tags)}
+
+
+def _missing_nodes(refs) -> bool:
+    return any(loc is None for _, loc in refs)
+
+
+def _parts(geom) -> list[list[tuple[float, float]]]:
+    return [list(part.coords) for part in geom.geoms]
+
+
+def test_every_residential_area_is_a_feature(osm, file_objects):
+    residential = {wid: refs for wid, (tags, refs) in _closed_rings(file_objects).items()
+                   if tags.get("landuse") == "residential"}
+    cut = {wid for wid, refs in residential.items() if _missing_nodes(refs)}
+    # the figures of the brief, counted here on the file itself
+    assert (len(residential), len(cut)) == (26, 13)
+    feats = osm.features
+    rows = feats[(feats["osm_type"] == "way") & feats["tags"].map(lambda t: t.get("landuse") == "residential")]
+    assert set(rows["osm_id"]) == set(residential)
+    assert set(rows.loc[rows["clipped"], "osm_id"]) == cut
+    assert set(rows.loc[rows["clipped"]].geom_type) == {"MultiLineString"}
+    assert set(rows.loc[~rows["clipped"]].geom_type) == {"MultiPolygon"}
+    for wid, geom in zip(rows.loc[rows["clipped"], "osm_id"], rows.loc[rows["clipped"]].geometry):
+        expected = [[loc for _, loc in piece] for piece in _pieces(residential[wid])]
+        assert _parts(geom) == expected, wid
+
+
+def test_clipped_rows_are_exactly_the_cut_rings(osm, file_objects):
+    rings = _closed_rings(file_objects)
+    cut = {wid: refs for wid, (tags, refs) in rings.items() if _missing_nodes(refs)}
+    with_runs = {wid for wid, refs in cut.items() if any(True for _ in _pieces(refs))}
+    feats = osm.features
+    assert feats["clipped"].dtype == bool
+    clipped = feats[feats["clipped"]]
+    assert set(clipped["osm_type"]) == {"way"}
+    assert set(clipped["osm_id"]) == with_runs
+    for wid, geom in zip(clipped["osm_id"], clipped.geometry):
+        assert _parts(geom) == [[loc for _, loc in piece] for piece in _pieces(cut[wid])], wid
+    # a cut ring with no two neighbouring nodes in the file is reported, not drawn
+    outside = osm.left_out[osm.left_out["reason"] == "outline outside the extract"]
+    assert set(outside["osm_id"]) == set(cut) - with_runs
+    assert set(outside["osm_type"]) <= {"way"}
+    # no object twice, whether as area, outline or left-out row
+    keys = list(zip(feats["osm_type"], feats["osm_id"]))
+    assert len(keys) == len(set(keys))
+    assert not set(keys) & set(zip(osm.left_out["osm_type"], osm.left_out["osm_id"]))
+
+
+def test_incomplete_relations_are_left_out(osm, file_objects):
+    ways = file_objects["ways"]
+    tagged = {rid: ws for rid, (tags, ws) in file_objects["relations"].items() if not FEATURE_KEYS.isdisjoint(tags)}
+    # complete: every member way in the file, with every node
+    complete = {rid for rid, ws in tagged.items()
+                if ws and all(w in ways and not _missing_nodes(ways[w][1]) for w in ws)}
+    left = osm.left_out
+    assert list(left.columns) == ["osm_type", "osm_id", "name", "tags", "reason"]
+    incomplete = left[left["reason"] == "relation incomplete in the extract"]
+    assert set(incomplete["osm_type"]) == {"relation"}
+    assert set(incomplete["osm_id"]) == set(tagged) - complete
+    assert len(incomplete) == 25
+    feats = osm.features
+    assert set(feats.loc[feats["osm_type"] == "relation", "osm_id"]) == complete
+    # the rows say what they were: Helsinki's own boundary is one of them
+    helsinki = incomplete[incomplete["osm_id"] == 34914].iloc[0]
+    assert helsinki["name"] == "Helsinki" and helsinki["tags"]["boundary"] == "administrative"
+    assert "type" not in helsinki["tags"]  # as on the areas pyosmium makes of relations
+    assert left["osm_id"].dtype == "int64"
+    assert list(zip(left["osm_type"], left["osm_id"])) == sorted(zip(left["osm_type"], left["osm_id"]))
+
+
+@pytest.fixture(scope="module")
+def osm_highway(bundled_osm):
+    return read_osm(bundled_osm, keys=["highway"])
+
+
+def _bus_stops(features):
+    rows = features[(features["osm_type"] == "node")
+                    & features["tags"].map(lambda t: t.get("highway") == "bus_stop")]
+    return set(rows["osm_id"])
+
+
+def test_requested_key_reads_bus_stops(osm, osm_highway, file_objects):
+    stops = {nid for nid, tags in file_objects["nodes"].items() if tags.get("highway") == "bus_stop"}
+    assert len(stops) > 50  # the extract has a real number of them
+    assert _bus_stops(osm_highway.features) == stops
+    # none with the default keys: no bus stop here carries another feature key
+    assert not any(not FEATURE_KEYS.isdisjoint(file_objects["nodes"][n]) for n in stops)
+    assert _bus_stops(osm.features) == set()
+    assert osm.feature_keys == FEATURE_KEYS
+    assert osm_highway.feature_keys == FEATURE_KEYS | {"highway"}
+    # the walk network does not depend on which features are read
+    assert set(osm_highway.graph.nodes) == set(osm.graph.nodes)
+    assert _edge_multiset(osm_highway.graph) == _edge_multiset(osm.graph)
+
+
+def test_a_single_key_string_is_one_key(bundled_osm, osm_highway):
+    one = read_osm(bundled_osm, keys="highway")
+    assert one.feature_keys == osm_highway.feature_keys
+    assert len(one.features) == len(osm_highway.features)
+
+
+def test_data_date_is_the_newest_edit(osm, bundled_osm, file_objects):
+    header = osmium.io.Reader(str(bundled_osm), osmium.osm.osm_entity_bits.NOTHING).header()
+    # no replication timestamp in this file's header: the newest edit decides
+    assert header.get("osmosis_replication_timestamp") == ""
+    assert file_objects["newest"].date().isoformat() == "2019-04-21"  # as data/README.md says
+    assert osm.data_date == "2019-04-21"
+
+
+# ---------------------------------------------------------------------------
+# small synthetic extracts: every case with a known answer
+
+#: A street (1-2), a complete square park (way 20, nodes 3-6), a park whose
+#: ring lost nodes 92 and 93 at the extract's edge (way 21), a ring whose
+#: nodes are all outside (way 22), a bow tie (way 23), a complete
+#: multipolygon (relation 30 on way 24) and one whose second member is
+#: missing (relation 31).
+SYNTHETIC_XML = """<?xml version='1.0' encoding='UTF-8'?>
+<osm version="0.6" generator="test">
+  <node id="1" version="1" lat="60.1000" lon="24.9000"/>
+  <node id="2" version="1" lat="60.1000" lon="24.9100"/>
+  <node id="3" version="1" lat="60.1010" lon="24.9000"/>
+  <node id="4" version="1" lat="60.1010" lon="24.9010"/>
+  <node id="5" version="1" lat="60.1020" lon="24.9010"/>
+  <node id="6" version="1" lat="60.1020" lon="24.9000"/>
+  <node id="11" version="1" lat="60.1030" lon="24.9000"/>
+  <node id="12" version="1" lat="60.1030" lon="24.9010"/>
+  <node id="13" version="1" lat="60.1030" lon="24.9020"/>
+  <node id="14" version="1" lat="60.1040" lon="24.9020"/>
+  <node id="15" version="1" lat="60.1040" lon="24.9000"/>
+  <node id="41" version="1" lat="60.1050" lon="24.9000"/>
+  <node id="42" version="1" lat="60.1060" lon="24.9010"/>
+  <node id="43" version="1" lat="60.1050" lon="24.9010"/>
+  <node id="44" version="1" lat="60.1060" lon="24.9000"/>
+  <node id="51" version="1" lat="60.1070" lon="24.9000"/>
+  <node id="52" version="1" lat="60.1070" lon="24.9010"/>
+  <node id="53" version="1" lat="60.1080" lon="24.9010"/>
+  <node id="54" version="1" lat="60.1080" lon="24.9000"/>
+  <way id="10" version="1">
+    <nd ref="1"/><nd ref="2"/>
+    <tag k="highway" v="residential"/>
+  </way>
+  <way id="20" version="1">
+    <nd ref="3"/><nd ref="4"/><nd ref="5"/><nd ref="6"/><nd ref="3"/>
+    <tag k="leisure" v="park"/><tag k="name" v="Whole park"/>
+  </way>
+  <way id="21" version="1">
+    <nd ref="11"/><nd ref="12"/><nd ref="13"/><nd ref="92"/><nd ref="14"/><nd ref="93"/>
+    <nd ref="15"/><nd ref="11"/>
+    <tag k="leisure" v="park"/><tag k="name" v="Cut park"/>
+  </way>
+  <way id="22" version="1">
+    <nd ref="94"/><nd ref="95"/><nd ref="96"/><nd ref="94"/>
+    <tag k="landuse" v="residential"/>
+  </way>
+  <way id="23" version="1">
+    <nd ref="41"/><nd ref="42"/><nd ref="43"/><nd ref="44"/><nd ref="41"/>
+    <tag k="leisure" v="playground"/>
+  </way>
+  <way id="24" version="1">
+    <nd ref="51"/><nd ref="52"/><nd ref="53"/><nd ref="54"/><nd ref="51"/>
+  </way>
+  <relation id="30" version="1">
+    <member type="way" ref="24" role="outer"/>
+    <tag k="type" v="multipolygon"/><tag k="landuse" v="residential"/>
+  </relation>
+  <relation id="31" version="1">
+    <member type="way" ref="24" role="outer"/><member type="way" ref="99" role="inner"/>
+    <tag k="type" v="multipolygon"/><tag k="amenity" v="school"/><tag k="name" v="Half school"/>
+  </relation>
+</osm>
+"""
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    path = tmp_path_factory.mktemp("synthetic") / "cut.osm"
+    path.write_text(SYNTHETIC_XML, encoding="utf-8")
+    return read_osm(path, retain_all=True)
+
+
+def _row(frame, osm_type, osm_id):
+    rows = frame[(frame["osm_type"] == osm_type) & (frame["osm_id"] == osm_id)]
+    assert len(rows) == 1, (osm_type, osm_id, len(rows))
+    return rows.iloc[0]
+
+
+def test_synthetic_clipped_ring_is_its_visible_runs(synthetic):
+    cut = _row(synthetic.features, "way", 21)
+    assert bool(cut["clipped"]) and cut["name"] == "Cut park"
+    assert cut.geometry.geom_type == "MultiLineString"
+    # nodes 11 12 13 | 92 missing | 14 alone | 93 missing | 15 11: runs of two or more
+    assert _parts(cut.geometry) == [
+        [(24.9000, 60.1030), (24.9010, 60.1030), (24.9020, 60.1030)],
+        [(24.9000, 60.1040), (24.9000, 60.1030)],
+    ]
+
+
+def test_synthetic_complete_ring_stays_a_polygon(synthetic):
+    whole = _row(synthetic.features, "way", 20)
+    assert not bool(whole["clipped"])
+    assert whole.geometry.geom_type in ("Polygon", "MultiPolygon")
+    assert whole.geometry.equals(shapely.box(24.9000, 60.1010, 24.9010, 60.1020))
+    rel = _row(synthetic.features, "relation", 30)
+    assert not bool(rel["clipped"]) and rel.geometry.equals(shapely.box(24.9000, 60.1070, 24.9010, 60.1080))
+
+
+def test_synthetic_left_out(synthetic):
+    left = synthetic.left_out
+    assert list(left.columns) == ["osm_type", "osm_id", "name", "tags", "reason"]
+    assert list(zip(left["osm_type"], left["osm_id"], left["reason"])) == [
+        ("relation", 31, "relation incomplete in the extract"),
+        ("way", 22, "outline outside the extract"),
+        ("way", 23, "invalid geometry"),
+    ]
+    half = _row(left, "relation", 31)
+    assert half["name"] == "Half school" and half["tags"] == {"amenity": "school", "name": "Half school"}
+    # nothing left out is also a feature, and nothing else is missing
+    feats = synthetic.features
+    assert set(zip(feats["osm_type"], feats["osm_id"])) == {("way", 20), ("way", 21), ("relation", 30)}
+    assert synthetic.data_date is None  # no timestamps anywhere in the file
+
+
+def test_nothing_left_out_gives_an_empty_frame(tmp_path):
+    path = tmp_path / "street.osm"
+    path.write_text(SYNTHETIC_XML.split("<way id=\"20\"")[0] + "</osm>\n", encoding="utf-8")
+    data = read_osm(path)
+    assert len(data.left_out) == 0
+    assert list(data.left_out.columns) == ["osm_type", "osm_id", "name", "tags", "reason"]
+    assert list(data.features.columns) == ["osm_type", "osm_id", "name", "tags", "clipped", "geometry"]
+    assert len(data.features) == 0
+
+
+def _dated_extract(path: Path, replication: str | None) -> Path:
+    """A one-street .osm.pbf edited 2022-06-01 (the way) and 2020-01-02 (its nodes)."""
+    header = osmium.io.Header()
+    if replication:
+        header.set("osmosis_replication_timestamp", replication)
+    writer = osmium.SimpleWriter(str(path), 4096, header)
+    try:
+        for nid, lon in ((1, 24.90), (2, 24.91)):
+            writer.add_node(osmium.osm.mutable.Node(id=nid, location=(lon, 60.1), version=1,
+                                                    timestamp="2020-01-02T00:00:00Z"))
+        writer.add_way(osmium.osm.mutable.Way(id=1, nodes=[1, 2], tags={"highway": "footway"}, version=1,
+                                              timestamp="2022-06-01T23:59:59Z"))
+    finally:
+        writer.close()
+    return path
+
+
+def test_data_date_prefers_the_header(tmp_path):
+    dated = _dated_extract(tmp_path / "dated.osm.pbf", "2021-03-04T23:30:00Z")
+    assert read_osm(dated).data_date == "2021-03-04"
+    # without it, the newest object (a way here, not a node) dates the file
+    undated = _dated_extract(tmp_path / "undated.osm.pbf", None)
+    assert osmium.io.Reader(str(undated), osmium.osm.osm_entity_bits.NOTHING).header().get(
+        "osmosis_replication_timestamp") == ""
+    assert read_osm(undated).data_date == "2022-06-01"
+
+
+def test_osmdata_defaults(osm):
+    plain = OSMData(osm.graph, osm.features, "x")
+    assert plain.feature_keys == FEATURE_KEYS
+    assert plain.data_date is None
+    assert list(plain.left_out.columns) == ["osm_type", "osm_id", "name", "tags", "reason"]
+    assert len(plain.left_out) == 0
+    # each instance its own empty frame
+    assert OSMData(osm.graph, osm.features, "y").left_out is not plain.left_out

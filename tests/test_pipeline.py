@@ -72,7 +72,26 @@ class Reference:
         return R
 
 
+class RefResult(tuple):
+    """``(dist, homes, n)``, with the reference graph, facilities, access-point
+    owners and buildings in ``extra``."""
+
+    def __new__(cls, dist, homes, n, extra):
+        self = super().__new__(cls, (dist, homes, n))
+        self.extra = extra
+        return self
+
+
 def build_reference(analysis, osm):
+    """networkx distances from every facility category to every inserted point.
+
+    Returns ``(dist, homes, n)``: ``dist[cat]`` maps a point's name to its
+    distance; ``homes[i]`` lists community i's building rows, or, for a
+    community without buildings, is empty and ``homes[("area", i)]`` lists
+    its area sample names.
+    """
+    from lifecircle.pipeline import _area_points
+
     cfg = analysis.config
     ref = Reference(analysis.graph)
     comms = analysis.communities
@@ -83,12 +102,19 @@ def build_reference(analysis, osm):
     # representative point
     buildings = residential_buildings(osm.features, analysis.crs)
     homes = defaultdict(list)
+    held = set()
     for b, p in enumerate(buildings.representative_point().values):
         for i, poly in enumerate(comms.geometry.values):
             if poly.contains(p):
+                held.add(i)
                 if ref.add(("home", b), p, cfg.max_snap_m):
                     homes[i].append(b)
                 break
+    for i, poly in enumerate(comms.geometry.values):
+        if i not in held:
+            for j, p in enumerate(_area_points(poly)):
+                if ref.add(("area", i, j), p, cfg.max_snap_m):
+                    homes[("area", i)].append(("area", i, j))
     fac = categorize(osm.features, cfg).to_crs(analysis.crs)
     pts, owner = access_points(fac.geometry.values)
     sources = defaultdict(list)
@@ -99,7 +125,27 @@ def build_reference(analysis, osm):
     limit = cfg.threshold_m * settings.search_factor
     dist = {cat: nx.multi_source_dijkstra_path_length(R, set(sources[cat]), cutoff=limit, weight="w")
             if sources[cat] else {} for cat in cfg.keys}
-    return dist, homes, len(centres)
+    return RefResult(dist, homes, len(centres), extra=(R, fac, owner, buildings))
+
+
+def reference_shares(analysis, reference, cat):
+    """Per community: (share of homes or area points within the category's
+    distance, residents-weighted share or NaN), or None where a point lies
+    within 1e-6 m of the distance (a tie the test cannot decide)."""
+    dist, homes, n = reference
+    *_, buildings = reference.extra
+    T = analysis.config.limit_m(cat)
+    out = []
+    for i in range(n):
+        names = [("home", b) for b in homes.get(i, [])] or homes.get(("area", i), [])
+        d = np.array([dist[cat].get(name, np.inf) for name in names])
+        if len(d) == 0 or np.any(np.abs(d - T) < EPS):
+            out.append(None)
+            continue
+        res = np.array([buildings["residents"].iloc[b] for b in homes.get(i, [])])
+        rs = float((res * (d <= T)).sum() / res.sum()) if len(res) else np.nan
+        out.append((float(np.mean(d <= T)), rs))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -160,40 +206,94 @@ def test_district_searches_its_region_only(osm, analysis, monkeypatch):
     assert check_minutes(a, build_reference(a, osm)) >= 1
 
 
-def test_covered_flags(analysis, reference):
-    dist, _, n = reference
-    cfg = analysis.config
-    cov = analysis.coverage
-    T = cfg.threshold_m
-    assert T == pytest.approx(10 * 4.5 * 1000 / 60)  # 10 min at 4.5 km/h = 750 m
-    for cat in cfg.keys:
-        col = cov[f"covered_{cat}"]
-        assert col.dtype == bool
-        for i in range(n):
-            want = dist[cat].get(("centre", i), np.inf)
-            if abs(want - T) < EPS:
-                continue
-            assert col.iloc[i] == (want <= T), (cat, i, want)
-        # and consistent with the rounded minutes column
-        m = cov[f"minutes_{cat}"]
-        assert (m[col] <= cfg.minutes + 0.005).all()
-        assert ((m[~col] >= cfg.minutes - 0.005) | m[~col].isna()).all()
-
-
-def test_building_shares_match_networkx(analysis, reference):
+def test_covered_is_the_share_rule(analysis, reference):
+    """Each category at its own tier distance; covered exactly when the share of
+    homes (or area) within it reaches min_share; both checked against networkx."""
     dist, homes, n = reference
     cfg = analysis.config
     cov = analysis.coverage
-    T = cfg.threshold_m
-    with_homes = [i for i in range(n) if homes.get(i)]
-    assert with_homes, "no community with residential buildings"
-    assert [len(homes.get(i, [])) for i in range(n)] == cov["n_buildings"].tolist()
+    assert cfg.mode == "standard" and cfg.min_share == 0.5
+    assert cfg.limits_m == {"canteen": 300, "clinic": 300, "pharmacy": 300, "park": 300, "sports": 300,
+                            "school": 500, "bank": 500, "market": 500}
+    checked = 0
     for cat in cfg.keys:
-        for i in with_homes:
-            d = np.array([dist[cat].get(("home", b), np.inf) for b in homes[i]])
-            if np.any(np.abs(d - T) < EPS):
+        col = cov[f"covered_{cat}"]
+        assert col.dtype == bool
+        assert (cov[f"limit_m_{cat}"] == cfg.limit_m(cat)).all()
+        # one rule everywhere: the flag is the (rounded) share against min_share
+        assert (col == (cov[f"share_{cat}"] >= cfg.min_share)).all()
+        for i, want in enumerate(reference_shares(analysis, reference, cat)):
+            if want is None:
                 continue
-            assert cov[f"share_{cat}"].iloc[i] == pytest.approx(np.mean(d <= T), abs=5e-5), (cat, i)
+            assert cov[f"share_{cat}"].iloc[i] == pytest.approx(want[0], abs=5e-5), (cat, i)
+            assert col.iloc[i] == (round(want[0], 4) >= cfg.min_share), (cat, i)
+            checked += 1
+    assert checked > 0.9 * n * len(cfg.keys)
+
+
+def test_complete_and_per_category_coverage_match_reference(analysis, reference):
+    """The headline numbers: complete communities and per-category coverage."""
+    cfg = analysis.config
+    cov = analysis.coverage
+    shares = {cat: reference_shares(analysis, reference, cat) for cat in cfg.keys}
+    covered = {cat: [s is not None and round(s[0], 4) >= cfg.min_share for s in shares[cat]] for cat in cfg.keys}
+    for cat in cfg.keys:
+        assert all(s is not None for s in shares[cat]), cat  # no ties on this extract
+        assert int(cov[f"covered_{cat}"].sum()) == sum(covered[cat]), cat
+    complete = sum(all(covered[cat][i] for cat in cfg.keys) for i in range(len(cov)))
+    assert int(cov["complete"].sum()) == complete
+    # the extract has facilities for every category but canteens (none in OSM there)
+    assert sum(covered["canteen"]) == 0 and all(sum(covered[c]) > 0 for c in cfg.keys if c != "canteen")
+
+
+def test_residents_share_matches_reference(analysis, reference):
+    cfg = analysis.config
+    cov = analysis.coverage
+    checked = 0
+    for cat in cfg.keys:
+        for i, want in enumerate(reference_shares(analysis, reference, cat)):
+            got = cov[f"residents_share_{cat}"].iloc[i]
+            if want is None:
+                continue
+            if np.isnan(want[1]):
+                assert np.isnan(got), (cat, i)
+                continue
+            assert got == pytest.approx(want[1], abs=5e-5), (cat, i)
+            checked += 1
+    # and the shares are not trivially all 0 or all 1
+    values = np.concatenate([cov[f"residents_share_{k}"].dropna().values for k in cfg.keys])
+    assert checked > 50 and 0 < np.mean(values) < 1 and np.any((values > 0) & (values < 1))
+
+
+def test_nearest_facility_is_named_and_truly_nearest(analysis, reference):
+    """The facility named for each community is one at the shortest walk from
+    its centre (networkx from the centre to every facility separately)."""
+    R, fac, owner, _ = reference.extra
+    cfg = analysis.config
+    cov = analysis.coverage
+    limit = cfg.threshold_m * settings.search_factor
+    checked = 0
+    for i in range(len(cov)):
+        if ("centre", i) not in R:
+            continue
+        reach = nx.single_source_dijkstra_path_length(R, ("centre", i), cutoff=limit, weight="w")
+        for cat in cfg.keys:
+            per_fac = {}
+            for node, d in reach.items():
+                if isinstance(node, tuple) and node[0] == "poi" and fac["category"].iloc[owner[node[1]]] == cat:
+                    pid = fac["poi_id"].iloc[owner[node[1]]]
+                    per_fac[pid] = min(per_fac.get(pid, np.inf), d)
+            got = cov[f"nearest_id_{cat}"].iloc[i]
+            if not per_fac or min(per_fac.values()) > limit - EPS:
+                assert got == "" and np.isnan(cov[f"metres_{cat}"].iloc[i]), (cat, i)
+                continue
+            best = min(per_fac.values())
+            assert per_fac[got] == pytest.approx(best, abs=1e-6), (cat, i, got)
+            assert cov[f"metres_{cat}"].iloc[i] == pytest.approx(best, abs=0.05 + EPS)
+            name = fac.loc[fac["poi_id"] == got, "name"].iloc[0]
+            assert cov[f"nearest_{cat}"].iloc[i] == name
+            checked += 1
+    assert checked > 0.5 * len(cov) * len(cfg.keys)
 
 
 def test_summary_columns(analysis):
@@ -225,8 +325,9 @@ def test_summary_columns(analysis):
 
 
 def test_distance_mode(bundled_osm, osm):
+    """A uniform distance (--distance): every category at the level's 500 m."""
     cfg = load_config(mode="distance")
-    assert cfg.threshold_m == 500.0
+    assert cfg.threshold_m == 500.0 and set(cfg.limits_m.values()) == {500.0}
     a = lifecircle.analyze(bundled_osm, config=cfg)
     assert a.config.mode == "distance"
     assert "metres" in a.isochrones.columns and set(a.isochrones["metres"]) == {500.0}
@@ -237,7 +338,6 @@ def test_distance_mode(bundled_osm, osm):
             want = dist[cat].get(("centre", i), np.inf)
             if abs(want - 500.0) < EPS or abs(want - 1500.0) < EPS:
                 continue
-            assert cov[f"covered_{cat}"].iloc[i] == (want <= 500.0), (cat, i, want)
             if want < 1500.0:
                 assert abs(cov[f"metres_{cat}"].iloc[i] - want) <= 0.05 + EPS
             else:
@@ -287,3 +387,36 @@ def test_save(analysis, tmp_path):
     back = gpd.read_file(tmp_path / "a" / "lifecircle.gpkg", layer="communities")
     assert len(back) == len(analysis.communities)
     assert back.crs.to_epsg() == 4326
+
+
+def test_every_residential_area_is_reported_or_left_out_with_a_reason(analysis, bundled_osm, tmp_path):
+    """Independent count from the file (plain osmium): each landuse=residential
+    area is a community (partial when cut by the extract's edge) or a row of
+    left_out.csv with its reason; none is named by its OSM id."""
+    import osmium
+
+    areas, clipped = set(), set()
+    for o in osmium.FileProcessor(str(bundled_osm)).with_locations():
+        if o.tags.get("landuse") != "residential":
+            continue
+        if o.is_way() and o.nodes[0].ref == o.nodes[-1].ref:
+            areas.add(f"way/{o.id}")
+            if not all(n.location.valid() for n in o.nodes):
+                clipped.add(f"way/{o.id}")
+        elif o.is_relation():
+            areas.add(f"relation/{o.id}")
+    assert len(areas) == 26 and len(clipped) == 13
+    cov = analysis.coverage
+    out = tmp_path / "out"
+    analysis.save(out)
+    left = pd.read_csv(out / "left_out.csv", keep_default_na=False)
+    left_comms = left[left["what"] == "community"]
+    assert set(cov["community_id"]) | set(left_comms["id"]) == areas
+    assert not set(cov["community_id"]) & set(left_comms["id"])
+    assert (left["reason"].str.len() > 0).all()
+    assert set(cov.loc[cov["partial"], "community_id"]) == clipped - set(left_comms["id"])
+    # names people use: none is an OSM id, none is empty, all distinct
+    assert not cov["name"].str.contains(r"(?:way|node|relation)/\d").any()
+    assert (cov["name"].str.len() > 0).all() and cov["name"].is_unique
+    # the terminal summary and the warnings count what was left out
+    assert any("left out" in w for w in analysis.warnings)

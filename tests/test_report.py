@@ -18,7 +18,7 @@ import lifecircle
 from lifecircle import report
 from lifecircle.errors import LifecircleError
 from lifecircle.htmlassets import esc
-from lifecircle.i18n import t
+from lifecircle.i18n import basis_text, rule_text, t, tier_text
 
 HOSTILE_COMMUNITY = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 CJK_COMMUNITY = "赫尔辛基·社区 & 二"
@@ -166,9 +166,22 @@ def test_report_contents(analysis, tmp_path, lang):
     parser.feed(html)
     cells = {row[0]: row[1:] for row in parser.rows if row}
     n = len(analysis.communities)
-    for cat in analysis.config.categories:
+    config = analysis.config
+    for cat in config.categories:
         covered = int(analysis.communities[f"covered_{cat.key}"].sum())
-        assert cells[cat.label(lang)][:2] == [str(covered), f"{100 * covered / n:.0f}%"]
+        limit = config.limit_m(cat.key)
+        summary, basis = [row[1:] for row in parser.rows if row and row[0] == cat.label(lang)]
+        assert summary[:4] == [tier_text(config, cat.key, lang), t("metres_value", lang, value=f"{limit:g}"),
+                               str(covered), f"{100 * covered / n:.0f}%"]
+        # the basis table cites the clause and the OSM rules of every category
+        assert basis == [cat.clause, cat.describe()]
+    assert esc(rule_text(config, lang)) in html and esc(basis_text(config, lang)) in html
+    # each community lists the nearest facility of every category, by name
+    for _, row in analysis.communities.iterrows():
+        listed = cells[row["name"]][3]
+        for k in config.keys:
+            want = row[f"nearest_{k}"] or (t("unnamed", lang) if row[f"nearest_id_{k}"] else "—")
+            assert want in listed, (row["name"], k)
     assert HOSTILE_COMMUNITY in cells  # parsed back to the original text
     assert cells[CJK_COMMUNITY][0] == analysis.communities.iloc[1]["community_id"]
 

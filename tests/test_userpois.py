@@ -172,7 +172,7 @@ def test_no_name_column_gives_empty_names(tmp_path, helsinki, config):
 
 @pytest.mark.parametrize("value, key", [
     ("pharmacy", "pharmacy"), ("PHARMACY", "pharmacy"), ("药店", "pharmacy"), ("Pharmacy", "pharmacy"),
-    ("超市/菜市场", "market"), ("supermarket or fresh market", "market"), (" bank ", "bank"),
+    ("菜市场/生鲜超市", "market"), ("fresh market or supermarket", "market"), (" bank ", "bank"),
 ])
 def test_category_labels(tmp_path, helsinki, config, value, key):
     r = helsinki[0]

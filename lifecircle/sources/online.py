@@ -18,8 +18,9 @@ import json
 import math
 import os
 import socket
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 import geopandas as gpd
@@ -33,7 +34,7 @@ from osmnx._errors import InsufficientResponseError
 from .. import settings
 from ..errors import ConfigError, EmptyAreaError, InputFileError, NetworkError, first_line
 from ..fileio import read_polygons, staging_dir
-from .osmfile import FEATURE_KEYS, OSMData
+from .osmfile import FEATURE_KEYS, LEFT_OUT_COLUMNS, OSMData, feature_keys, features_frame, left_out_frame
 
 #: File names inside a bundle folder.
 MANIFEST = "bundle.json"
@@ -367,11 +368,11 @@ def features_from_osmnx(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     -------
     geopandas.GeoDataFrame
         ``osm_type``, ``osm_id``, ``name``, ``tags`` (dict of the element's
-        tags), geometry (Point or MultiPolygon, EPSG:4326); sorted by type
-        and id, as :func:`lifecircle.sources.osmfile.features_frame` makes it.
+        tags), ``clipped`` (always False: Overpass sends whole ways, never
+        cut at the query's edge), geometry (Point or MultiPolygon,
+        EPSG:4326); sorted by type and id, as
+        :func:`lifecircle.sources.osmfile.features_frame` makes it.
     """
-    from .osmfile import features_frame
-
     feats: list[dict[str, Any]] = []
     if len(gdf):
         flat = gdf.reset_index()
@@ -385,7 +386,7 @@ def features_from_osmnx(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             shape = _feature_geometry(osm_type, geom, tags)
             if shape is not None:
                 feats.append({"osm_type": osm_type, "osm_id": int(osm_id), "tags": tags,
-                              "wkb": shapely.to_wkb(shape)})
+                              "wkb": shapely.to_wkb(shape), "clipped": False})
     return features_frame(feats)
 
 
@@ -393,7 +394,7 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
-def fetch(area: shapely.Geometry, buffer_m: float = 0.0) -> OSMData:
+def fetch(area: shapely.Geometry, buffer_m: float = 0.0, keys: Iterable[str] = ()) -> OSMData:
     """Download the walk network and features of an area from Overpass.
 
     Parameters
@@ -403,13 +404,20 @@ def fetch(area: shapely.Geometry, buffer_m: float = 0.0) -> OSMData:
     buffer_m
         Metres fetched beyond the area, so facilities just across its edge
         count for the communities inside.
+    keys
+        Tag keys asked for as features besides
+        :data:`~lifecircle.sources.osmfile.FEATURE_KEYS`, e.g. the keys of
+        custom categories ("highway" for ``highway=bus_stop``).
 
     Returns
     -------
     OSMData
         Graph as ``osmnx.graph_from_polygon(network_type="walk")`` builds it
         and features shaped as the offline reader's; ``pipeline.analyze``
-        treats both sources alike.
+        treats both sources alike. ``feature_keys`` are the keys asked for,
+        ``left_out`` is empty (Overpass sends whole objects) and
+        ``data_date`` is the day of this call (UTC; an answer osmnx takes
+        from its cache may be older).
 
     Raises
     ------
@@ -422,8 +430,12 @@ def fetch(area: shapely.Geometry, buffer_m: float = 0.0) -> OSMData:
     if not math.isfinite(buffer_m) or buffer_m < 0:
         raise ConfigError(f"buffer must be zero or more metres, got {buffer_m}")
     query = buffer_area(area, float(buffer_m))
+    keys_read = feature_keys(keys)
     # sorted: the query text is the cache key, and set order varies per process
-    tags = {k: True for k in sorted(FEATURE_KEYS)}
+    tags = {k: True for k in sorted(keys_read)}
+    # the day of this fetch; an answer osmnx takes from its cache may be
+    # older, which osmnx does not tell
+    today = datetime.now(timezone.utc).date().isoformat()
     with _osmnx_session("Overpass"):
         try:
             G = ox.graph_from_polygon(query, network_type="walk", simplify=True, retain_all=False)
@@ -444,7 +456,8 @@ def fetch(area: shapely.Geometry, buffer_m: float = 0.0) -> OSMData:
                 raise NetworkError(f"Overpass sent an unreadable answer: {first_line(e)}") from None
             raw = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
     host = _host(ox.settings.overpass_url)
-    return OSMData(graph=G, features=features_from_osmnx(raw), source=f"Overpass API ({host})")
+    return OSMData(graph=G, features=features_from_osmnx(raw), source=f"Overpass API ({host})",
+                   feature_keys=keys_read, data_date=today)
 
 
 # --------------------------------------------------------------------------
@@ -455,9 +468,10 @@ def save_bundle(data: OSMData, folder: str | Path, area: shapely.Geometry | None
     """Save downloaded data to a folder for offline runs (``--bundle``).
 
     The folder gets ``graph.graphml`` (osmnx GraphML), ``features.gpkg``
-    (layer "features", tags as a JSON string; layer "area" if given) and
-    ``bundle.json``; all are written in a staging folder first, so a failed
-    save leaves the folder as it was.
+    (layer "features", tags as a JSON string, with ``clipped``; layer
+    "area" if given) and ``bundle.json`` (counts, ``data_date``,
+    ``feature_keys`` and the ``left_out`` rows); all are written in a
+    staging folder first, so a failed save leaves the folder as it was.
 
     Parameters
     ----------
@@ -478,21 +492,40 @@ def save_bundle(data: OSMData, folder: str | Path, area: shapely.Geometry | None
         raise InputFileError(f"bundle path {folder} exists and is not a folder")
     feats = pd.DataFrame(data.features.drop(columns="geometry"))
     feats["tags"] = [json.dumps(t, ensure_ascii=False) for t in data.features["tags"]]
+    feats["clipped"] = _clipped_column(data.features)
     feats = gpd.GeoDataFrame(feats, geometry=data.features.geometry.values, crs="EPSG:4326")
     manifest = {
         "format": _FORMAT, "version": _VERSION, "source": data.source,
         "nodes": data.graph.number_of_nodes(), "edges": data.graph.number_of_edges(),
         "features": len(feats), "area": area is not None,
+        "data_date": data.data_date, "feature_keys": sorted(data.feature_keys),
+        "left_out": _left_out_records(data.left_out),
     }
     with staging_dir(folder) as stage:
         ox.save_graphml(data.graph, stage / GRAPH_FILE)
-        # mixed points and polygons: declare the layer generic
+        # mixed points, polygons and clipped outlines: declare the layer generic
         feats.to_file(stage / FEATURES_FILE, layer="features", driver="GPKG", geometry_type="Unknown")
         if area is not None:
             gpd.GeoDataFrame(geometry=[area], crs="EPSG:4326").to_file(
                 stage / FEATURES_FILE, layer="area", driver="GPKG")
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return folder
+
+
+def _clipped_column(features: pd.DataFrame) -> list[bool]:
+    """The ``clipped`` flags of a features frame; all False if it has none."""
+    if "clipped" not in features.columns:
+        return [False] * len(features)
+    return [bool(v) for v in features["clipped"].fillna(False)]
+
+
+def _left_out_records(left_out: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """The left-out rows as JSON-ready dicts (the manifest keeps them)."""
+    if left_out is None or not len(left_out):
+        return []
+    return [{"osm_type": str(r["osm_type"]), "osm_id": int(r["osm_id"]), "name": str(r["name"]),
+             "tags": dict(r["tags"]), "reason": str(r["reason"])}
+            for r in left_out[list(LEFT_OUT_COLUMNS)].to_dict("records")]
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
@@ -539,13 +572,37 @@ def load_bundle(folder: str | Path) -> OSMData:
         raise InputFileError(f"corrupt bundle {folder}: cannot read {FEATURES_FILE} ({first_line(e)})") from None
     if (G.number_of_nodes(), G.number_of_edges(), len(raw)) != (meta.get("nodes"), meta.get("edges"), meta.get("features")):
         raise InputFileError(f"inconsistent bundle {folder}: file contents do not match {MANIFEST}; run `lifecircle fetch` again")
+    # bundles saved before ``clipped`` existed hold whole areas only
+    clipped = _clipped_column(raw)
     features = gpd.GeoDataFrame(
         {"osm_type": raw["osm_type"].astype(str).values, "osm_id": raw["osm_id"].astype("int64").values,
-         "name": raw["name"].fillna("").astype(str).values, "tags": tags},
+         "name": raw["name"].fillna("").astype(str).values, "tags": tags, "clipped": clipped},
         geometry=raw.geometry.values, crs="EPSG:4326",
     )
     _check_graph(G, folder)
-    return OSMData(graph=G, features=features, source=f"{meta.get('source', 'bundle')} via bundle {folder}")
+    return OSMData(
+        graph=G, features=features, source=f"{meta.get('source', 'bundle')} via bundle {folder}",
+        **_manifest_extras(meta, folder),
+    )
+
+
+def _manifest_extras(meta: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``feature_keys``, ``left_out`` and ``data_date`` from a manifest.
+
+    Older bundles lack them: they were fetched with :data:`FEATURE_KEYS`,
+    recorded nothing as left out, and carry no date.
+    """
+    try:
+        keys = meta.get("feature_keys")
+        rows = meta.get("left_out") or []
+        date = meta.get("data_date")
+        return {
+            "feature_keys": FEATURE_KEYS if keys is None else frozenset(str(k) for k in keys),
+            "left_out": left_out_frame(rows),
+            "data_date": None if date is None else str(date),
+        }
+    except (TypeError, KeyError, ValueError, AttributeError) as e:
+        raise InputFileError(f"corrupt bundle {folder}: {MANIFEST} has bad entries ({first_line(e)})") from None
 
 
 def _check_graph(G: nx.MultiDiGraph, folder: Path) -> None:

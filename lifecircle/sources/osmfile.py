@@ -4,18 +4,24 @@ One pass over the file yields the walkable ways (split where the extract is
 clipped) and the tagged features that can be facilities, buildings or
 community polygons. :func:`read_osm` turns them into an osmnx-compatible
 walk graph and a features GeoDataFrame.
+
+Nothing with a feature tag is dropped in silence: an area whose outline the
+extract cuts becomes its visible lines (``clipped``), and what cannot become
+a geometry at all is listed in :attr:`OSMData.left_out` with the reason.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import geopandas as gpd
 import networkx as nx
 import osmium
+import pandas as pd
 import shapely
 
 from ..errors import EmptyAreaError, InputFileError, first_line
@@ -26,6 +32,21 @@ FEATURE_KEYS = frozenset({
     "amenity", "shop", "leisure", "healthcare", "social_facility", "sport",
     "landuse", "building", "place", "boundary",
 })
+
+#: Columns of :attr:`OSMData.left_out`.
+LEFT_OUT_COLUMNS = ("osm_type", "osm_id", "name", "tags", "reason")
+
+#: Reasons given in :attr:`OSMData.left_out`.
+REASON_INCOMPLETE = "relation incomplete in the extract"
+REASON_INVALID = "invalid geometry"
+REASON_OUTSIDE = "outline outside the extract"
+REASON_NO_LOCATION = "node without a location"
+
+# Relation types from which pyosmium assembles areas.
+_AREA_RELATIONS = frozenset({"multipolygon", "boundary"})
+
+# libosmium writes timestamp 0 (the epoch) for objects that have none.
+_NO_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # osmnx's "walk" network filter (osmnx 2.1 `_overpass._get_network_filter`),
 # as (key, regex that must NOT match the value) pairs. Overpass `!~` is an
@@ -54,6 +75,41 @@ def is_walkable(tags: dict[str, str]) -> bool:
     return not any(k in tags and rx.search(tags[k]) for k, rx in _WALK_EXCLUDE)
 
 
+def feature_keys(keys: Iterable[str] = ()) -> frozenset[str]:
+    """The tag keys read as features: :data:`FEATURE_KEYS` plus ``keys``.
+
+    Parameters
+    ----------
+    keys
+        Extra tag keys, e.g. the keys a custom category names ("highway"
+        for ``highway=bus_stop``). A single string counts as one key.
+    """
+    if isinstance(keys, str):  # "highway" is one key, not seven letters
+        keys = (keys,)
+    return FEATURE_KEYS | frozenset(str(k) for k in keys if str(k))
+
+
+def left_out_frame(rows: Iterable[dict[str, Any]] = ()) -> pd.DataFrame:
+    """Build the left-out table from rows with the :data:`LEFT_OUT_COLUMNS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``osm_type`` (str), ``osm_id`` (int64), ``name`` (str), ``tags``
+        (dict), ``reason`` (str); sorted by type and id. Empty, with the
+        same columns, when there are no rows.
+    """
+    rows = list(rows)
+    frame = pd.DataFrame({
+        "osm_type": pd.Series([r["osm_type"] for r in rows], dtype=str),
+        "osm_id": pd.Series([int(r["osm_id"]) for r in rows], dtype="int64"),
+        "name": pd.Series([str(r.get("name") or "") for r in rows], dtype=str),
+        "tags": pd.Series([dict(r["tags"]) for r in rows], dtype=object),
+        "reason": pd.Series([r["reason"] for r in rows], dtype=str),
+    })
+    return frame.sort_values(["osm_type", "osm_id"], kind="stable").reset_index(drop=True)
+
+
 @dataclass
 class OSMData:
     """Raw OSM content for one study area.
@@ -64,14 +120,38 @@ class OSMData:
         Walk network, unprojected (EPSG:4326), osmnx-compatible.
     features
         Tagged features: ``osm_type``, ``osm_id``, ``name``, ``tags`` (dict),
-        geometry (EPSG:4326).
+        ``clipped`` (bool: an area cut by the extract's boundary, given as
+        the MultiLineString of its visible outline), geometry (EPSG:4326).
+        Frames built elsewhere may lack ``clipped``; read it as all False.
     source
         Description of where the data came from.
+    feature_keys
+        The tag keys that were read as features; a category on another key
+        cannot have found anything in this data.
+    left_out
+        Objects with a feature key that could not be made into a geometry:
+        ``osm_type``, ``osm_id``, ``name``, ``tags`` (dict), ``reason``
+        (see :func:`left_out_frame`).
+    data_date
+        Date of the data, "YYYY-MM-DD" (UTC), or None if unknown.
     """
 
     graph: nx.MultiDiGraph
     features: gpd.GeoDataFrame
     source: str
+    feature_keys: frozenset[str] = FEATURE_KEYS
+    left_out: pd.DataFrame = field(default_factory=left_out_frame)
+    data_date: str | None = None
+
+
+class OSMScan(NamedTuple):
+    """What one pass over an OSM file found (see :func:`scan_osm`)."""
+
+    ways: list[dict[str, Any]]
+    features: list[dict[str, Any]]
+    left_out: list[dict[str, Any]]
+    data_date: str | None
+    feature_keys: frozenset[str]
 
 
 def _split_at_missing(way: Any) -> Iterator[list[tuple[int, float, float]]]:
@@ -94,6 +174,130 @@ def _split_at_missing(way: Any) -> Iterator[list[tuple[int, float, float]]]:
         yield run
 
 
+def _is_clipped_ring(way: Any, tags: dict[str, str]) -> bool:
+    """True for a closed way that pyosmium would make an area of, were its
+    nodes all in the file, and whose nodes are not all in the file."""
+    nodes = way.nodes
+    # libosmium's own area rules: at least 4 nodes, not tagged area=no
+    if len(nodes) < 4 or nodes[0].ref != nodes[len(nodes) - 1].ref or tags.get("area") == "no":
+        return False
+    return any(not n.location.valid() for n in nodes)
+
+
+def _header_date(header: Any) -> str | None:
+    """The replication date in a file header as "YYYY-MM-DD", or None."""
+    text = header.get("osmosis_replication_timestamp") or ""
+    try:
+        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(timezone.utc)
+    return stamp.date().isoformat()
+
+
+def _row(osm_type: str, osm_id: int, tags: dict[str, str], **extra: Any) -> dict[str, Any]:
+    """A feature or left-out row: identity, name and tags, plus ``extra``."""
+    return {"osm_type": osm_type, "osm_id": int(osm_id), "name": tags.get("name", ""), "tags": tags, **extra}
+
+
+class _Scanner:
+    """State of one pass: features, walk pieces and what is left out.
+
+    Areas arrive from pyosmium's assembler after the ways they come from,
+    and a relation's area may arrive before or after the relation itself;
+    so clipped rings and incomplete relations are settled in
+    :meth:`finish`, once everything has been seen.
+    """
+
+    def __init__(self, keys: frozenset[str]) -> None:
+        self.keys = keys
+        self.newest = _NO_TIME
+        self.wkb = osmium.geom.WKBFactory()
+        self.ways: list[dict[str, Any]] = []
+        self.features: list[dict[str, Any]] = []
+        self.invalid: dict[tuple[str, int], dict[str, Any]] = {}
+        self.clipped: dict[int, tuple[dict[str, str], list[list[tuple[int, float, float]]]]] = {}
+        self.assembled_clipped: set[int] = set()
+        self.relations: dict[int, dict[str, str]] = {}
+        self.assembled_relations: set[int] = set()
+        self.other_left_out: list[dict[str, Any]] = []
+
+    def tagged(self, obj: Any) -> None:
+        """Take a tagged node, way or relation."""
+        if obj.is_node():
+            self.node(obj)
+        elif obj.is_way():
+            self.way(obj)
+        elif obj.is_relation():
+            self.relation(obj)
+
+    def area(self, obj: Any) -> None:
+        tags = dict(obj.tags)
+        if self.keys.isdisjoint(tags):
+            return
+        from_way = obj.from_way()
+        osm_type, osm_id = ("way" if from_way else "relation"), obj.orig_id()
+        if not from_way:
+            self.assembled_relations.add(osm_id)
+        try:
+            geom = self.wkb.create_multipolygon(obj)
+        except RuntimeError:  # broken ring: report it and read on
+            self.invalid[(osm_type, osm_id)] = _row(osm_type, osm_id, tags, reason=REASON_INVALID)
+            return
+        if from_way and osm_id in self.clipped:
+            self.assembled_clipped.add(osm_id)
+        self.features.append(_row(osm_type, osm_id, tags, wkb=geom, clipped=False))
+
+    def node(self, obj: Any) -> None:
+        tags = dict(obj.tags)
+        if self.keys.isdisjoint(tags):
+            return
+        if not obj.location.valid():
+            self.other_left_out.append(_row("node", obj.id, tags, reason=REASON_NO_LOCATION))
+            return
+        self.features.append(_row("node", obj.id, tags, wkb=self.wkb.create_point(obj), clipped=False))
+
+    def way(self, obj: Any) -> None:
+        tags = dict(obj.tags)
+        if is_walkable(tags):
+            for run in _split_at_missing(obj):
+                self.ways.append({"osmid": obj.id, "nodes": run, "tags": tags})
+        # the assembler makes no area of a ring with missing nodes: keep
+        # what the file shows of it (the way object is gone after this call)
+        if not self.keys.isdisjoint(tags) and _is_clipped_ring(obj, tags):
+            self.clipped[obj.id] = (tags, list(_split_at_missing(obj)))
+
+    def relation(self, obj: Any) -> None:
+        tags = dict(obj.tags)
+        if tags.get("type") in _AREA_RELATIONS and not self.keys.isdisjoint(tags):
+            # as on pyosmium's areas, "type" is not a tag of the feature
+            self.relations[obj.id] = {k: v for k, v in tags.items() if k != "type"}
+
+    def finish(self, header_date: str | None) -> OSMScan:
+        """Settle clipped rings and incomplete relations; return the scan."""
+        left_out = list(self.other_left_out)
+        for way_id, (tags, runs) in self.clipped.items():
+            if way_id in self.assembled_clipped:  # an area after all: never twice
+                continue
+            # an empty area the assembler may emit for such a ring is not
+            # "invalid geometry": the ring is cut, and its lines are kept
+            self.invalid.pop(("way", way_id), None)
+            if not runs:
+                left_out.append(_row("way", way_id, tags, reason=REASON_OUTSIDE))
+                continue
+            lines = shapely.MultiLineString([[(lon, lat) for _, lon, lat in run] for run in runs])
+            self.features.append(_row("way", way_id, tags, wkb=shapely.to_wkb(lines, hex=True), clipped=True))
+        left_out.extend(self.invalid.values())
+        for rel_id, tags in self.relations.items():
+            if rel_id not in self.assembled_relations:
+                left_out.append(_row("relation", rel_id, tags, reason=REASON_INCOMPLETE))
+        date = header_date
+        if date is None and self.newest > _NO_TIME:
+            date = self.newest.astimezone(timezone.utc).date().isoformat()
+        return OSMScan(self.ways, self.features, left_out, date, self.keys)
+
+
 def _check_path(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
@@ -105,68 +309,69 @@ def _check_path(path: str | Path) -> Path:
     return path
 
 
-def scan_osm(path: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def scan_osm(path: str | Path, keys: Iterable[str] = ()) -> OSMScan:
     """Read the walkable way pieces and candidate features of an OSM file.
 
     Parameters
     ----------
     path
         A .osm.pbf, .osm or .osm.bz2 file.
+    keys
+        Tag keys read as features besides :data:`FEATURE_KEYS`. Walkable
+        ways still go to the network; a node (or area) with one of these
+        keys becomes a feature too.
 
     Returns
     -------
-    ways
-        One dict per walkable piece: ``osmid``, ``nodes`` [(id, lon, lat)],
-        ``tags``.
-    features
-        One dict per feature: ``osm_type``, ``osm_id``, ``tags``, ``wkb``.
+    OSMScan
+        ``ways``: one dict per walkable piece (``osmid``, ``nodes``
+        [(id, lon, lat)], ``tags``). ``features``: one dict per feature
+        (``osm_type``, ``osm_id``, ``name``, ``tags``, ``wkb``, ``clipped``).
+        ``left_out``: one dict per object that gave no geometry (``osm_type``,
+        ``osm_id``, ``name``, ``tags``, ``reason``). ``data_date``: the
+        header's replication date, else the newest object's, "YYYY-MM-DD"
+        or None. ``feature_keys``: the keys read.
     """
     path = _check_path(path)
-    ways: list[dict[str, Any]] = []
-    features: list[dict[str, Any]] = []
-    wkb = osmium.geom.WKBFactory()
+    keys_read = feature_keys(keys)
     try:
         fp = osmium.FileProcessor(str(path)).with_locations().with_areas()
+        header_date = _header_date(fp.header)
+        scanner = _Scanner(keys_read)
+        track_time = header_date is None  # only then is the newest edit needed
+        # inline, not a method per object: most objects are untagged nodes
         for obj in fp:
             if obj.is_area():
-                tags = dict(obj.tags)
-                if FEATURE_KEYS.isdisjoint(tags):
-                    continue
-                try:
-                    geom = wkb.create_multipolygon(obj)
-                except RuntimeError:  # broken ring: skip the area, keep the run
-                    continue
-                features.append({
-                    "osm_type": "way" if obj.from_way() else "relation",
-                    "osm_id": obj.orig_id(), "tags": tags, "wkb": geom,
-                })
+                scanner.area(obj)
                 continue
-            if not obj.tags:
-                continue
-            tags = dict(obj.tags)
-            if obj.is_node():
-                if not FEATURE_KEYS.isdisjoint(tags) and obj.location.valid():
-                    features.append({
-                        "osm_type": "node", "osm_id": obj.id, "tags": tags,
-                        "wkb": wkb.create_point(obj),
-                    })
-            elif obj.is_way() and is_walkable(tags):
-                for run in _split_at_missing(obj):
-                    ways.append({"osmid": obj.id, "nodes": run, "tags": tags})
+            if track_time:
+                stamp = obj.timestamp
+                if stamp > scanner.newest:
+                    scanner.newest = stamp
+            if obj.tags:
+                scanner.tagged(obj)
     except RuntimeError as e:
         raise InputFileError(f"cannot read OSM file {path}: {first_line(e)}") from None
-    return ways, features
+    return scanner.finish(header_date)
 
 
 def features_frame(features: list[dict[str, Any]]) -> gpd.GeoDataFrame:
-    """Build the features GeoDataFrame (EPSG:4326) from scanned features."""
+    """Build the features GeoDataFrame (EPSG:4326) from scanned features.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``osm_type``, ``osm_id``, ``name``, ``tags``, ``clipped`` (False
+        where a feature dict has none), geometry; sorted by type and id.
+    """
     geoms = shapely.from_wkb([f["wkb"] for f in features]) if features else []
     gdf = gpd.GeoDataFrame(
         {
             "osm_type": [f["osm_type"] for f in features],
-            "osm_id": [int(f["osm_id"]) for f in features],
+            "osm_id": pd.Series([int(f["osm_id"]) for f in features], dtype="int64"),
             "name": [f["tags"].get("name", "") for f in features],
             "tags": [f["tags"] for f in features],
+            "clipped": pd.Series([bool(f.get("clipped", False)) for f in features], dtype=bool),
         },
         geometry=list(geoms),
         crs="EPSG:4326",
@@ -176,13 +381,18 @@ def features_frame(features: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     return gdf.sort_values(["osm_type", "osm_id"], kind="stable").reset_index(drop=True)
 
 
-def read_osm(path: str | Path, *, simplify: bool = True, retain_all: bool = False) -> OSMData:
+def read_osm(
+    path: str | Path, *, keys: Iterable[str] = (), simplify: bool = True, retain_all: bool = False
+) -> OSMData:
     """Read an OSM extract into a walk graph and a features table.
 
     Parameters
     ----------
     path
         A .osm.pbf, .osm or .osm.bz2 file; may be clipped at its boundary.
+    keys
+        Tag keys read as features besides :data:`FEATURE_KEYS`, e.g. the
+        keys of custom categories.
     simplify
         Simplify the graph topology as ``osmnx.simplify_graph`` does.
     retain_all
@@ -191,9 +401,13 @@ def read_osm(path: str | Path, *, simplify: bool = True, retain_all: bool = Fals
     Returns
     -------
     OSMData
+        With ``feature_keys``, ``left_out`` and ``data_date`` filled in.
     """
-    ways, features = scan_osm(path)
-    if not ways:
+    scan = scan_osm(path, keys)
+    if not scan.ways:
         raise EmptyAreaError(f"{path}: no walkable streets in the file")
-    graph = build_walk_graph(ways, simplify=simplify, retain_all=retain_all)
-    return OSMData(graph=graph, features=features_frame(features), source=Path(path).name)
+    graph = build_walk_graph(scan.ways, simplify=simplify, retain_all=retain_all)
+    return OSMData(
+        graph=graph, features=features_frame(scan.features), source=Path(path).name,
+        feature_keys=scan.feature_keys, left_out=left_out_frame(scan.left_out), data_date=scan.data_date,
+    )

@@ -1,0 +1,196 @@
+"""Categories mean what they say: name rules, exclusions, Traditional Chinese,
+any tag key, and each built-in category on the bundled extract against an
+independent count of the file's objects."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import osmium
+import pytest
+
+import lifecircle
+from lifecircle.config import load_config
+from lifecircle.errors import ConfigError
+from lifecircle.pois import categorize
+
+PRESETS = Path(lifecircle.__file__).resolve().parent / "presets.toml"
+
+
+@pytest.fixture(scope="module")
+def cfg15():
+    return load_config(level="15min", categories=list(tomllib.loads(PRESETS.read_text("utf-8"))["categories"]))
+
+
+# Real names of community and elderly canteens (社区食堂, 长者饭堂, 助餐点 ...),
+# in Simplified and Traditional script, with the tags they carry in OSM.
+CANTEENS = [
+    ({"amenity": "restaurant"}, "朝阳区八里庄街道社区食堂"),
+    ({"amenity": "restaurant"}, "和平里长者食堂"),
+    ({"amenity": "social_facility"}, "越秀区登峰街长者饭堂"),
+    ({}, "金鱼池社区养老助餐点"),
+    ({"amenity": "restaurant"}, "老年食堂"),
+    ({"amenity": "restaurant"}, "爱心食堂"),
+    ({}, "新华里助老餐厅"),
+    ({"amenity": "social_facility"}, "南湖街道老年助餐服务中心"),
+    ({"amenity": "restaurant"}, "社區食堂"),
+    ({}, "長者飯堂"),
+    ({}, "敬老食堂"),
+    ({"amenity": "canteen"}, ""),
+    ({"amenity": "social_facility", "social_facility": "soup_kitchen", "social_facility:for": "senior"}, ""),
+    ({"amenity": "social_facility", "social_facility:for": "elderly", "food": "yes"}, "幸福晚年驿站"),
+]
+
+# Buffets, commercial restaurants named 食堂, workplace and student
+# canteens, and social facilities that serve no meals to seniors.
+NOT_CANTEENS = [
+    ({"amenity": "restaurant"}, "金钱豹自助餐厅"),
+    ({"amenity": "restaurant"}, "巴西烤肉自助餐"),
+    ({"amenity": "restaurant"}, "海鲜自助餐"),
+    ({"amenity": "restaurant"}, "東北食堂"),
+    ({"amenity": "restaurant"}, "深夜食堂"),
+    ({"amenity": "restaurant"}, "川味食堂"),
+    ({"amenity": "fast_food"}, "老王食堂"),
+    ({"amenity": "canteen"}, "清华大学学生食堂"),
+    ({"amenity": "canteen"}, "华为员工食堂"),
+    ({"amenity": "canteen"}, "市政府职工食堂"),
+    ({"amenity": "food_court"}, "Fazer 8th Floor"),
+    ({"amenity": "social_facility", "social_facility": "outreach", "social_facility:for": "diseased"},
+     "Hiv-säätiö / Aids-tukikeskus"),
+    ({"amenity": "social_facility", "social_facility": "day_care", "social_facility:for": "child"},
+     "Hoivanet Kids Park"),
+    ({"amenity": "social_facility", "social_facility": "soup_kitchen", "social_facility:for": "homeless"}, ""),
+]
+
+
+@pytest.mark.parametrize("tags,name", CANTEENS)
+def test_canteen_positives(tags, name):
+    assert load_config().category("canteen").matches({**tags, "name": name})
+
+
+@pytest.mark.parametrize("tags,name", NOT_CANTEENS)
+def test_canteen_negatives(tags, name):
+    assert not load_config().category("canteen").matches({**tags, "name": name})
+
+
+def test_canteen_lists_are_long_enough():
+    assert len(CANTEENS) >= 10 and len(NOT_CANTEENS) >= 10
+
+
+@pytest.mark.parametrize("key,tags,want", [
+    ("market", {"name": "西營盤菜市場"}, True),
+    ("market", {"name": "農貿市場"}, True),
+    ("market", {"amenity": "marketplace", "name": "建材市场"}, False),
+    ("market", {"amenity": "marketplace", "name": "花鳥市場"}, False),
+    ("elderly_care", {"name": "長者養老院"}, True),
+    ("elderly_care", {"name": "社会养老保险服务中心"}, False),
+    ("elderly_care", {"amenity": "social_facility", "social_facility": "group_home",
+                      "social_facility:for": "senior"}, True),
+    ("elderly_care", {"amenity": "social_facility", "social_facility": "group_home",
+                      "social_facility:for": "juvenile"}, False),
+    ("pharmacy", {"name": "老百姓大藥房"}, True),
+    ("pharmacy", {"shop": "chemist", "name": "屈臣氏"}, False),
+    ("pharmacy", {"shop": "chemist", "name": "Watsons"}, False),
+    ("school", {"amenity": "school", "name": "北京市第四中学"}, False),
+    ("school", {"amenity": "school", "name": "海淀实验小學"}, True),
+    ("school", {"amenity": "school", "name": "东方驾校"}, False),
+    ("bank", {"amenity": "bank", "name": "工商银行自助银行"}, False),
+    ("clinic", {"amenity": "clinic", "name": "瑞鹏宠物医院"}, False),
+    ("park", {"leisure": "park", "access": "private"}, False),
+    ("park", {"leisure": "garden"}, True),
+    ("sports", {"leisure": "fitness_centre", "name": "一兆韦德健身"}, False),
+])
+def test_rules_and_traditional_chinese(cfg15, key, tags, want):
+    assert cfg15.category(key).matches(tags) is want
+
+
+# ---------------------------------------------------------------- the real extract
+
+
+def _rule(tags: dict, rule: dict) -> bool:
+    return all(tags.get(k) in ([v] if isinstance(v, str) else v) for k, v in rule.items())
+
+
+def _independent_match(tags: dict, spec: dict) -> bool:
+    """The preset's rules applied to a raw object, written out here from the
+    preset file rather than taken from lifecircle (names in the extract are
+    Finnish and Swedish, so only exact-substring name rules can apply)."""
+    if any(_rule(tags, r) for r in spec.get("exclude", [])):
+        return False
+    name = " ".join(tags.get(k, "") for k in ("name", "name:zh", "name:en", "official_name")).lower()
+    if any(n.lower() in name for n in spec.get("exclude_names", [])):
+        return False
+    if any(n.lower() in name for n in spec.get("names", [])):
+        return True
+    for key, values in spec.get("tags", {}).items():
+        values = [values] if isinstance(values, str) else values
+        if key in tags and ("*" in values or tags[key] in values):
+            return True
+    return any(_rule(tags, r) for r in spec.get("rules", []))
+
+
+@pytest.fixture(scope="module")
+def file_objects(bundled_osm):
+    """Every tagged node, closed way and multipolygon relation of the file (plain osmium)."""
+    objs = []
+    for o in osmium.FileProcessor(str(bundled_osm)):
+        if not o.tags:
+            continue
+        tags = dict(o.tags)
+        if o.is_node():
+            objs.append((f"node/{o.id}", tags))
+        elif o.is_way() and len(o.nodes) >= 4 and o.nodes[0].ref == o.nodes[-1].ref:
+            objs.append((f"way/{o.id}", tags))
+        elif o.is_relation() and tags.get("type") in ("multipolygon", "boundary"):
+            tags.pop("type")
+            objs.append((f"relation/{o.id}", tags))
+    return objs
+
+
+@pytest.fixture(scope="module")
+def osm(bundled_osm):
+    return lifecircle.read_osm(bundled_osm)
+
+
+def test_each_builtin_category_matches_an_independent_count(osm, file_objects, cfg15):
+    raw = tomllib.loads(PRESETS.read_text("utf-8"))["categories"]
+    found = categorize(osm.features, cfg15)
+    left = osm.left_out
+    left_ids = {f"{t}/{i}" for t, i in zip(left["osm_type"], left["osm_id"])}
+    total = 0
+    for key, spec in raw.items():
+        want = {ident for ident, tags in file_objects if _independent_match(tags, spec)}
+        got = set(found.loc[found["category"] == key, "poi_id"])
+        # every object of the category is a facility, or listed as left out
+        assert got | (want & left_ids) == want, (key, sorted(want - got - left_ids)[:5], sorted(got - want)[:5])
+        total += len(want)
+    assert total > 50  # the extract has dozens of daily facilities
+    # what the old presets wrongly took: a food court, an HIV outreach centre, a day-care
+    assert not (found["category"] == "canteen").any()
+
+
+def test_clipped_area_facility_is_kept(osm, cfg15):
+    """Area facilities cut by the extract's edge count, entered from their visible outline."""
+    found = categorize(osm.features, cfg15)
+    clipped = osm.features.loc[osm.features["clipped"], ["osm_type", "osm_id"]]
+    ids = set(clipped["osm_type"] + "/" + clipped["osm_id"].astype(str))
+    kept = found[found["poi_id"].isin(ids)]
+    assert len(kept) > 0
+    assert set(kept.geom_type) <= {"LineString", "MultiLineString"}
+
+
+def test_category_on_any_tag_key(bundled_osm, file_objects, tmp_path):
+    """A custom category on highway=bus_stop reads highway nodes from the file."""
+    stops = {i for i, t in file_objects if t.get("highway") == "bus_stop"}
+    assert len(stops) > 0
+    toml = tmp_path / "stops.toml"
+    toml.write_text('use = ["stop", "park"]\n[categories.stop]\nlabel_en = "Bus stop"\n'
+                    'tags = { highway = ["bus_stop"] }\n', encoding="utf-8")
+    cfg = load_config(toml)
+    a = lifecircle.analyze(bundled_osm, config=cfg)
+    assert set(a.pois.loc[a.pois["category"] == "stop", "poi_id"]) == stops
+    assert a.coverage["covered_stop"].any()
+    # data read without that key cannot answer: a clear error, not an empty category
+    with pytest.raises(ConfigError, match="highway"):
+        lifecircle.analyze(lifecircle.read_osm(bundled_osm), config=cfg)
