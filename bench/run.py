@@ -587,24 +587,26 @@ def render(results, n_centres: int, wall: float, a) -> str:
              f"`python bench/run.py{' --quick' if a.quick else ''}"
              f"{f' --large-nodes {a.large_nodes}' if a.large_nodes else ''}` — "
              f"{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"Python {platform.python_version()}; pandana {pandana.__version__ if hasattr(pandana, '__version__') else '0.8'}, "
-             f"osmnx {ox.__version__}, networkx {nx.__version__}, scipy {scipy.__version__}, shapely {shapely.__version__}. "
+             f"Python {platform.python_version()}; "
+             f"pandana {pandana.__version__ if hasattr(pandana, '__version__') else '0.8'}, "
+             f"osmnx {ox.__version__}, networkx {nx.__version__}, scipy {scipy.__version__}, "
+             f"shapely {shapely.__version__}. "
              f"Whole run: {wall:.0f} s.", "",
              f"Threshold 750 m (10 min at 75 m/min); {n_centres} community centres (random nodes, seeded). "
              "Each engine runs in its own process; *peak RSS* is that process's RSS high-water mark (`VmHWM`, "
              "C extensions included) at the end of the step, so it includes the interpreter, imports and the "
              "input graph. The nearest-facility and coverage steps are the best of 3 runs; the others run once. "
              f"lifecircle code: {_code_version()}.", ""]
-    for net, res, chk in results:
+    for net, _res, _chk in results:
         lines.append(f"- **{net['short']}**: {net['name']}: {net['n']:,} nodes, {net['edges']:,} streets; POIs "
                      + ", ".join(f"{k} {v}" for k, v in net["pois"].items())
                      + "; preparation " + ", ".join(f"{k} {_fmt_t(v)}" for k, v in net["prep"].items()))
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for net, res, chk in results:
+    for net, res, _chk in results:
         for r in rows_for(net, res, n_centres):
             lines.append("| " + " | ".join(r) + " |")
     lines += ["", "Peak RSS per engine (whole worker process):", ""]
-    for net, res, chk in results:
+    for net, res, _chk in results:
         lines.append(f"- {net['short']}: lifecircle {_fmt_m(res['lifecircle']['rss']['isochrones'])} for the "
                      f"analysis (network, nearest, coverage, isochrones; {_fmt_m(res['lifecircle']['maxrss'])} "
                      f"with the buffer baseline), of which {_fmt_m(res['lifecircle']['rss']['start'])} is the "
@@ -613,7 +615,7 @@ def render(results, n_centres: int, wall: float, a) -> str:
                      f"networkx ego graphs {_fmt_m(res['ego']['maxrss'])}.")
 
     lines += ["", "## Checks", ""]
-    for net, res, chk in results:
+    for net, _res, chk in results:
         lines.append(
             f"- {net['short']}: lifecircle vs pandana with POIs exactly on nodes: "
             f"{chk['pandana_compared']:,} node × category distances finite in both, max |difference| "
@@ -621,7 +623,7 @@ def render(results, n_centres: int, wall: float, a) -> str:
             f"Coverage vs ego graphs ({chk['ego_pairs']} centre × category pairs): on-node POIs "
             f"{chk['ego_node_agree']}/{chk['ego_pairs']} agree; real placement (lifecircle edge-snapped, "
             f"ego graph nearest node) {chk['ego_main_agree']}/{chk['ego_pairs']} agree.")
-    for net, res, chk in results:
+    for net, res, _chk in results:
         info = res["lifecircle"]["info"]
         lines.append(f"- {net['short']}: isochrones reach a median {info['iso_reached_nodes']:.0f} nodes; "
                      f"edge-accurate polygon area / convex hull area, median {info['iso_area_ratio']:.2f}.")
@@ -634,7 +636,8 @@ def render(results, n_centres: int, wall: float, a) -> str:
     lines += ["", "## Growth (bundled extract → grid)", "",
               f"All-categories nearest: {_fmt_t(hr['lifecircle']['t']['nearest'])} for {hn['n']:,} nodes → "
               f"{_fmt_t(gr['lifecircle']['t']['nearest'])} for {gn['n']:,} nodes "
-              f"({gn['n'] / hn['n']:.0f}× the nodes, {gr['lifecircle']['t']['nearest'] / hr['lifecircle']['t']['nearest']:.0f}× the time): "
+              f"({gn['n'] / hn['n']:.0f}× the nodes, "
+              f"{gr['lifecircle']['t']['nearest'] / hr['lifecircle']['t']['nearest']:.0f}× the time): "
               f"time per node ratio {grow:.2f} (1 = linear). "
               f"Network index build: time per node ratio {b_grow:.2f}.", ""]
 
@@ -642,7 +645,7 @@ def render(results, n_centres: int, wall: float, a) -> str:
         return "**met**" if b else "**not met**"
 
     t_rows = []
-    for net, res, chk in results:
+    for net, res, _chk in results:
         L, P, E = res["lifecircle"]["t"], res["pandana"]["t"], res["ego"]["t"]
         k_ego = res["ego"]["info"]["centres"]
         ego_total = E["ego"] * n_centres / k_ego + E["snap"]

@@ -54,15 +54,7 @@ import geopandas as gpd
 import networkx as nx
 
 from .config import Config
-
-
-def basis_name(config: Config) -> str:
-    """The basis of a run in a few words: "GB 50180 tiers", "10 min", "500 m"."""
-    if config.mode == "time":
-        return f"{config.minutes:g} min at {config.speed_kmh:g} km/h"
-    if config.mode == "distance":
-        return f"{config.distance_m:g} m"
-    return "GB 50180-2018 tier distances"
+from .i18n import basis_name
 
 
 @dataclass

@@ -6,12 +6,13 @@ Every command calls a public library function; user mistakes surface as
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
 import click
 
-from .errors import LifecircleError
+from .errors import ConfigError, LifecircleError
 
 LEVELS = ("5min", "10min", "15min")
 
@@ -27,15 +28,28 @@ def _progress(quiet: bool):
 
 
 def _floats(text: str | None) -> list[float] | None:
+    """The numbers of a comma-separated option; their ranges are checked by the config."""
     if not text:
         return None
     try:
         values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise click.BadParameter(f"expected numbers separated by commas, got {text!r}") from None
-    if not values or any(v <= 0 for v in values):
-        raise click.BadParameter(f"expected positive numbers, got {text!r}")
+        raise ConfigError(f"--isochrones: expected numbers separated by commas, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"--isochrones: expected numbers separated by commas, got {text!r}")
     return values
+
+
+def _check_buffer(buffer_m: float | None, area_given: object) -> None:
+    """--buffer is a download setting: checked like every number, refused where nothing is downloaded."""
+    if buffer_m is None:
+        return
+    from .config import check_number
+
+    check_number("--buffer", buffer_m, "buffer_m")
+    if not area_given:
+        raise ConfigError("--buffer applies only to downloads (--place, --boundary or --bbox); "
+                          "an --osm file or --bundle is used as it is")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,23 +117,32 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     1000 m). Writes coverage.csv, basis.csv, left_out.csv, lifecircle.gpkg,
     map.html, report.html and charts to --out.
     """
-    from . import pipeline
-    from .communities import read_communities
     from .config import load_config
+    from .fileio import output_folder
 
     say = _progress(quiet)
+    # every option is checked before any work, and all numbers in one place
+    # (config.check_number): a bad value costs a second, not a whole analysis
     config = load_config(
         config_file, level=level, categories=list(categories) or None, minutes=minutes,
-        distance_m=metres, mode="distance" if (distance_mode or metres) else None,
+        distance_m=metres, mode="distance" if (distance_mode or metres is not None) else None,
         speed_kmh=speed, max_snap_m=max_snap, min_share=min_share,
     )
+    iso_limits = config.check_isochrones(_floats(iso))
+    _check_buffer(buffer_m, place or boundary or bbox)
+    if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
+        raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
+    # --out is checked and locked before the work, and released when the command ends
+    click.get_current_context().with_resource(output_folder(out_dir))
+
+    from . import pipeline
+    from .communities import read_communities
+
     user_pois = None
     if pois_file:
         from .sources.userpois import read_user_pois
 
         user_pois = read_user_pois(pois_file, config, crs=pois_crs)
-    if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
-        raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
     area = _study_area(place, boundary, bbox)
     source = osm_file
     if bundle:
@@ -131,13 +154,14 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
         from .sources import online
 
         say("downloading walk network and facilities (Overpass)")
-        source = online.fetch(area, buffer_m=buffer_m if buffer_m is not None else config.threshold_m)
+        source = online.fetch(area, buffer_m=buffer_m if buffer_m is not None else config.threshold_m,
+                              keys=config.tag_keys)
     comms = communities
     if communities and name_column:
         comms = read_communities(communities, "EPSG:4326", name_column=name_column)
     analysis = pipeline.analyze(
         source, communities=comms, config=config, pois=user_pois, pois_mode=pois_mode, area=area,
-        isochrone_limits=_floats(iso), lang=lang, progress=say,
+        isochrone_limits=iso_limits, lang=lang, progress=say,
     )
     for w in analysis.warnings:
         click.echo(f"Warning: {w}", err=True)
@@ -155,9 +179,17 @@ def summary_text(analysis) -> str:
     n = len(cov)
     partial = int(cov["partial"].sum()) if "partial" in cov else 0
     left = len(analysis.left_out)
+    # the level names the standard's circle only when the standard's distances
+    # are used: "--minutes 5" judged everything at one 5-minute walk
+    if cfg.mode == "time":
+        circle = f"life circle ({cfg.minutes:g}-minute walk)"
+    elif cfg.mode == "distance":
+        circle = f"life circle ({cfg.distance_m:g} m walk)"
+    else:
+        circle = f"{cfg.level} life circle"
     lines = [
         f"{n} communities{f' ({partial} partial)' if partial else ''}, {int(cov['complete'].sum())} with a "
-        f"complete {cfg.level} life circle; basis: {basis_name(cfg)}, covered when >= "
+        f"complete {circle}; basis: {basis_name(cfg)}, covered when >= "
         f"{cfg.min_share:.0%} of homes are within reach; {left} left out (left_out.csv)",
         f"data: {analysis.source}" + (f", {analysis.data_date}" if analysis.data_date else ""),
     ]
@@ -179,11 +211,16 @@ def fetch(place, boundary, bbox, buffer_m, out_dir, level, quiet):
     The bundle folder is then used with `lifecircle analyze --bundle DIR`.
     """
     from .config import load_config
+    from .fileio import output_folder
+
+    if not (place or boundary or bbox):
+        raise click.UsageError("give one of --place, --boundary, --bbox")
+    _check_buffer(buffer_m, True)
+    # a bundle folder that cannot be written fails before the download, not after
+    click.get_current_context().with_resource(output_folder(out_dir))
     from .sources import online
 
     area = _study_area(place, boundary, bbox)
-    if area is None:
-        raise click.UsageError("give one of --place, --boundary, --bbox")
     say = _progress(quiet)
     buffer = buffer_m if buffer_m is not None else load_config(level=level).threshold_m
     say("downloading walk network and facilities (Overpass)")
@@ -209,21 +246,48 @@ def categories(config_file, level, lang):
         click.echo(f"  {'':<13} {c.describe()}")
 
 
-def main() -> None:
-    """Console entry point: one line per user error, exit status 2."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an interrupt so that staging folders and locks are cleaned up."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def run(args: list[str] | None = None) -> int:
+    """Run the command line ``args`` (default ``sys.argv[1:]``) in this process; return the exit status.
+
+    Every user error is one line on stderr, ``Error: ...``, with status 2
+    (click's usage errors keep their status); an interrupt is "Aborted."
+    with 130 (143 for SIGTERM). Anything else that escapes is a bug.
+    """
     try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
+        cli.main(args, prog_name="lifecircle", standalone_mode=False)
+    except click.exceptions.Abort as e:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        return 143 if isinstance(e.__cause__, Terminated) else 130
     except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
+        hint = ""
+        if isinstance(e, click.UsageError) and e.ctx is not None:
+            hint = f" (see '{e.ctx.command_path} --help')"
+        click.echo(f"Error: {e.format_message()}{hint}", err=True)
+        return e.exit_code
     except LifecircleError as e:
         click.echo(f"Error: {e}", err=True)
-        sys.exit(2)
+        return 2
     except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
+        return e.exit_code
+    except KeyboardInterrupt as e:  # outside a command: while parsing or importing
+        click.echo("Aborted.", err=True)
+        return 143 if isinstance(e, Terminated) else 130
+    return 0
+
+
+def main() -> None:
+    """Console entry point: one line per user error, exit status 2."""
+    # SIGTERM (kill, systemd, a CI timeout) cleans up as Ctrl-C does
+    signal.signal(signal.SIGTERM, _terminate)
+    sys.exit(run())
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import shapely
 
 from . import settings
 from .errors import EmptyAreaError, InputFileError
-from .fileio import read_polygons
+from .fileio import find_column, read_polygons
 from .i18n import check_lang
 from .network import StreetNetwork
 
@@ -196,6 +196,14 @@ def _assemble(chosen: gpd.GeoDataFrame, clipped: np.ndarray, source: str,
     reasons = np.full(len(chosen), "", dtype=object)
     for i in np.flatnonzero(clipped):
         geoms[i], reasons[i] = close_runs(geoms[i])
+    # a sliver at the extract's edge is not a community to report on: its
+    # centre and coverage would be those of a corner of it
+    area = np.zeros(len(chosen))
+    closed = np.flatnonzero(clipped & (reasons == ""))
+    if len(closed):
+        area[closed] = gpd.GeoSeries(geoms[closed], crs=chosen.crs).to_crs(crs).area.to_numpy()
+        small = closed[area[closed] < settings.min_partial_area_m2]
+        reasons[small] = [f"cut by the extract's boundary; only {a:.0f} m² of it inside" for a in area[small]]
     ok = reasons == ""
     comms = gpd.GeoDataFrame(
         {"community_id": ids[ok], "name": names[ok], "source": source,
@@ -526,16 +534,6 @@ def _derived_names(polys: np.ndarray, features: gpd.GeoDataFrame, net: StreetNet
     return names, source
 
 
-def _pick(columns, candidates) -> str | None:
-    lower = {str(c).lower(): c for c in columns}
-    for c in candidates:
-        if c in columns:
-            return c
-        if c.lower() in lower:
-            return lower[c.lower()]
-    return None
-
-
 def read_communities(path: str | Path, crs, name_column: str | None = None) -> gpd.GeoDataFrame:
     """Read community polygons from GeoJSON, GeoPackage or Shapefile.
 
@@ -557,15 +555,18 @@ def read_communities(path: str | Path, crs, name_column: str | None = None) -> g
     """
     path = Path(path)
     gdf = read_polygons(path, "communities file")
-    name_col = name_column or _pick(gdf.columns, _NAME_COLUMNS)
+    if name_column is not None and name_column not in gdf.columns:
+        cols = ", ".join(c for c in gdf.columns if c != "geometry")
+        raise InputFileError(f"communities file {path} has no column {name_column!r} (columns: {cols})")
+    name_col = name_column or find_column(gdf.columns, _NAME_COLUMNS)
     if name_col is None or name_col not in gdf.columns:
         cols = ", ".join(c for c in gdf.columns if c != "geometry")
         raise InputFileError(f"communities file {path} has no name column (columns: {cols}); use --name-column")
-    id_col = _pick(gdf.columns, _ID_COLUMNS)
+    id_col = find_column(gdf.columns, _ID_COLUMNS)
     ids = gdf[id_col].astype(str) if id_col else pd.Series([f"c{i + 1}" for i in range(len(gdf))], index=gdf.index)
     if ids.duplicated().any():
         raise InputFileError(f"communities file {path}: ids in column {id_col!r} are not unique")
-    pop_col = _pick(gdf.columns, _POP_COLUMNS)
+    pop_col = find_column(gdf.columns, _POP_COLUMNS)
     pop = pd.to_numeric(gdf[pop_col], errors="coerce") if pop_col else np.nan
     out = gpd.GeoDataFrame(
         {"community_id": ids.values, "name": gdf[name_col].fillna("").astype(str).values,
@@ -576,6 +577,15 @@ def read_communities(path: str | Path, crs, name_column: str | None = None) -> g
     # "" marks a row the file leaves unnamed, for name_communities to fill
     out["name_source"] = np.where(out["name"].str.strip().ne(""), "user", "")
     out["geometry"] = out.geometry.make_valid()
+    # a polygon without area has no homes and no centre to walk from; scored,
+    # it would come out "complete" on nothing
+    flat = out.geometry.is_empty.to_numpy() | ~(out.geometry.area.to_numpy() > 0)
+    if flat.any():
+        i = int(np.flatnonzero(flat)[0])
+        more = f" and {int(flat.sum()) - 1} more" if flat.sum() > 1 else ""
+        raise InputFileError(
+            f"communities file {path}: community {out['community_id'].iloc[i]!r} "
+            f"({out['name'].iloc[i] or 'unnamed'}){more} has no area; fix or remove the polygon")
     return out.reset_index(drop=True)
 
 

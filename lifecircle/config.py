@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from . import settings
 from .errors import ConfigError
@@ -51,7 +51,10 @@ TagRule = Mapping[str, tuple[str, ...]]
 
 def _tag_hit(tags: Mapping[str, str], key: str, values: tuple[str, ...]) -> bool:
     value = tags.get(key)
-    return value is not None and ("*" in values or value in values)
+    if value is None:
+        return False
+    # OSM lists several values with ";" (healthcare:speciality=hypnosis;herbalism)
+    return "*" in values or value in values or any(v.strip() in values for v in value.split(";"))
 
 
 def _rule_hit(tags: Mapping[str, str], rule: TagRule) -> bool:
@@ -237,6 +240,29 @@ class Config:
             return [float(self.minutes)]
         return sorted(set(self.limits_m.values()))
 
+    def check_isochrones(self, values: Iterable[Any] | None) -> list[float]:
+        """Isochrone thresholds checked (:func:`check_number`), sorted, without repeats.
+
+        Parameters
+        ----------
+        values
+            Minutes in time mode, else metres; None or empty for the default
+            (:meth:`isochrone_limits`).
+
+        Raises
+        ------
+        ConfigError
+            A value that is not a finite number in the sane range.
+        """
+        if values is None or isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            if values is not None:
+                raise ConfigError(f"isochrones must be a list of numbers, not {values!r}")
+            values = []
+        kind = "isochrone_minutes" if self.mode == "time" else "isochrone_m"
+        unit = "minutes" if self.mode == "time" else "metres"
+        checked = [check_number(f"isochrones ({unit})", v, kind) for v in values]
+        return sorted(set(checked or self.isochrone_limits()))
+
     def to_metres(self, value: float) -> float:
         """An isochrone threshold (minutes in time mode, else metres) in metres."""
         return value * self.metres_per_minute if self.mode == "time" else float(value)
@@ -270,6 +296,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config path is a folder, not a file: {path}") from None
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
 
@@ -337,19 +367,143 @@ def _make_category(key: str, spec: Mapping[str, Any], levels: Mapping[str, Any],
     )
 
 
-def _positive(name: str, value: Any) -> float:
-    """``value`` as a finite positive float, or a ConfigError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
-        raise ConfigError(f"{name} must be a positive finite number, not {value!r}")
+@dataclass(frozen=True)
+class Range:
+    """The sane values of one number: ``low < x <= high`` (``low <= x`` when ``closed_low``)."""
+
+    low: float
+    high: float
+    closed_low: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value >= self.low if self.closed_low else value > self.low
+        return above and value <= self.high
+
+    def __str__(self) -> str:
+        return f"{'[' if self.closed_low else '('}{self.low:g}, {self.high:g}]"
+
+
+#: Every number a run takes, from TOML, keyword arguments or CLI options, and
+#: its sane range. The bounds are generous (an "N-minute city" of two hours,
+#: a search of 20 km) but finite: infinity or NaN would turn every walk into
+#: "reached" and every isochrone into nothing, and still exit 0.
+LIMITS: dict[str, Range] = {
+    "minutes": Range(0, 120),
+    "speed_kmh": Range(0, 20),
+    "distance_m": Range(0, 20_000),
+    "max_snap_m": Range(0, 5_000),
+    "min_share": Range(0, 1),
+    "buffer_m": Range(0, 50_000, closed_low=True),
+    "isochrone_minutes": Range(0, 120),
+    "isochrone_m": Range(0, 20_000),
+}
+
+
+def check_number(name: str, value: Any, kind: str | None = None) -> float:
+    """``value`` as a float within its sane range, or a one-line ConfigError.
+
+    The one place where every number of a run is checked: TOML values,
+    keyword arguments of :func:`load_config` and CLI options alike.
+
+    Parameters
+    ----------
+    name
+        How the user wrote it ("minutes", "--max-snap", "categories.school.distance_m").
+    value
+        The value as given (a TOML value may be any type).
+    kind
+        Key of :data:`LIMITS`; by default the last dotted part of ``name``
+        without leading dashes, with "-" read as "_".
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ConfigError
+        Not a number (booleans and strings included), not finite, or out of range.
+    """
+    kind = kind or name.rsplit(".", 1)[-1].lstrip("-").replace("-", "_")
+    bounds = LIMITS[kind]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number in {bounds}, not {value!r}")
+    if not math.isfinite(value) or value not in bounds:
+        raise ConfigError(f"{name} must be a finite number in {bounds}, not {value!r}")
     return float(value)
 
 
-def _level_categories(levels: Mapping[str, Any], level: str) -> list[str]:
+def _positive(name: str, value: Any) -> float:
+    """``value`` as a float in its sane range (see :func:`check_number`)."""
+    return check_number(name, value)
+
+
+def _level_categories(levels: Mapping[str, Any], level: str, seen: tuple[str, ...] = ()) -> list[str]:
     if level not in levels:
         raise ConfigError(f"unknown level {level!r}; known: {', '.join(levels)}")
+    if level in seen:
+        raise ConfigError(f"levels.{seen[-1]}.includes: level {level!r} includes itself ({' -> '.join([*seen, level])})")
     spec = levels[level]
-    keys = _level_categories(levels, spec["includes"]) if "includes" in spec else []
+    keys = _level_categories(levels, spec["includes"], (*seen, level)) if "includes" in spec else []
     return keys + [k for k in spec.get("categories", []) if k not in keys]
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _expect(name: str, value: Any, kind: type | tuple[type, ...], what: str) -> None:
+    """A ConfigError naming key ``name`` unless ``value`` is of ``kind``."""
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise ConfigError(f"config: {name} must be {what}, not {_type_name(value)}")
+    if not isinstance(value, kind):
+        raise ConfigError(f"config: {name} must be {what}, not {_type_name(value)}")
+
+
+def _check_shape(user: Mapping[str, Any]) -> None:
+    """Check the types of a user TOML document; the first problem is a ConfigError naming its key.
+
+    Values (ranges, known names) are checked where they are used; this keeps
+    a wrong type from surfacing later as a TypeError or AttributeError.
+    """
+    unknown = set(user) - _TOP_FIELDS
+    if unknown:
+        raise ConfigError(f"config: unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("level", "mode"):
+        if key in user:
+            _expect(key, user[key], str, "a string")
+    if "use" in user:
+        _expect("use", user["use"], list, 'a list of category names such as ["canteen", "school"]')
+        for item in user["use"]:
+            _expect("use", item, str, "a list of category names (strings)")
+    for key in ("categories", "levels", "pois"):
+        if key in user:
+            _expect(key, user[key], dict, f"a table of [{key}.<name>] tables")
+    for key, spec in user.get("categories", {}).items():
+        _expect(f"[categories.{key}]", spec, dict, "a table")
+        for field_name in ("label_zh", "label_en", "color", "icon", "tier", "clause"):
+            if field_name in spec:
+                _expect(f"categories.{key}.{field_name}", spec[field_name], str, "a string")
+    for name, spec in user.get("levels", {}).items():
+        _expect(f"[levels.{name}]", spec, dict, "a table with minutes, distance_m and categories")
+        extra = set(spec) - {"minutes", "distance_m", "includes", "categories"}
+        if extra:
+            raise ConfigError(f"config: levels.{name}: unknown field(s) {', '.join(sorted(extra))}")
+        for field_name in ("minutes", "distance_m"):
+            if field_name in spec:
+                check_number(f"levels.{name}.{field_name}", spec[field_name])
+        if "includes" in spec:
+            _expect(f"levels.{name}.includes", spec["includes"], str, "the name of another level")
+        if "categories" in spec:
+            _expect(f"levels.{name}.categories", spec["categories"], list, "a list of category names")
+            for item in spec["categories"]:
+                _expect(f"levels.{name}.categories", item, str, "a list of category names (strings)")
+
+
+def _unique(keys: list[str]) -> list[str]:
+    """``keys`` without repeats, first occurrence first: a category asked for twice is one column."""
+    return list(dict.fromkeys(keys))
 
 
 def load_config(
@@ -392,9 +546,11 @@ def load_config(
     """
     base = presets()
     user = _read_toml(Path(path)) if path is not None else {}
-    unknown = set(user) - _TOP_FIELDS
-    if unknown:
-        raise ConfigError(f"config: unknown key(s) {', '.join(sorted(unknown))}")
+    _check_shape(user)
+    if level is not None and not isinstance(level, str):
+        raise ConfigError(f"level must be a level name such as '10min', not {level!r}")
+    if categories is not None and (isinstance(categories, str) or not all(isinstance(k, str) for k in categories)):
+        raise ConfigError(f"categories must be a list of category names, not {categories!r}")
 
     specs: dict[str, dict[str, Any]] = {k: dict(v) for k, v in base["categories"].items()}
     for key, spec in user.get("categories", {}).items():
@@ -410,7 +566,7 @@ def load_config(
     chosen = categories if categories is not None else user.get("use")
     explicit: frozenset[str] = frozenset()
     if chosen is not None:
-        keys, explicit = list(chosen), frozenset(chosen)
+        keys, explicit = _unique(list(chosen)), frozenset(chosen)
     for k in keys:
         if k not in all_categories:
             raise ConfigError(f"unknown category {k!r}; known: {', '.join(all_categories)}")

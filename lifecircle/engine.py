@@ -18,6 +18,7 @@ that join's facility is the node's nearest (:func:`nearest_node_facilities`,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -232,8 +233,8 @@ def nearest_node_facilities(
     if not facilities.ok.any():
         return dist_out, own_out
     targets, weights = source_weights(net, facilities)
-    fo = owner[facilities.ok]
-    owners = np.concatenate([fo, fo])
+    snapped_owner = owner[facilities.ok]
+    owners = np.concatenate([snapped_owner, snapped_owner])
     if region is None:
         csr, nodes = net.csr, slice(None)
     else:
@@ -241,37 +242,49 @@ def nearest_node_facilities(
         targets = region.local[targets]
         inside = targets >= 0
         targets, weights, owners = targets[inside], weights[inside], owners[inside]
-    # Keep one join per edge end, as with_source does (the lightest), so that
-    # each root of the path tree has one facility.
-    order = np.lexsort((owners, weights, targets))
-    targets, weights, owners = targets[order], weights[order], owners[order]
-    first = np.ones(len(targets), dtype=bool)
-    first[1:] = targets[1:] != targets[:-1]
-    targets, weights, owners = targets[first], weights[first], owners[first]
+    targets, weights, owners = _lightest_joins(targets, weights, owners)
     k = csr.shape[0] - 1
     dist, pred = csgraph.dijkstra(
         with_source(csr, targets, weights), directed=True, indices=k, limit=limit,
         return_predecessors=True,
     )
     dist, pred = dist[:k], pred[:k]
-    # Pointer jumping: every node's pointer doubles its reach each round, so
-    # a path tree of depth D is resolved in log2(D) vectorised rounds rather
-    # than a Python walk per node. Roots (joined straight to the source) and
-    # unreached nodes point at themselves.
-    here = np.arange(k)
-    up = np.where((pred == k) | (pred < 0), here, pred)
-    while True:
-        nxt = up[up]
-        if np.array_equal(nxt, up):
-            break
-        up = nxt
     root_owner = np.full(k, -1, dtype=np.int64)
     root_owner[targets] = owners
-    nearest = root_owner[up]
+    nearest = root_owner[_roots(pred, k)]
     nearest[~np.isfinite(dist)] = -1
     dist_out[nodes] = dist
     own_out[nodes] = nearest
     return dist_out, own_out
+
+
+def _lightest_joins(
+    targets: np.ndarray, weights: np.ndarray, owners: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One join per edge end, the lightest (lowest owner on a tie), as
+    :func:`~lifecircle.network.with_source` keeps: so that each root of the
+    path tree has one facility."""
+    order = np.lexsort((owners, weights, targets))
+    targets, weights, owners = targets[order], weights[order], owners[order]
+    first = np.ones(len(targets), dtype=bool)
+    first[1:] = targets[1:] != targets[:-1]
+    return targets[first], weights[first], owners[first]
+
+
+def _roots(pred: np.ndarray, source: int) -> np.ndarray:
+    """The root of every node in a shortest-path tree (itself if unreached).
+
+    Pointer jumping: every node's pointer doubles its reach each round, so
+    a tree of depth D is resolved in log2(D) vectorised rounds rather than
+    a Python walk per node. Roots (joined straight to ``source``) and
+    unreached nodes point at themselves.
+    """
+    up = np.where((pred == source) | (pred < 0), np.arange(len(pred)), pred)
+    while True:
+        nxt = up[up]
+        if np.array_equal(nxt, up):
+            return up
+        up = nxt
 
 
 def point_distances(
@@ -378,17 +391,17 @@ def _points(
     shared = np.isin(e, f.edge)
     if shared.any():
         order = np.argsort(f.edge, kind="stable")
-        fe, fa, fh = f.edge[order], f.offset[order], f.leg[order]
-        fo = owner[facilities.ok][order] if want else None
+        site_edge, site_offset, site_leg = f.edge[order], f.offset[order], f.leg[order]
+        site_owner = owner[facilities.ok][order] if want else None
         for i in np.flatnonzero(shared):
-            lo, hi = np.searchsorted(fe, [e[i], e[i] + 1])
-            along = np.abs(fa[lo:hi] - b[i]) + fh[lo:hi]
+            lo, hi = np.searchsorted(site_edge, [e[i], e[i] + 1])
+            along = np.abs(site_offset[lo:hi] - b[i]) + site_leg[lo:hi]
             j = int(np.argmin(along))
             direct = along[j] + h[i]
             if direct < best[i]:
                 best[i] = direct
                 if want:
-                    own[i] = fo[lo + j]
+                    own[i] = site_owner[lo + j]
     far = best > limit
     best[far] = np.inf
     out[ok] = best
@@ -418,8 +431,30 @@ def origin_node_distances(
     numpy.ndarray
         Shape (len(origins), n); ``inf`` beyond ``limit`` or when unsnapped.
     """
+    out = np.full((len(origins), net.n), np.inf)
+    for rows, block in origin_node_blocks(net, origins, limit, chunk):
+        out[rows] = block
+    return out
+
+
+def origin_node_blocks(
+    net: StreetNetwork, origins: Snapped, limit: float, chunk: int = ORIGIN_CHUNK
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`origin_node_distances`, ``chunk`` snapped origins at a time.
+
+    The one place origins are chunked: a caller that needs each origin's
+    row only briefly (an isochrone) holds ``chunk`` rows of ``n`` floats
+    rather than all of them.
+
+    Yields
+    ------
+    rows : numpy.ndarray
+        Positions in ``origins`` of this chunk's snapped origins, ascending.
+    block : numpy.ndarray
+        Shape (len(rows), n): their distances to every node, ``inf`` beyond
+        ``limit``.
+    """
     n = net.n
-    out = np.full((len(origins), n), np.inf)
     idx = np.flatnonzero(origins.ok)
     for start in range(0, len(idx), chunk):
         rows = idx[start : start + chunk]
@@ -435,5 +470,4 @@ def origin_node_distances(
         other += to_v[:, None]
         np.minimum(block, other, out=block)
         block[block > limit] = np.inf
-        out[rows] = block
-    return out
+        yield rows, block

@@ -1,41 +1,251 @@
-"""Writing outputs safely: nothing half-written is ever left under a final name."""
+"""Writing outputs safely: nothing half-written is ever left under a final name.
+
+An output folder is checked and locked before any work starts
+(:func:`output_folder`): one run at a time writes into it, and staging
+folders left by runs that died (SIGKILL, power cut) are removed by the next.
+Every CSV goes through :func:`write_csv`, which defuses spreadsheet formulas.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
+import threading
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-import geopandas as gpd
-import pyogrio
+from .errors import InputFileError, OutputError, first_line
 
-from .errors import InputFileError, first_line
+if TYPE_CHECKING:  # geopandas costs a second to import: only where it is used
+    import geopandas as gpd
+    import pandas as pd
 
-# GeoPackages record a "last change" time; pin it so one input gives one file.
-pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
+try:  # POSIX; elsewhere folders are not locked
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+#: Name prefix of staging folders: ``.lifecircle-<pid>-<random>``.
+STAGE_PREFIX = ".lifecircle-"
+
+#: Lock file held inside an output folder while a run writes to it.
+LOCK_NAME = ".lifecircle.lock"
+
+# OWASP's CSV-injection rule: a cell starting with one of these is a formula
+# (or, for tab and CR, hides one) in Excel, LibreOffice and WPS.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+_held: dict[str, list[Any]] = {}  # resolved folder -> [lock fd, depth]
+_held_guard = threading.Lock()
+
+
+def pin_gpkg_date() -> None:
+    """Pin the "last change" time GeoPackages record, so one input gives one file."""
+    import pyogrio
+
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
+
+
+def defuse_cell(value: Any) -> Any:
+    """``value`` with a leading ``'`` if a spreadsheet would read it as a formula.
+
+    Only strings change; numbers (negative ones included) stay numbers.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(frame: "pd.DataFrame", path: str | Path) -> Path:
+    """Write ``frame`` as UTF-8 CSV without its index, every text cell defused.
+
+    The one writer of every CSV the tool makes: a community or facility
+    called ``=HYPERLINK(...)`` must not become a live formula when a planner
+    opens the table in Excel or WPS (OWASP CSV injection). The frame itself,
+    and so the GeoPackage, keeps the names as they are.
+    """
+    safe = frame.copy()
+    for col in safe.columns:
+        if safe[col].dtype == object or str(safe[col].dtype) in ("string", "str"):
+            safe[col] = safe[col].map(defuse_cell)
+    safe.to_csv(path, index=False, encoding="utf-8")
+    return Path(path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _stage_pid(name: str) -> int | None:
+    """The process id in a staging folder's name, or None (older versions wrote none)."""
+    head = name[len(STAGE_PREFIX):].split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def remove_stale_stages(folder: Path) -> list[Path]:
+    """Remove staging folders in ``folder`` whose run has died; return them.
+
+    Call it holding the folder's lock: a live run holds that lock for as long
+    as its staging folder exists.
+    """
+    removed = []
+    for item in folder.glob(STAGE_PREFIX + "*"):
+        if not item.is_dir() or item.name == LOCK_NAME:
+            continue
+        pid = _stage_pid(item.name)
+        if pid is None or (pid != os.getpid() and not _pid_alive(pid)):
+            shutil.rmtree(item, ignore_errors=True)
+            removed.append(item)
+    return removed
+
+
+def _why(e: OSError) -> str:
+    return e.strerror or first_line(e)
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return those created, deepest first."""
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(f"output folder {folder} exists and is not a folder")
+        missing = []
+        p = folder
+        while not p.exists() and p != p.parent:
+            missing.append(p)
+            p = p.parent
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a name too long, a path under a file, /proc, no permission
+        raise OutputError(f"cannot create output folder {folder}: {_why(e)}") from None
+    return missing
+
+
+def _acquire(folder: Path) -> int:
+    """Open and lock ``folder``'s lock file; return its descriptor."""
+    path = folder / LOCK_NAME
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise OutputError(f"cannot write to output folder {folder}: {_why(e)}") from None
+        if fcntl is None:  # pragma: no cover
+            break
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise OutputError(f"output folder {folder} is in use by another lifecircle run "
+                                  f"(process {holder}); wait for it or choose another folder") from None
+            raise OutputError(f"cannot lock output folder {folder}: {_why(e)}") from None
+        # the previous holder removes the file on release: a lock on a file
+        # that is no longer there (or another one by that name) locks nothing
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+    except OSError as e:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise OutputError(f"cannot write to output folder {folder}: {_why(e)}") from None
+    return fd
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it into place on success.
+def output_folder(folder: str | Path) -> Iterator[Path]:
+    """Check that ``folder`` can be created and written, and lock it, for the ``with`` block.
 
-    On any error the temporary file is removed and ``path`` is untouched.
+    Enter it before the work that fills the folder, so that a bad path or a
+    folder another run is writing to fails at once, not after the analysis.
+    Staging folders of runs that died are removed. Re-entrant within a process.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be created or written (one line naming it and the
+        reason), or another process holds it.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # writers such as GDAL want to create the file themselves
+    folder = Path(folder)
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
+        key = str(folder.resolve())
+    except (OSError, RuntimeError) as e:
+        raise OutputError(f"cannot use output folder {folder}: {first_line(e)}") from None
+    with _held_guard:
+        if key in _held:
+            _held[key][1] += 1
+            nested = True
+        else:
+            nested = False
+    if nested:
+        try:
+            yield folder
+        finally:
+            with _held_guard:
+                _held[key][1] -= 1
+        return
+    created = _make_folder(folder)
+    try:
+        fd = _acquire(folder)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    with _held_guard:
+        _held[key] = [fd, 1]
+    try:
+        remove_stale_stages(folder)
+        yield folder
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        with _held_guard:
+            del _held[key]
+        with contextlib.suppress(OSError):
+            os.unlink(folder / LOCK_NAME)  # unlink before unlocking: see _acquire
+        os.close(fd)
+        _remove_empty(created)
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the folders this run created, deepest first, if nothing was put in them."""
+    for p in created:
+        try:
+            p.rmdir()
+        except OSError:
+            break
+
+
+def writing_error(e: BaseException, folder: Path, stage: Path | None = None) -> OutputError:
+    """One line for an error while writing into ``folder``: which file, and why."""
+    filename = getattr(e, "filename", None)
+    target = Path(filename) if filename else folder
+    if stage is not None and target.parent == stage:
+        target = folder / target.name  # the name the user will look for
+    why = _why(e) if isinstance(e, OSError) else first_line(e)
+    return OutputError(f"cannot write {target}: {why}")
+
+
+def _gdal_write_errors() -> tuple[type[BaseException], ...]:
+    """pyogrio's errors for a write that failed (a full disk: "Failed to commit transaction")."""
+    import sys
+
+    errors = getattr(sys.modules.get("pyogrio"), "errors", None)
+    if errors is None:  # not imported: nothing can have raised them
+        return ()
+    return (errors.DataSourceError, errors.DataLayerError)
 
 
 @contextlib.contextmanager
@@ -44,23 +254,116 @@ def staging_dir(folder: str | Path) -> Iterator[Path]:
 
     On success every file in it is moved into ``folder`` (each move an
     atomic rename); on error the staging folder is deleted and ``folder``
-    keeps what it had.
+    keeps what it had. The folder is locked meanwhile (:func:`output_folder`).
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be written, or another run holds it; an OS or GDAL
+        error while writing, as one line naming the file and the reason.
     """
     folder = Path(folder)
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".lifecircle-", dir=folder))
+    pin_gpkg_date()
+    with output_folder(folder):
+        try:
+            # the process id in the name lets a later run tell a dead run's folder
+            stage = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-", dir=folder))
+        except OSError as e:
+            raise writing_error(e, folder) from None
+        try:
+            yield stage
+            for item in sorted(stage.iterdir()):
+                os.replace(item, folder / item.name)
+        except OSError as e:
+            raise writing_error(e, folder, stage) from None
+        except _gdal_write_errors() as e:
+            raise writing_error(e, folder, stage) from None
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _polygon_layer(path: Path, what: str, layer: str | None) -> str | None:
+    """The layer of ``path`` to read: ``layer``, else the first one with polygons.
+
+    A GeoPackage often holds points or lines before the areas; reading its
+    first layer would then say "no polygons" of a file that has them.
+    """
+    import pyogrio
+
     try:
-        yield stage
-        for item in sorted(stage.iterdir()):
-            os.replace(item, folder / item.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-        if created and not any(folder.iterdir()):
-            folder.rmdir()
+        layers = [(str(name), str(kind or "")) for name, kind in pyogrio.list_layers(path)]
+    except Exception:  # unreadable: let read_file give GDAL's reason
+        return layer
+    if layer is not None:
+        if layer not in [name for name, _ in layers]:
+            names = ", ".join(name for name, _ in layers)
+            raise InputFileError(f"{what} {path} has no layer {layer!r} (layers: {names})")
+        return layer
+    if len(layers) < 2:
+        return None
+    for name, kind in layers:
+        if "polygon" in kind.lower():
+            return name
+    return None
 
 
-def read_polygons(path: str | Path, what: str) -> gpd.GeoDataFrame:
+def read_vector(path: str | Path, layer: str | None = None) -> "gpd.GeoDataFrame":
+    """Read a vector file (GeoJSON, GeoPackage, Shapefile, ...) as it is.
+
+    The one place user vector files are opened. GDAL's RuntimeWarnings on
+    damaged files are silenced, since they would only repeat the error the
+    caller reports; errors propagate as pyogrio raises them, for the caller
+    to word (it knows what the file was for).
+
+    Parameters
+    ----------
+    path
+        The file.
+    layer
+        Layer to read; by default the file's first.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+    """
+    import geopandas as gpd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
+
+
+def find_column(columns: Iterable[Any], candidates: Iterable[str]) -> Any | None:
+    """Return the column of a user's file named like one of ``candidates``.
+
+    Candidates are tried in order of preference; each matches a column of
+    exactly its name first, else one equal to it ignoring case and
+    surrounding spaces ("Name ", "NAME").
+
+    Parameters
+    ----------
+    columns
+        The file's column names.
+    candidates
+        Accepted names, preferred first.
+
+    Returns
+    -------
+    The column as it is named in the file, or None.
+    """
+    columns = list(columns)
+    folded: dict[str, Any] = {}
+    for col in columns:
+        folded.setdefault(str(col).strip().casefold(), col)
+    for cand in candidates:
+        if cand in columns:
+            return cand
+        if cand.strip().casefold() in folded:
+            return folded[cand.strip().casefold()]
+    return None
+
+
+def read_polygons(path: str | Path, what: str, layer: str | None = None) -> "gpd.GeoDataFrame":
     """Read the polygons of a vector file (GeoJSON, GeoPackage, Shapefile).
 
     Parameters
@@ -69,30 +372,33 @@ def read_polygons(path: str | Path, what: str) -> gpd.GeoDataFrame:
         The file.
     what
         What the file is for, as named in error messages ("communities file").
+    layer
+        Layer to read; by default the first layer with polygons.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Only Polygon/MultiPolygon rows, in the file's own CRS.
+        Only Polygon/MultiPolygon rows with an area, in the file's own CRS.
 
     Raises
     ------
     InputFileError
-        Missing or unreadable file, no CRS, or no polygons.
+        Missing or unreadable file, no CRS, no such layer, or no polygons.
     """
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"{what} not found: {path}")
+    if not path.is_file():
+        raise InputFileError(f"{what} is not a file: {path}")
+    chosen = _polygon_layer(path, what, layer)
     try:
-        # GDAL's RuntimeWarnings on damaged files would repeat the error below
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            gdf = gpd.read_file(path)
+        gdf = read_vector(path, layer=chosen)
     except Exception as e:  # pyogrio/GDAL raise many types for bad files
         raise InputFileError(f"cannot read {what} {path}: {first_line(e)}") from None
     if gdf.crs is None:
         raise InputFileError(f"{what} {path} has no CRS; save it with one (e.g. EPSG:4326)")
     gdf = gdf[gdf.geometry.notna() & gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
     if len(gdf) == 0:
-        raise InputFileError(f"{what} {path} has no polygons")
+        where = f" (layer {chosen!r})" if chosen is not None else ""
+        raise InputFileError(f"{what} {path}{where} has no polygons")
     return gdf

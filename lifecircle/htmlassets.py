@@ -8,7 +8,9 @@ Leaflet's stylesheet refers to images next to it; those become ``data:``
 URIs so the page needs no other file.
 
 Also here, shared by the map and the report: :func:`esc` (escaping of
-OSM and user strings) and :func:`write_atomic`.
+OSM and user strings), :func:`templates` (the Jinja2 templates of both,
+which pass every value through :func:`esc` unless it is marked safe) and
+:func:`write_atomic`.
 """
 
 from __future__ import annotations
@@ -23,9 +25,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import jinja2
+from markupsafe import Markup
 
+from . import settings
 from .errors import LifecircleError
+
+# re-exported: the map and the report take their value helpers from here
+from .text import flag_of, int_of, is_missing, text_of  # noqa: F401
 
 _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif"}
 
@@ -33,31 +40,6 @@ _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif"}
 _SOURCE_MAP = re.compile(r"^\s*//# sourceMappingURL=.*$", re.MULTILINE)
 _CSS_URL = re.compile(r"url\((['\"]?)(images/[^)'\"]+)\1\)")
 _SAFE_COLOR = re.compile(r"#[0-9A-Fa-f]{3,8}|[A-Za-z]{3,20}")
-
-
-def is_missing(value: Any) -> bool:
-    """Return True for None, NaN, NA and NaT (a scalar test that never raises)."""
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def int_of(value: Any, default: int = 0) -> int:
-    """Return ``value`` as an int, ``default`` for None/NaN."""
-    return default if is_missing(value) else int(value)
-
-
-def flag_of(value: Any) -> bool:
-    """Return ``value`` as a bool, False for None/NaN (``bool(nan)`` is True)."""
-    return False if is_missing(value) else bool(value)
-
-
-def text_of(value: Any) -> str:
-    """Return ``value`` as display text: ``""`` for None/NaN, else ``str()``."""
-    return "" if is_missing(value) else str(value)
 
 
 def esc(value: Any) -> str:
@@ -85,13 +67,47 @@ def esc(value: Any) -> str:
     )
 
 
-def safe_color(color: str, fallback: str = "#555555") -> str:
-    """Return ``color`` if it is a plain CSS colour, else ``fallback``.
+def _finalize(value: Any) -> Markup:
+    """Jinja2's last step for every ``{{ value }}``: :func:`esc` unless safe.
+
+    Jinja2's own autoescape leaves the backtick, ``$`` and backslash alone,
+    which :func:`esc` does not; running it here keeps one escaping path for
+    the report, the map's popups and its page furniture. ``None`` and NaN
+    render as nothing.
+    """
+    return value if isinstance(value, Markup) else Markup(esc(value))
+
+
+@lru_cache(maxsize=None)
+def templates() -> jinja2.Environment:
+    """The Jinja2 environment of ``lifecircle/templates`` (autoescaping).
+
+    Every expression is escaped with :func:`esc`; only values wrapped in
+    :class:`markupsafe.Markup` in Python (fragments built by trusted code,
+    such as the report's stylesheet) pass unchanged. Undefined names are
+    errors, so a typo in a template cannot silently print nothing.
+    """
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("lifecircle", "templates"),
+        autoescape=True,
+        finalize=_finalize,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def safe_color(color: str, fallback: str | None = None) -> str:
+    """Return ``color`` if it is a plain CSS colour, else ``fallback``
+    (default ``settings.fallback_color``).
 
     Category colours come from user TOML and end up in ``style``
     attributes, where ``red; background: url(...)`` would inject CSS.
     """
-    return color if isinstance(color, str) and _SAFE_COLOR.fullmatch(color) else fallback
+    if isinstance(color, str) and _SAFE_COLOR.fullmatch(color):
+        return color
+    return settings.fallback_color if fallback is None else fallback
 
 
 def _package_dir(name: str) -> Path:

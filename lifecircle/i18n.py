@@ -7,7 +7,12 @@ not here: they belong to the configuration (``Category.label(lang)``).
 
 from __future__ import annotations
 
-from .errors import ConfigError
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError, LifecircleError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 #: Supported interface languages, default first in the CLI's eyes.
 LANGS: tuple[str, ...] = ("zh", "en")
@@ -23,6 +28,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "layer_gaps": {"zh": "覆盖缺口：{label}", "en": "Gaps: {label}"},
     "legend_title": {"zh": "覆盖类别数", "en": "Categories reached"},
     "legend_entry": {"zh": "{k} / {n} 类", "en": "{k} of {n}"},
+    # the ODbL's required credit, on the map and in the report
     "attribution": {"zh": "© OpenStreetMap contributors", "en": "© OpenStreetMap contributors"},
     "data_source": {"zh": "数据来源", "en": "Data source"},
     # Thresholds
@@ -45,7 +51,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "gaps": {"zh": "缺口", "en": "Gaps"},
     "no_gaps": {"zh": "无", "en": "none"},
     "residents": {"zh": "居民（估计）", "en": "Residents (estimate)"},
-    "facility": {"zh": "设施", "en": "Facility"},
     "osm_id": {"zh": "OSM 编号", "en": "OSM id"},
     "gap_tooltip": {"zh": "{label} 缺口：{community}", "en": "{label} gap: {community}"},
     "gap_kind_building": {"zh": "住宅建筑", "en": "residential building"},
@@ -53,7 +58,6 @@ STRINGS: dict[str, dict[str, str]] = {
     # Report
     "report_title": {"zh": "生活圈设施覆盖报告", "en": "Life-circle facility coverage report"},
     "level": {"zh": "生活圈等级", "en": "Life-circle level"},
-    "threshold": {"zh": "阈值", "en": "Threshold"},
     "n_communities": {"zh": "社区数", "en": "Communities"},
     "n_facilities": {"zh": "设施数", "en": "Facilities"},
     "complete_share": {"zh": "全部类别均覆盖的社区", "en": "Communities reaching every category"},
@@ -138,7 +142,13 @@ def t(key: str, lang: str = "en", **fields: object) -> str:
     return text.format(**fields) if fields else text
 
 
-def basis_text(config, lang: str = "en") -> str:
+def strings(lang: str = "en") -> dict[str, str]:
+    """Every interface string without fields in ``lang``, by key (for templates)."""
+    check_lang(lang)
+    return {key: texts[lang] for key, texts in STRINGS.items() if "{" not in texts[lang]}
+
+
+def basis_text(config: Config, lang: str = "en") -> str:
     """The basis of a run in one plain sentence (not escaped)."""
     if config.mode == "time":
         return t("basis_time", lang, minutes=f"{config.minutes:g}", speed=f"{config.speed_kmh:g}")
@@ -147,13 +157,51 @@ def basis_text(config, lang: str = "en") -> str:
     return t("basis_standard", lang)
 
 
-def tier_text(config, key: str, lang: str = "en") -> str:
+def basis_name(config: Config) -> str:
+    """The basis of a run in a few English words, for the terminal and ``repr``:
+    "GB 50180-2018 tier distances", "10 min at 4.5 km/h", "500 m".
+
+    The short form of :func:`basis_text`; both read the same fields.
+    """
+    if config.mode == "time":
+        return f"{config.minutes:g} min at {config.speed_kmh:g} km/h"
+    if config.mode == "distance":
+        return f"{config.distance_m:g} m"
+    return "GB 50180-2018 tier distances"
+
+
+def tier_text(config: Config, key: str, lang: str = "en") -> str:
     """A category's tier, e.g. "5-minute" / "5分钟生活圈" (empty when unknown)."""
     tier = config.category(key).tier
     digits = tier.removesuffix("min")
     return t("tier_value", lang, minutes=digits) if digits.isdigit() else tier
 
 
-def rule_text(config, lang: str = "en") -> str:
+def rule_text(config: Config, lang: str = "en") -> str:
     """The coverage rule in one plain sentence (not escaped)."""
     return t("coverage_rule", lang, share=f"{config.min_share * 100:g}")
+
+
+def threshold_text(config: Config, lang: str = "en", value: float | None = None) -> str:
+    """A threshold as "10 min" / "500 m" (or Chinese), plain text.
+
+    ``value`` is in the run's isochrone unit (minutes in time mode, else
+    metres); None means the run's own threshold.
+    """
+    if config.mode == "time":
+        return t("minutes_value", lang, value=f"{config.minutes if value is None else value:g}")
+    return t("metres_value", lang, value=f"{config.threshold_m if value is None else value:g}")
+
+
+def limit_text(config: Config, key: str, lang: str = "en") -> str:
+    """The walking distance category ``key`` is judged at, e.g. "300 m" (plain text)."""
+    return t("metres_value", lang, value=f"{config.limit_m(key):g}")
+
+
+def category_label(config: Config, key: str, lang: str = "en") -> str:
+    """The label of category ``key`` in ``lang``; the key itself for a
+    category the config does not know (e.g. from an older table)."""
+    try:
+        return config.category(key).label(lang)
+    except LifecircleError:
+        return key

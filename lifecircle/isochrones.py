@@ -45,20 +45,9 @@ def _runs(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(starts, counts) + _ranks(counts)
 
 
-def _incidence(net: StreetNetwork) -> tuple[np.ndarray, np.ndarray]:
-    """node -> incident edges, CSR-style (cached per network)."""
-    c = net.__dict__.get("_incidence")
-    if c is None:
-        ends = np.concatenate([net.eu, net.ev])
-        order = np.argsort(ends, kind="stable")
-        ptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=net.n))])
-        c = net.__dict__["_incidence"] = (ptr, order % len(net.eu))
-    return c
-
-
 def _near_edges(net: StreetNetwork, node_dist: np.ndarray, limit: float) -> np.ndarray:
     """Edges with an end within ``limit``, found from the reached nodes only."""
-    ptr, inc = _incidence(net)
+    ptr, inc = net.incidence
     r = np.flatnonzero(node_dist <= limit)
     if 8 * len(r) > net.n:  # a large share is reached: one scan of all edges is cheaper
         return np.flatnonzero(np.minimum(node_dist[net.eu], node_dist[net.ev]) <= limit)
@@ -94,7 +83,9 @@ def reached_pieces(
     cand = _near_edges(net, node_dist, limit)
     if edges is not None:
         cand = np.intersect1d(cand, edges)
-    ru = np.full(len(L), -1.0); rv = np.full(len(L), -1.0)  # only cand entries are read
+    # only the entries of cand are read
+    ru = np.full(len(L), -1.0)
+    rv = np.full(len(L), -1.0)
     ru[cand] = limit - node_dist[net.eu[cand]]
     rv[cand] = limit - node_dist[net.ev[cand]]
     pieces = []
@@ -126,35 +117,9 @@ def piece_geometries(net: StreetNetwork, pieces: list[tuple[int, float, float]])
     return out
 
 
-@dataclass
-class _Vertices:
-    """Every edge's polyline as flat arrays (built once per network)."""
-
-    xy: np.ndarray  # vertex coordinates
-    start: np.ndarray  # edge i owns vertices start[i]:start[i + 1]
-    along: np.ndarray  # distance of each vertex along its edge's geometry
-    key: np.ndarray  # edge * span + along: sorted, to locate points by searchsorted
-    span: float
-
-
-def _vertices(net: StreetNetwork) -> _Vertices:
-    cache = net.__dict__.get("_vertex_cache")
-    if cache is None:
-        xy, owner = shapely.get_coordinates(net.geoms, return_index=True)
-        start = np.searchsorted(owner, np.arange(len(net.geoms) + 1))
-        step = np.hypot(*np.diff(xy, axis=0).T)
-        step[np.diff(owner) != 0] = 0.0  # no length across two edges
-        along = np.concatenate([[0.0], np.cumsum(step)])
-        along -= along[start[owner]]
-        span = float(along.max()) * 2 + 1.0
-        cache = _Vertices(xy, start, along, owner * span + along, span)
-        net.__dict__["_vertex_cache"] = cache
-    return cache
-
-
 def _points_along(net: StreetNetwork, edges: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Coordinates of the points at ``pos`` (``length`` units) along ``edges``."""
-    v = _vertices(net)
+    v = net.vertices
     g = pos * (net.geom_length[edges] / np.maximum(net.length[edges], 1e-300))
     k = np.searchsorted(v.key, edges * v.span + g, side="right") - 1
     k = np.clip(k, v.start[edges], np.maximum(v.start[edges + 1] - 2, v.start[edges]))
@@ -188,7 +153,7 @@ def distance_to_pieces(
     """
     if not pieces:
         return np.full(len(points), np.inf)
-    v = _vertices(net)
+    v = net.vertices
     xy, start, along = v.xy, v.start, v.along
     e, a, b = (np.array(c) for c in zip(*pieces))
     e = e.astype(np.int64)

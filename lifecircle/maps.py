@@ -6,15 +6,17 @@ Only the OpenStreetMap tiles come from the network; offline they simply do
 not load and the data layers draw on a plain background.
 
 Safety: folium pastes popup and tooltip HTML into the page as given, and
-Leaflet shows layer names and popup strings through ``innerHTML``. Every
-string from OSM, a user file or a user config therefore passes through
-:func:`esc` before it becomes part of any HTML fragment; the fragments then
+Leaflet shows layer names and popup strings through ``innerHTML``. Popups,
+the legend and the notes are therefore rendered from the autoescaping
+Jinja2 macros of ``templates/map_parts.html.j2``, and the few plain strings
+(tooltips, layer names) pass through the same :func:`esc`; the fragments then
 travel inside JSON (folium's ``tojson``, which escapes ``<``, ``>``, ``&``
 and ``'``), so nothing can end the ``<script>`` they sit in.
 
 Determinism: branca gives every element a random id; :func:`make_map`
 renumbers them in tree order so the same analysis always gives the same
-bytes.
+bytes. That, and keeping CDN links out, needs branca's and folium's private
+attributes, reached through :mod:`lifecircle.adapters` only.
 """
 
 from __future__ import annotations
@@ -31,16 +33,15 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element
-from folium.elements import JSCSSMixin
 from folium.utilities import JsCode
 
-from . import htmlassets, settings
+from . import adapters, htmlassets, settings
 from .config import Category, Config
 from .errors import LifecircleError
-from .htmlassets import esc, flag_of, int_of, is_missing, safe_color, text_of
-from .i18n import basis_text, check_lang, rule_text, t
+from .htmlassets import esc, safe_color
+from .i18n import basis_text, category_label, check_lang, limit_text, rule_text, strings, t, threshold_text
+from .text import flag_of, int_of, is_missing, text_of
 
-OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 _OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 _OSM_ATTR_HTML = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
@@ -51,7 +52,6 @@ COORD_DECIMALS = 6
 
 # ColorBrewer RdYlGn (5 classes): red = few categories reached, green = all.
 _SCORE_RAMP = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
-_FALLBACK_COLOR = "#555555"
 _ISOCHRONE_COLOR = "#2b8cbe"
 
 # Leaflet sets string popups/tooltips with innerHTML; the strings are built
@@ -99,21 +99,10 @@ def _fmt_number(value: Any, digits: int) -> str | None:
     return f"{float(value):.{digits}f}"
 
 
-def threshold_text(config: Config, lang: str, value: float | None = None) -> str:
-    """Return a threshold as "10 min" / "500 m" (or Chinese).
-
-    ``value`` is in the run's isochrone unit (minutes in time mode, else
-    metres); None means the run's own threshold.
-    """
-    if config.mode == "time":
-        return t("minutes_value", lang, value=f"{config.minutes if value is None else value:g}")
-    return t("metres_value", lang, value=f"{config.threshold_m if value is None else value:g}")
-
-
 def score_color(score: float) -> str:
     """Return the fill colour for a score in 0..1 (red to green)."""
     if is_missing(score):
-        return _FALLBACK_COLOR
+        return settings.fallback_color
     x = min(max(float(score), 0.0), 1.0) * (len(_SCORE_RAMP) - 1)
     i = min(int(x), len(_SCORE_RAMP) - 2)
     a, b = (np.array([int(c[k:k + 2], 16) for k in (1, 3, 5)]) for c in _SCORE_RAMP[i:i + 2])
@@ -127,17 +116,9 @@ def _share_text(share: Any) -> str:
     return f"{math.floor(float(share) * 100 + 1e-9):d}%"
 
 
-def _category_label(config: Config, key: str, lang: str) -> str:
-    try:
-        return config.category(key).label(lang)
-    except LifecircleError:
-        return key
-
-
-def _name_html(value: Any, lang: str) -> str:
-    """Escaped name, or an italic "(unnamed)" placeholder."""
-    name = text_of(value)
-    return f'<span class="lc-name">{esc(name)}</span>' if name else f"<i>{esc(t('unnamed', lang))}</i>"
+def _parts() -> Any:
+    """The macros of ``templates/map_parts.html.j2`` (each returns escaped HTML)."""
+    return htmlassets.templates().get_template("map_parts.html.j2").module
 
 
 # ---------------------------------------------------------------- geometry
@@ -182,6 +163,23 @@ def _bounds(frames: Iterable[gpd.GeoDataFrame]) -> list[list[float]] | None:
 # ---------------------------------------------------------------- popups
 
 
+def _popup_row(row: pd.Series, cat: Category, lang: str) -> dict[str, Any]:
+    """One category's cells of a community popup, as plain text ("" for none)."""
+    k = cat.key
+    nearest = text_of(row.get(f"nearest_{k}"))
+    if not nearest and text_of(row.get(f"nearest_id_{k}")):
+        nearest = t("unnamed", lang)
+    share = row.get(f"share_{k}")
+    return {
+        "key": k, "icon": cat.icon, "label": cat.label(lang), "nearest": nearest,
+        "minutes": _fmt_number(row.get(f"minutes_{k}"), 1) or "",
+        "metres": _fmt_number(row.get(f"metres_{k}"), 0) or "",
+        "limit": _fmt_number(row.get(f"limit_m_{k}"), 0) or "",
+        "share": "" if is_missing(share) else _share_text(share),
+        "covered": flag_of(row.get(f"covered_{k}")),
+    }
+
+
 def community_popup(row: pd.Series, config: Config, lang: str) -> str:
     """Return the popup HTML of one community row (all values escaped).
 
@@ -191,59 +189,24 @@ def community_popup(row: pd.Series, config: Config, lang: str) -> str:
     The flag and the share come from the same columns (``covered_k`` is
     ``share_k >= min_share``), so they cannot disagree.
     """
-    dash = esc(t("not_reached", lang))
-    rows = []
-    for cat in config.categories:
-        k = cat.key
-        minutes = _fmt_number(row.get(f"minutes_{k}"), 1)
-        metres = _fmt_number(row.get(f"metres_{k}"), 0)
-        limit = _fmt_number(row.get(f"limit_m_{k}"), 0)
-        nearest = text_of(row.get(f"nearest_{k}"))
-        if not nearest and text_of(row.get(f"nearest_id_{k}")):
-            nearest = t("unnamed", lang)
-        share = row.get(f"share_{k}")
-        covered = flag_of(row.get(f"covered_{k}"))
-        rows.append(
-            f'<tr data-category="{esc(k)}"><td>{esc(cat.icon)} {esc(cat.label(lang))}</td>'
-            f'<td class="lc-nearest">{esc(nearest) if nearest else dash}</td>'
-            f'<td class="lc-num lc-min">{esc(minutes) if minutes else dash}</td>'
-            f'<td class="lc-num lc-m">{esc(metres) if metres else dash}</td>'
-            f'<td class="lc-num lc-limit">{esc(limit) if limit else dash}</td>'
-            f'<td class="lc-num lc-share">{dash if is_missing(share) else _share_text(share)}</td>'
-            f'<td class="lc-covered">{"✓ " if covered else "✗ "}{esc(t("yes" if covered else "no", lang))}</td></tr>'
-        )
-    gap_keys = [g for g in text_of(row.get("gaps")).split(",") if g]
-    gaps = ", ".join(esc(_category_label(config, g, lang)) for g in gap_keys) or esc(t("no_gaps", lang))
     residents = row.get("residents")
-    resident_line = (
-        "" if is_missing(residents)
-        else f'<div>{esc(t("residents", lang))}: {float(residents):.0f}</div>'
-    )
-    head = "".join(
-        f"<th>{esc(t(key, lang))}</th>"
-        for key in ("category", "nearest", "walk_minutes", "walk_metres", "limit", "building_share", "covered")
-    )
-    partial = (f'<div class="lc-partial">{esc(t("partial", lang))}</div>'
-               if flag_of(row.get("partial")) else "")
+    gaps = [category_label(config, g, lang) for g in text_of(row.get("gaps")).split(",") if g]
     n = int_of(row.get("n_categories"), len(config.categories))
-    return (
-        f'<div class="lc-popup lc-community-popup"><h4>{_name_html(row.get("name"), lang)}</h4>'
-        f'<div class="lc-meta">{esc(t("community_id", lang))}: <span class="lc-id">'
-        f'{esc(row.get("community_id"))}</span></div>{partial}'
-        f'<div>{esc(t("reached", lang))}: <b class="lc-reached">'
-        f'{esc(t("reached_value", lang, reached=int_of(row.get("reached")), n=n))}</b></div>'
-        f"{resident_line}<table><tr>{head}</tr>{''.join(rows)}</table>"
-        f'<div>{esc(t("gaps", lang))}: <span class="lc-gaps">{gaps}</span></div></div>'
-    )
+    community = {
+        "name": text_of(row.get("name")), "id": row.get("community_id"), "partial": flag_of(row.get("partial")),
+        "reached": t("reached_value", lang, reached=int_of(row.get("reached")), n=n),
+        "residents": "" if is_missing(residents) else f"{float(residents):.0f}",
+        "gaps": ", ".join(gaps),
+    }
+    rows = [_popup_row(row, cat, lang) for cat in config.categories]
+    return str(_parts().community_popup(community, rows, strings(lang)))
 
 
 def poi_popup(row: pd.Series, category: Category, lang: str) -> str:
     """Return the popup HTML of one facility row (all values escaped)."""
-    return (
-        f'<div class="lc-popup lc-poi-popup"><h4>{_name_html(row.get("name"), lang)}</h4>'
-        f'<div>{esc(t("category", lang))}: {esc(category.icon)} {esc(category.label(lang))}</div>'
-        f'<div>{esc(t("osm_id", lang))}: <span class="lc-id">{esc(row.get("poi_id"))}</span></div></div>'
-    )
+    poi = {"name": text_of(row.get("name")), "icon": category.icon, "label": category.label(lang),
+           "id": row.get("poi_id")}
+    return str(_parts().poi_popup(poi, strings(lang)))
 
 
 # ---------------------------------------------------------------- layers
@@ -340,45 +303,28 @@ def _rows_of(gdf: gpd.GeoDataFrame, column: str, value: str) -> gpd.GeoDataFrame
 
 def _legend_html(config: Config, lang: str) -> str:
     n = len(config.categories)
-    items = "".join(
-        f'<div><i style="background: {score_color(k / n)}"></i>'
-        f'{esc(t("legend_entry", lang, k=k, n=n))}</div>'
-        for k in range(n, -1, -1)
-    )
-    basis = "".join(
-        f'<div class="lc-basis-row" data-category="{esc(c.key)}">{esc(c.icon)} {esc(c.label(lang))}: '
-        f'<span class="lc-limit">{esc(t("metres_value", lang, value=f"{config.limit_m(c.key):g}"))}</span></div>'
-        for c in config.categories
-    )
-    return (
-        f'<div class="lc-box lc-legend"><b>{esc(t("legend_title", lang))}</b>{items}'
-        f'<b>{esc(t("basis", lang))}</b><div class="lc-basis-text">{esc(basis_text(config, lang))}</div>'
-        f'{basis}<div class="lc-rule">{esc(rule_text(config, lang))}</div></div>'
-    )
+    entries = [(score_color(k / n), t("legend_entry", lang, k=k, n=n)) for k in range(n, -1, -1)]
+    basis = [{"key": c.key, "icon": c.icon, "label": c.label(lang), "limit": limit_text(config, c.key, lang)}
+             for c in config.categories]
+    return str(_parts().legend(entries, basis, basis_text(config, lang), rule_text(config, lang), strings(lang)))
 
 
 def _notes_html(analysis: Any, lang: str) -> str:
     """The run's warnings (categories without facilities, what was left out), if any."""
     warnings = list(getattr(analysis, "warnings", []) or [])
-    if not warnings:
-        return ""
-    items = "".join(f"<li>{esc(w)}</li>" for w in warnings)
-    return f'<div class="lc-box lc-notes"><b>{esc(t("notes", lang))}</b><ul>{items}</ul></div>'
+    return str(_parts().notes(warnings, strings(lang))) if warnings else ""
 
 
 def _attribution_html(analysis: Any, lang: str) -> str:
     source = text_of(getattr(analysis, "source", ""))
     date = text_of(getattr(analysis, "data_date", "") or "")
-    src = f' · {esc(t("data_source", lang))}: {esc(source)}' if source else ""
-    src += f' ({esc(date)})' if date else ""
-    return f'<div class="lc-box lc-attribution">{esc(OSM_ATTRIBUTION)}{src}</div>'
+    return str(_parts().attribution(source, date, strings(lang)))
 
 
 def _offline_map(location: list[float], lang: str, title: str) -> folium.Map:
     """A folium map with no CDN links and Leaflet/jQuery inlined."""
     m = folium.Map(location=location, zoom_start=14, tiles=None, control_scale=True)
-    # Instance attributes, so folium's class-level lists stay untouched.
-    m.default_js, m.default_css = [], []
+    adapters.drop_cdn_links(m)
     fig = m.get_root()
     fig.title = esc(title)
     fig.header.add_child(Element(f'<meta name="language" content="{esc(lang)}" />'), name="lc_lang")
@@ -404,17 +350,18 @@ def _renumber(root: Element) -> None:
     ids = count()
 
     def visit(el: Element) -> None:
-        el._id = f"{next(ids):04d}"
+        adapters.set_id(el, f"{next(ids):04d}")
+        kids = adapters.children(el)
         renamed = {}
-        for key, child in el._children.items():
+        for key, child in kids.items():
             old = child.get_name()
             visit(child)
             renamed[child.get_name() if key == old else key] = child
-        el._children.clear()
-        el._children.update(renamed)
+        kids.clear()
+        kids.update(renamed)
         for part in ("header", "html", "script"):
             sub = getattr(el, part, None)
-            if isinstance(sub, Element) and sub._parent is el:
+            if isinstance(sub, Element) and adapters.parent(sub) is el:
                 visit(sub)
 
     visit(root)
@@ -425,12 +372,12 @@ def _check_offline(root: Element) -> None:
     stack = [root]
     while stack:
         el = stack.pop()
-        if isinstance(el, JSCSSMixin) and (el.default_js or el.default_css):
-            urls = [u for _, u in list(el.default_js) + list(el.default_css)]
+        urls = adapters.cdn_links(el)
+        if urls:
             raise LifecircleError(
-                f"map element {el._name} links {urls[0]}, which would not load offline"
+                f"map element {adapters.name_of(el)} links {urls[0]}, which would not load offline"
             )
-        stack.extend(el._children.values())
+        stack.extend(adapters.children(el).values())
         stack.extend(getattr(el, p) for p in ("header", "html", "script")
                      if isinstance(getattr(el, p, None), Element))
 

@@ -9,6 +9,7 @@ once and shared by snapping, shortest paths and isochrones.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import groupby, pairwise
 from typing import Any, Iterable
 
@@ -21,6 +22,10 @@ import shapely
 
 from . import settings
 from .errors import EmptyAreaError
+from .sources.coords import local_utm
+
+# An edge geometry starting within this many metres of node u starts at u.
+_SAME_POINT_M = 0.01
 
 # Way tags osmnx copies onto edges (osmnx.settings.useful_tags_way).
 _EDGE_TAGS = tuple(ox.settings.useful_tags_way)
@@ -107,7 +112,7 @@ def project(G: nx.MultiDiGraph, crs: Any = None, *, copy: bool = True) -> nx.Mul
     xs = np.fromiter((G.nodes[n]["x"] for n in nodes), float, len(nodes))
     ys = np.fromiter((G.nodes[n]["y"] for n in nodes), float, len(nodes))
     if crs is None:
-        crs = ox.projection.project_geometry(shapely.Point(np.median(xs), np.median(ys)), crs=src)[1]
+        crs = local_utm(shapely.Point(np.median(xs), np.median(ys)), crs=src)
     to = pyproj.Transformer.from_crs(src, crs, always_xy=True)
     px, py = to.transform(xs, ys)
     keep_lonlat = src.is_geographic
@@ -173,6 +178,27 @@ class StreetNetwork:
         """Number of nodes."""
         return len(self.nodes)
 
+    @cached_property
+    def incidence(self) -> tuple[np.ndarray, np.ndarray]:
+        """Node -> incident edges, CSR-style: node i's edges are
+        ``edges[ptr[i]:ptr[i + 1]]``; returns ``(ptr, edges)``."""
+        ends = np.concatenate([self.eu, self.ev])
+        order = np.argsort(ends, kind="stable")
+        ptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=self.n))])
+        return ptr, order % len(self.eu)
+
+    @cached_property
+    def vertices(self) -> "EdgeVertices":
+        """Every edge's polyline as flat arrays, to place points along edges fast."""
+        xy, owner = shapely.get_coordinates(self.geoms, return_index=True)
+        start = np.searchsorted(owner, np.arange(len(self.geoms) + 1))
+        step = np.hypot(*np.diff(xy, axis=0).T)
+        step[np.diff(owner) != 0] = 0.0  # no length across two edges
+        along = np.concatenate([[0.0], np.cumsum(step)])
+        along -= along[start[owner]]
+        span = float(along.max()) * 2 + 1.0
+        return EdgeVertices(xy, start, along, owner * span + along, span)
+
     @property
     def crs(self) -> Any:
         """The projected CRS."""
@@ -188,7 +214,7 @@ class StreetNetwork:
         x, y = G.nodes.data("x"), G.nodes.data("y")
         xy = np.array([[x[n], y[n]] for n in nodes.tolist()], dtype=float)
 
-        succ = G._succ
+        succ = G.succ
         kept = []
         for u, nbrs in succ.items():
             for v, keys in nbrs.items():
@@ -211,7 +237,11 @@ class StreetNetwork:
         if len(drawn):
             # offsets are measured from u: geometries must start there
             first = shapely.get_coordinates(shapely.get_point(geoms[drawn], 0))
-            flip = drawn[~np.all(np.isclose(first, xy[eu[drawn]]), axis=1)]
+            # in metres: np.isclose's relative tolerance on UTM northings (~7e6)
+            # took points ~70 m apart for one, and kept backward streets
+            to_u = np.hypot(*(first - xy[eu[drawn]]).T)
+            to_v = np.hypot(*(first - xy[ev[drawn]]).T)
+            flip = drawn[(to_u > _SAME_POINT_M) & (to_v < to_u)]
             geoms[flip] = shapely.reverse(geoms[flip])
         geom_len = shapely.length(geoms)
         return cls(
@@ -269,6 +299,31 @@ class StreetNetwork:
         csr = sp.csr_matrix((sub.data, sub.indices, np.append(sub.indptr, sub.indptr[-1])),
                             shape=(len(nodes) + 1, len(nodes) + 1))
         return Region(nodes=nodes, local=local, csr=csr)
+
+
+@dataclass
+class EdgeVertices:
+    """The vertices of every edge geometry of a :class:`StreetNetwork`.
+
+    Attributes
+    ----------
+    xy
+        Vertex coordinates, edge after edge.
+    start
+        Edge i owns vertices ``start[i]:start[i + 1]``.
+    along
+        Distance of each vertex along its edge's geometry.
+    key
+        ``edge * span + along``: sorted, to locate points by searchsorted.
+    span
+        More than twice the longest edge geometry.
+    """
+
+    xy: np.ndarray
+    start: np.ndarray
+    along: np.ndarray
+    key: np.ndarray
+    span: float
 
 
 @dataclass

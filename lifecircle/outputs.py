@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import geopandas as gpd
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import settings
-from .analysis import Analysis
-from .fileio import staging_dir
+from .fileio import staging_dir, write_csv
+
+if TYPE_CHECKING:  # heavy: imported where used, so the CLI starts at once
+    import geopandas as gpd
+    import pandas as pd
+
+    from .analysis import Analysis
 
 
-def coverage_table(analysis: Analysis) -> pd.DataFrame:
+def coverage_table(analysis: "Analysis") -> "pd.DataFrame":
     """The per-community coverage table written to ``coverage.csv``."""
     return analysis.coverage
 
 
-def _gpkg_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _gpkg_frame(gdf: "gpd.GeoDataFrame") -> "gpd.GeoDataFrame":
     return gdf.to_crs(settings.output_crs)
 
 
-def save_analysis(analysis: Analysis, folder: str | Path, lang: str = "en") -> dict[str, Path]:
+def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") -> dict[str, Path]:
     """Write every output of ``analysis`` into ``folder``.
 
     Files: ``coverage.csv`` (one row per community), ``basis.csv`` (what
@@ -29,24 +32,31 @@ def save_analysis(analysis: Analysis, folder: str | Path, lang: str = "en") -> d
     residential areas not counted, and why), ``lifecircle.gpkg`` (layers
     communities, pois, isochrones, gaps; EPSG:4326), ``map.html``,
     ``report.html`` and the PNG charts. All are written to a staging folder
-    first, so an error leaves no partial file behind.
+    first, so an error leaves no partial file behind. Text cells of the CSV
+    files are defused against spreadsheet formulas
+    (:func:`lifecircle.fileio.write_csv`); the GeoPackage keeps them as they are.
 
     Returns
     -------
     dict
         Output kind -> final path.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be written or is in use by another run.
     """
-    from .maps import make_map, save_map
-    from .report import make_charts, write_report
+    from .maps import make_map, render_map
+    from .report import chart_figures, png_bytes, report_html
 
     folder = Path(folder)
     written: dict[str, Path] = {}
     with staging_dir(folder) as stage:
-        coverage_table(analysis).to_csv(stage / "coverage.csv", index=False, encoding="utf-8")
+        write_csv(coverage_table(analysis), stage / "coverage.csv")
         written["coverage"] = folder / "coverage.csv"
-        analysis.basis.to_csv(stage / "basis.csv", index=False, encoding="utf-8")
+        write_csv(analysis.basis, stage / "basis.csv")
         written["basis"] = folder / "basis.csv"
-        analysis.left_out.to_csv(stage / "left_out.csv", index=False, encoding="utf-8")
+        write_csv(analysis.left_out, stage / "left_out.csv")
         written["left_out"] = folder / "left_out.csv"
         gpkg = stage / "lifecircle.gpkg"
         for layer in ("communities", "pois", "isochrones", "gaps"):
@@ -54,10 +64,14 @@ def save_analysis(analysis: Analysis, folder: str | Path, lang: str = "en") -> d
             if len(gdf):
                 _gpkg_frame(gdf).to_file(gpkg, layer=layer, driver="GPKG")
         written["gpkg"] = folder / "lifecircle.gpkg"
-        save_map(make_map(analysis, lang=lang), stage / "map.html")
+        # The staging folder already makes the set atomic: files in it are
+        # written plainly, not each through a temporary file of its own.
+        (stage / "map.html").write_bytes(render_map(make_map(analysis, lang=lang)).encode("utf-8"))
         written["map"] = folder / "map.html"
-        for chart in make_charts(analysis, stage, lang=lang):
-            written[chart.stem] = folder / chart.name
-        report = write_report(analysis, stage, lang=lang)
-        written["report"] = folder / report.name
+        charts = {name: png_bytes(fig) for name, fig in chart_figures(analysis, lang).items()}
+        for name, png in charts.items():
+            (stage / name).write_bytes(png)
+            written[Path(name).stem] = folder / name
+        (stage / "report.html").write_bytes(report_html(analysis, lang, charts=charts).encode("utf-8"))
+        written["report"] = folder / "report.html"
     return written

@@ -15,12 +15,10 @@ from . import settings
 from .analysis import Analysis
 from .communities import derive_communities, read_communities, residential_buildings
 from .config import Config, load_config
-from .engine import (
-    ORIGIN_CHUNK, Snapped, nearest_node_facilities, nearest_point_facilities, origin_node_distances, snap_points,
-)
+from .engine import Snapped, nearest_node_facilities, nearest_point_facilities, origin_node_blocks, snap_points
 from .errors import ConfigError, EmptyAreaError, LifecircleError
 from .isochrones import reach_polygon
-from .network import StreetNetwork, project
+from .network import Region, StreetNetwork, project
 from .pois import access_points, categorize, display_points
 from .sources.osmfile import OSMData, read_osm
 
@@ -293,8 +291,63 @@ class Reach:
     node_metres: np.ndarray
 
 
-def _score(key: str, reach: Reach, origins: Origins, buildings: gpd.GeoDataFrame, table: pd.DataFrame,
-           facilities: gpd.GeoDataFrame, cfg: Config) -> dict[str, np.ndarray]:
+@dataclass
+class Study:
+    """What every category is measured against, built once per run.
+
+    Attributes
+    ----------
+    net
+        The indexed walk network (its CRS is the analysis CRS).
+    cfg
+        The run's configuration.
+    communities
+        Community polygons.
+    buildings
+        Residential buildings (homes).
+    origins
+        Where walks start, snapped.
+    facilities
+        Facilities of every category, one row per (facility, category).
+    access
+        The facilities' access points, snapped.
+    table
+        One row per community: identity and residents, then the coverage
+        columns each category adds.
+    search
+        Searches stop at this distance (metres).
+    region
+        The part of the network the searches use.
+    """
+
+    net: StreetNetwork
+    cfg: Config
+    communities: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    origins: Origins
+    facilities: gpd.GeoDataFrame
+    access: Access
+    table: pd.DataFrame
+    search: float
+    region: Region
+
+
+def _study(net: StreetNetwork, cfg: Config, comms: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
+           facilities: gpd.GeoDataFrame) -> Study:
+    """Snap homes, centres and facilities, and bound the searches."""
+    origins = _origins(comms, buildings)
+    origins.snapped = snap_points(net, origins.points, cfg.max_snap_m)
+    search = cfg.threshold_m * settings.search_factor
+    return Study(
+        net=net, cfg=cfg, communities=comms, buildings=buildings, origins=origins, facilities=facilities,
+        access=_access(facilities, net, cfg.max_snap_m), table=_community_table(comms, origins, buildings),
+        search=search,
+        # every origin lies in a community, so searching their region loses nothing
+        region=net.region(comms.geometry.values, search),
+    )
+
+
+def _score(key: str, reach: Reach, study: Study) -> dict[str, np.ndarray]:
     """Coverage columns of one category.
 
     Distance, minutes and the nearest facility are those of the community's
@@ -302,27 +355,28 @@ def _score(key: str, reach: Reach, origins: Origins, buildings: gpd.GeoDataFrame
     over its area), and *covered* is that share reaching ``cfg.min_share``:
     one rule, so the flag and the share never disagree.
     """
+    cfg, origins, table = study.cfg, study.origins, study.table
     n = len(table)
     limit = cfg.limit_m(key)
     centre, homes, scored = origins.centres, origins.homes, ~origins.centres
-    owner = origins.community
+    community = origins.community
     metres = np.full(n, np.nan)
-    metres[owner[centre]] = reach.metres[centre]
+    metres[community[centre]] = reach.metres[centre]
     metres[~np.isfinite(metres)] = np.nan
     nearest = np.full(n, -1)
-    nearest[owner[centre]] = reach.nearest[centre]
+    nearest[community[centre]] = reach.nearest[centre]
     found = nearest >= 0
     names = np.full(n, "", dtype=object)
     ids = np.full(n, "", dtype=object)
-    names[found] = facilities["name"].values[nearest[found]]
-    ids[found] = facilities["poi_id"].values[nearest[found]]
+    names[found] = study.facilities["name"].values[nearest[found]]
+    ids[found] = study.facilities["poi_id"].values[nearest[found]]
     within = np.nan_to_num(reach.metres, nan=np.inf) <= limit
-    total = np.bincount(owner[scored], minlength=n)
-    good = np.bincount(owner[scored], weights=within[scored].astype(float), minlength=n)
+    total = np.bincount(community[scored], minlength=n)
+    good = np.bincount(community[scored], weights=within[scored].astype(float), minlength=n)
     share = np.round(good / np.maximum(total, 1), 4)
-    res = buildings["residents"].values
-    covered_pop = np.bincount(owner[homes], weights=res[origins.building[homes]] * within[homes], minlength=n)
-    pop = table["home_residents"].values
+    residents = study.buildings["residents"].values[origins.building[homes]]
+    covered_residents = np.bincount(community[homes], weights=residents * within[homes], minlength=n)
+    home_residents = table["home_residents"].values
     return {
         f"nearest_{key}": names,
         f"nearest_id_{key}": ids,
@@ -331,27 +385,30 @@ def _score(key: str, reach: Reach, origins: Origins, buildings: gpd.GeoDataFrame
         f"limit_m_{key}": np.full(n, limit),
         f"share_{key}": share,
         f"residents_share_{key}": np.where(table["n_buildings"].values > 0,
-                                           np.round(covered_pop / np.maximum(pop, 1e-9), 4), np.nan),
+                                           np.round(covered_residents / np.maximum(home_residents, 1e-9), 4), np.nan),
         f"covered_{key}": share >= cfg.min_share,
     }
 
 
-def _gap_frames(key: str, reach: Reach, origins: Origins, fac: Snapped, buildings: gpd.GeoDataFrame,
-                comms: gpd.GeoDataFrame, out: pd.DataFrame, net: StreetNetwork, cfg: Config) -> list[gpd.GeoDataFrame]:
+def _gap_frames(key: str, reach: Reach, points: Snapped, study: Study) -> list[gpd.GeoDataFrame]:
     """Where a category is out of reach: homes beyond its distance, and the
-    parts of home-less communities outside the category's reach."""
-    limit = cfg.limit_m(key)
+    parts of home-less communities outside the category's reach.
+
+    ``points`` are the category's access points, for its reach polygon.
+    """
+    net, origins, table = study.net, study.origins, study.table
+    limit = study.cfg.limit_m(key)
     frames = []
-    ids = out["community_id"].values
+    ids = table["community_id"].values
     far = origins.homes & ~(np.nan_to_num(reach.metres, nan=np.inf) <= limit)
     if far.any():
         frames.append(gpd.GeoDataFrame(
             {"category": key, "kind": "building", "community_id": ids[origins.community[far]]},
-            geometry=buildings.geometry.values[origins.building[far]], crs=net.crs))
-    no_homes = np.flatnonzero((out["n_buildings"].values == 0) & (out[f"share_{key}"].values < 1))
+            geometry=study.buildings.geometry.values[origins.building[far]], crs=net.crs))
+    no_homes = np.flatnonzero((table["n_buildings"].values == 0) & (table[f"share_{key}"].values < 1))
     if len(no_homes):
-        reach_poly = reach_polygon(net, reach.node_metres, limit, fac)
-        areas = shapely.difference(comms.geometry.values[no_homes], reach_poly)
+        reach_poly = reach_polygon(net, reach.node_metres, limit, points)
+        areas = shapely.difference(study.communities.geometry.values[no_homes], reach_poly)
         keep = ~shapely.is_empty(areas)
         frames.append(gpd.GeoDataFrame(
             {"category": key, "kind": "area", "community_id": ids[no_homes][keep]},
@@ -359,11 +416,16 @@ def _gap_frames(key: str, reach: Reach, origins: Origins, fac: Snapped, building
     return frames
 
 
-def _walk(net: StreetNetwork, fac: Snapped, fac_rows: np.ndarray, origins: Origins, search: float,
-          region) -> Reach:
-    """Distances and nearest facility from every origin, one search per category."""
-    node_metres, node_owner = nearest_node_facilities(net, fac, fac_rows, search, region)
-    metres, nearest = nearest_point_facilities(net, node_metres, node_owner, origins.snapped, fac, fac_rows, search)
+def _walk(study: Study, points: Snapped, rows: np.ndarray) -> Reach:
+    """Distances and nearest facility from every origin, one search per category.
+
+    ``points`` are the category's access points and ``rows`` the facility
+    row of each.
+    """
+    net, search = study.net, study.search
+    node_metres, node_owner = nearest_node_facilities(net, points, rows, search, study.region)
+    metres, nearest = nearest_point_facilities(net, node_metres, node_owner, study.origins.snapped, points, rows,
+                                               search)
     return Reach(metres, nearest, node_metres)
 
 
@@ -375,15 +437,67 @@ def _summarise(out: pd.DataFrame, cfg: Config) -> None:
     out["gaps"] = [",".join(k for k, c in zip(cfg.keys, row) if not c) for row in covered.itertuples(index=False)]
 
 
+def _measure(study: Study, say: Progress) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Walk to every category; return the communities with their coverage
+    columns, and the gaps."""
+    gap_frames = []
+    for cat in study.cfg.categories:
+        say(f"walking distances to {cat.key}")
+        points, rows = study.access.of(study.facilities["category"].values == cat.key)
+        reach = _walk(study, points, rows)
+        for name, values in _score(cat.key, reach, study).items():
+            study.table[name] = values
+        gap_frames += _gap_frames(cat.key, reach, points, study)
+    _summarise(study.table, study.cfg)
+    crs = study.net.crs
+    communities = gpd.GeoDataFrame(study.table.drop(columns="home_residents"),
+                                   geometry=study.communities.geometry.values, crs=crs)
+    if gap_frames:
+        gaps = gpd.GeoDataFrame(pd.concat(gap_frames, ignore_index=True), geometry="geometry", crs=crs)
+    else:
+        gaps = gpd.GeoDataFrame(columns=["category", "kind", "community_id", "geometry"], geometry="geometry", crs=crs)
+    return communities, gaps
+
+
 def _left_out(parts: list[pd.DataFrame], warnings: list[str]) -> pd.DataFrame:
     left = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
         else pd.DataFrame(columns=LEFT_OUT_COLUMNS)
     left = left.reindex(columns=LEFT_OUT_COLUMNS)
     counts = left["what"].value_counts()
     if len(left):
-        what = ", ".join(f"{counts[w]} {w}{'s' if counts[w] > 1 else ''}" for w in counts.index)
+        what = ", ".join(f"{counts[w]} {_plural(w, counts[w])}" for w in counts.index)
         warnings.append(f"left out: {what} (see left_out.csv for each and why)")
     return left
+
+
+def _plural(what: str, count: int) -> str:
+    if count == 1:
+        return what
+    return what[:-1] + "ies" if what.endswith("y") else what + "s"
+
+
+def _everything_left_out(osm: OSMData, study: Study, pois: gpd.GeoDataFrame, comms_left: pd.DataFrame,
+                         warnings: list[str]) -> pd.DataFrame:
+    """Every object not counted, and why: unread, outside, or too far from a street."""
+    net, cfg, facilities, table = study.net, study.cfg, study.facilities, study.table
+    centre = study.origins.centres
+    return _left_out([
+        _unread(osm, cfg),
+        comms_left,
+        _unsnapped("poi", facilities["poi_id"], facilities["name"], facilities["category"],
+                   pois.geometry.values, np.isfinite(study.access.snap_m), net, cfg.max_snap_m),
+        _unsnapped("community", table["community_id"], table["name"], np.full(len(table), ""),
+                   study.origins.points[centre], study.origins.snapped.ok[centre], net, cfg.max_snap_m),
+    ], warnings)
+
+
+def _read(source: str | Path | OSMData | None, cfg: Config, say: Progress) -> tuple[OSMData, StreetNetwork]:
+    """The OSM data and its walk network, projected and indexed."""
+    say("reading OSM data")
+    osm = load_source(source, cfg.tag_keys)
+    say(f"projecting walk network ({osm.graph.number_of_nodes():,} nodes)")
+    # a graph read here is ours to project in place; a caller's is copied
+    return osm, StreetNetwork.from_graph(project(osm.graph, copy=isinstance(source, OSMData)))
 
 
 def analyze(
@@ -482,12 +596,9 @@ def analyze(
     """
     say = progress or _quiet
     cfg = _as_config(config, level)
-    say("reading OSM data")
-    osm = load_source(source, cfg.tag_keys)
-    say(f"projecting walk network ({osm.graph.number_of_nodes():,} nodes)")
-    # a graph read here is ours to project in place; a caller's is copied
-    net = StreetNetwork.from_graph(project(osm.graph, copy=isinstance(source, OSMData)))
-    warnings: list[str] = []
+    limits = cfg.check_isochrones(isochrone_limits)  # before the work: NaN or inf would draw nothing
+    osm, net = _read(source, cfg, say)
+    warnings: list[str] = list(getattr(osm, "warnings", []))
     facilities = _facilities(osm.features, cfg, net.crs, pois, pois_mode, warnings, _unread_keys(osm, cfg))
 
     say("finding communities and homes")
@@ -495,52 +606,23 @@ def analyze(
     comms, comms_left = _communities(communities, osm.features, net, buildings, area, lang)
 
     say(f"snapping {len(facilities):,} facilities and homes of {len(comms):,} communities")
-    origins = _origins(comms, buildings)
-    origins.snapped = snap_points(net, origins.points, cfg.max_snap_m)
-    access = _access(facilities, net, cfg.max_snap_m)
-    out = _community_table(comms, origins, buildings)
-
-    search = cfg.threshold_m * settings.search_factor
-    # every origin lies in a community, so searching their region loses nothing
-    region = net.region(comms.geometry.values, search)
-    gap_rows = []
-    for cat in cfg.categories:
-        say(f"walking distances to {cat.key}")
-        fac, fac_rows = access.of(facilities["category"].values == cat.key)
-        reach = _walk(net, fac, fac_rows, origins, search, region)
-        for name, values in _score(cat.key, reach, origins, buildings, out, facilities, cfg).items():
-            out[name] = values
-        gap_rows += _gap_frames(cat.key, reach, origins, fac, buildings, comms, out, net, cfg)
-    _summarise(out, cfg)
-    comm_gdf = gpd.GeoDataFrame(out.drop(columns="home_residents"), geometry=comms.geometry.values, crs=net.crs)
+    study = _study(net, cfg, comms, buildings, facilities)
+    comm_gdf, gaps = _measure(study, say)
 
     say(f"isochrones for {len(comms):,} communities")
-    limits = sorted(set(isochrone_limits or cfg.isochrone_limits()))
-    centre = origins.centres
-    iso = community_isochrones(net, origins.snapped.subset(centre), comm_gdf["community_id"].values, limits, cfg)
+    centres = study.origins.snapped.subset(study.origins.centres)
+    iso = community_isochrones(net, centres, comm_gdf["community_id"].values, limits, cfg)
 
     pois_out = display_points(facilities)
-    pois_out["snap_m"] = np.round(access.snap_m, 1)
-    left_out = _left_out([
-        _unread(osm, cfg),
-        comms_left,
-        _unsnapped("poi", facilities["poi_id"], facilities["name"], facilities["category"],
-                   pois_out.geometry.values, np.isfinite(access.snap_m), net, cfg.max_snap_m),
-        _unsnapped("community", out["community_id"], out["name"], np.full(len(out), ""),
-                   origins.points[centre], origins.snapped.ok[centre], net, cfg.max_snap_m),
-    ], warnings)
-    n_partial = int(out["partial"].sum())
+    pois_out["snap_m"] = np.round(study.access.snap_m, 1)
+    left_out = _everything_left_out(osm, study, pois_out, comms_left, warnings)
+    n_partial = int(comm_gdf["partial"].sum())
     if n_partial:
         warnings.append(f"{n_partial} communities are cut by the edge of the data and were analysed on "
                         "the part inside it (partial = True)")
-
-    gaps = (pd.concat(gap_rows, ignore_index=True) if gap_rows
-            else gpd.GeoDataFrame(columns=["category", "kind", "community_id", "geometry"], geometry="geometry",
-                                  crs=net.crs))
     return Analysis(
-        config=cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs),
-        isochrones=iso, gaps=gpd.GeoDataFrame(gaps, geometry="geometry", crs=net.crs),
-        left_out=left_out, graph=net.graph, source=osm.source, crs=net.crs, warnings=warnings,
+        config=cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs), isochrones=iso,
+        gaps=gaps, left_out=left_out, graph=net.graph, source=osm.source, crs=net.crs, warnings=warnings,
         data_date=getattr(osm, "data_date", None),
     )
 
@@ -550,21 +632,16 @@ def community_isochrones(
 ) -> gpd.GeoDataFrame:
     """Isochrones from each community centre at each limit.
 
-    ``limits`` are minutes in time mode, else metres.
+    ``limits`` are minutes in time mode, else metres. Centres that could
+    not be snapped get none.
     """
     to_m = cfg.to_metres
-    top = to_m(max(limits))
     rows = []
-    chunk = ORIGIN_CHUNK  # rows of origins x nodes held at once
-    for start in range(0, len(centres), chunk):
-        sl = slice(start, start + chunk)
-        block = origin_node_distances(net, centres.subset(np.arange(len(centres))[sl]), top)
-        for j, i in enumerate(range(start, min(start + chunk, len(centres)))):
-            if not centres.ok[i]:
-                continue
+    # a chunk of distance rows at a time: all of them at once is n_centres x n_nodes floats
+    for positions, block in origin_node_blocks(net, centres, to_m(max(limits))):
+        for i, node_metres in zip(positions, block):
             one = centres.subset(np.array([i]))
-            for lim in limits:
-                rows.append((ids[i], lim, reach_polygon(net, block[j], to_m(lim), one)))
+            rows.extend((ids[i], lim, reach_polygon(net, node_metres, to_m(lim), one)) for lim in limits)
     col = "minutes" if cfg.mode == "time" else "metres"
     return gpd.GeoDataFrame(
         {"community_id": [r[0] for r in rows], col: [r[1] for r in rows]},

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -26,10 +27,9 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from .config import Config
 from .errors import LifecircleError
-from .htmlassets import data_uri, esc, flag_of, int_of, is_missing, safe_color, text_of, write_atomic
-from .i18n import basis_text, check_lang, rule_text, t, tier_text
-
-OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+from .htmlassets import data_uri, safe_color, templates, write_atomic
+from .i18n import basis_text, category_label, check_lang, limit_text, rule_text, strings, t, tier_text
+from .text import flag_of, int_of, is_missing, text_of
 
 #: CJK font families tried in order (simplified Chinese faces first).
 CJK_FAMILIES: tuple[str, ...] = (
@@ -285,56 +285,44 @@ td.nearest-list { font-size: 12px; }
 
 
 def _pct(value: float, lang: str) -> str:
-    return esc(t("not_available", lang)) if is_missing(value) else f"{100.0 * value:.0f}%"
+    return t("not_available", lang) if is_missing(value) else f"{100.0 * value:.0f}%"
 
 
-def _facts_html(analysis: Any, lang: str) -> str:
+def _facts(analysis: Any, lang: str) -> list[tuple[str, str]]:
+    """(label, value) rows of the table at the top: what was analysed, on what basis."""
     config = analysis.config
     communities = analysis.communities
     n = len(communities)
     complete = int(communities["complete"].fillna(False).astype(bool).sum()) if "complete" in communities else 0
-    rows = [
-        (t("level", lang), esc(config.level)),
-        (t("basis", lang), esc(basis_text(config, lang))),
-        (t("rule", lang), esc(rule_text(config, lang))),
+    return [
+        (t("level", lang), config.level),
+        (t("basis", lang), basis_text(config, lang)),
+        (t("rule", lang), rule_text(config, lang)),
         (t("n_communities", lang), str(n)),
         (t("n_facilities", lang), str(len(analysis.pois))),
         (t("complete_share", lang), f"{complete} ({_pct(complete / n if n else float('nan'), lang)})"),
-        (t("data_source", lang), esc(text_of(analysis.source))),
-        (t("data_date", lang), esc(text_of(getattr(analysis, "data_date", "") or "")) or esc(t("not_available", lang))),
+        (t("data_source", lang), text_of(analysis.source)),
+        (t("data_date", lang), text_of(getattr(analysis, "data_date", "") or "") or t("not_available", lang)),
     ]
-    body = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    return f'<table class="facts">{body}</table>'
 
 
-def _summary_html(summary: list[CategorySummary], config: Config, lang: str) -> str:
-    head = "".join(f"<th>{esc(t(k, lang))}</th>" for k in
-                   ("category", "tier", "limit", "communities_covered", "share_covered", "residents_covered"))
-    rows = "".join(
-        f'<tr data-category="{esc(s.key)}"><td><span class="swatch" style="background: {s.color}">'
-        f"</span>{esc(s.label)}</td><td>{esc(tier_text(config, s.key, lang))}</td>"
-        f'<td class="num limit">{esc(t("metres_value", lang, value=f"{config.limit_m(s.key):g}"))}</td>'
-        f"<td class=\"num covered\">{s.covered}</td>"
-        f'<td class="num share">{_pct(s.share, lang)}</td>'
-        f'<td class="num residents">{_pct(s.residents_share, lang)}</td></tr>'
-        for s in summary
-    )
-    return f'<table class="summary"><tr>{head}</tr>{rows}</table>'
+def _summary_rows(summary: list[CategorySummary], config: Config, lang: str) -> list[dict[str, Any]]:
+    return [{
+        "key": s.key, "color": s.color, "label": s.label, "tier": tier_text(config, s.key, lang),
+        "limit": limit_text(config, s.key, lang), "covered": s.covered,
+        "share": _pct(s.share, lang), "residents": _pct(s.residents_share, lang),
+    } for s in summary]
 
 
-def _basis_html(config: Config, lang: str) -> str:
+def _basis_rows(config: Config, lang: str) -> list[dict[str, str]]:
     """Per category: the clause of the standard and the OSM rules that decided it."""
-    head = "".join(f"<th>{esc(t(k, lang))}</th>" for k in ("category", "clause", "osm_rules"))
-    rows = "".join(
-        f'<tr data-category="{esc(c.key)}"><td>{esc(c.label(lang))}</td>'
-        f'<td class="clause">{esc(c.clause if config.mode == "standard" else basis_text(config, lang))}</td>'
-        f'<td class="rules">{esc(c.describe())}</td></tr>'
-        for c in config.categories
-    )
-    return f'<h2>{esc(t("basis", lang))}</h2>\n<table class="basis"><tr>{head}</tr>{rows}</table>'
+    return [{
+        "key": c.key, "label": c.label(lang), "rules": c.describe(),
+        "clause": c.clause if config.mode == "standard" else basis_text(config, lang),
+    } for c in config.categories]
 
 
-def _nearest_html(row: pd.Series, config: Config, lang: str) -> str:
+def _nearest(row: pd.Series, config: Config, lang: str) -> list[dict[str, str]]:
     """One line per category: the nearest facility, the walk to it, covered or not."""
     lines = []
     for cat in config.categories:
@@ -343,41 +331,35 @@ def _nearest_html(row: pd.Series, config: Config, lang: str) -> str:
         if not name and text_of(row.get(f"nearest_id_{k}")):
             name = t("unnamed", lang)
         metres = row.get(f"metres_{k}")
-        walk = "" if is_missing(metres) else " · " + t("metres_value", lang, value=f"{float(metres):.0f}")
-        mark = "✓" if flag_of(row.get(f"covered_{k}")) else "✗"
-        lines.append(f'<div data-category="{esc(k)}">{mark} {esc(cat.label(lang))}: '
-                     f'<span class="nearest">{esc(name) if name else "—"}</span>{esc(walk)}</div>')
-    return "".join(lines)
+        lines.append({
+            "key": k, "mark": "✓" if flag_of(row.get(f"covered_{k}")) else "✗", "label": cat.label(lang),
+            "name": name or "—",
+            "walk": "" if is_missing(metres) else " · " + t("metres_value", lang, value=f"{float(metres):.0f}"),
+        })
+    return lines
 
 
-def _communities_html(communities: pd.DataFrame, config: Config, lang: str) -> str:
+def _community_rows(communities: pd.DataFrame, config: Config, lang: str) -> list[dict[str, Any]]:
     """One row per community: name, id, categories reached, gaps, nearest facilities."""
     n = len(config.categories)
-    head = "".join(f"<th>{esc(t(k, lang))}</th>"
-                   for k in ("community", "community_id", "reached", "gaps", "nearest"))
     rows = []
     for _, row in communities.iterrows():
-        gaps = [g for g in text_of(row.get("gaps")).split(",") if g]
-        labels = []
-        for g in gaps:
-            try:
-                labels.append(config.category(g).label(lang))
-            except LifecircleError:
-                labels.append(g)
-        name = text_of(row.get("name"))
-        partial = f'<div class="partial">{esc(t("partial", lang))}</div>' if flag_of(row.get("partial")) else ""
-        rows.append(
-            f'<tr><td class="name">{esc(name) if name else "<i>" + esc(t("unnamed", lang)) + "</i>"}</td>'
-            f'<td class="id">{esc(row.get("community_id"))}{partial}</td>'
-            f'<td class="num">{esc(t("reached_value", lang, reached=int_of(row.get("reached")), n=n))}</td>'
-            f'<td>{esc(", ".join(labels)) if labels else esc(t("no_gaps", lang))}</td>'
-            f'<td class="nearest-list">{_nearest_html(row, config, lang)}</td></tr>'
-        )
-    return f'<table class="communities"><tr>{head}</tr>{"".join(rows)}</table>'
+        gaps = [category_label(config, g, lang) for g in text_of(row.get("gaps")).split(",") if g]
+        rows.append({
+            "name": text_of(row.get("name")), "id": row.get("community_id"),
+            "partial": flag_of(row.get("partial")),
+            "reached": t("reached_value", lang, reached=int_of(row.get("reached")), n=n),
+            "gaps": ", ".join(gaps) if gaps else t("no_gaps", lang),
+            "nearest": _nearest(row, config, lang),
+        })
+    return rows
 
 
 def report_html(analysis: Any, lang: str = "en", charts: dict[str, bytes] | None = None) -> str:
     """Return the report page as text.
+
+    Rendered from the Jinja2 template ``lifecircle/templates/report.html.j2``,
+    which escapes every value (:func:`lifecircle.htmlassets.templates`).
 
     Parameters
     ----------
@@ -399,31 +381,18 @@ def report_html(analysis: Any, lang: str = "en", charts: dict[str, bytes] | None
         charts = {name: png_bytes(fig) for name, fig in chart_figures(analysis, lang).items()}
     config = analysis.config
     alts = {CHART_NAMES[0]: t("chart_share_title", lang), CHART_NAMES[1]: t("chart_hist_title", lang)}
-    images = "".join(
-        f'<img src="{data_uri(png, "image/png")}" alt="{esc(alts.get(name, name))}">'
-        for name, png in charts.items()
-    )
-    warnings = list(getattr(analysis, "warnings", []) or [])
-    warning_html = (
-        f'<h2>{esc(t("warnings", lang))}</h2><ul class="warnings">'
-        + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>"
-    ) if warnings else ""
-    title = f'{t("report_title", lang)} · {config.level}'
-    source = text_of(analysis.source)
-    return (
-        f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n'
-        f'<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"<h1>{esc(title)}</h1>\n{_facts_html(analysis, lang)}\n"
-        f'<h2>{esc(t("summary", lang))}</h2>\n'
-        f"{_summary_html(summarize(analysis.communities, config, lang), config, lang)}\n"
-        f"{_basis_html(config, lang)}\n"
-        f'<h2>{esc(t("charts", lang))}</h2>\n{images}\n'
-        f'<h2>{esc(t("communities_heading", lang))}</h2>\n'
-        f"{_communities_html(analysis.communities, config, lang)}\n{warning_html}\n"
-        f'<footer><div class="attribution">{esc(OSM_ATTRIBUTION)}</div>'
-        f'<div class="source">{esc(t("data_source", lang))}: {esc(source)}</div></footer>\n'
-        f"</body>\n</html>\n"
+    return templates().get_template("report.html.j2").render(
+        html_lang="zh-CN" if lang == "zh" else "en",
+        title=f'{t("report_title", lang)} · {config.level}',
+        css=Markup(_CSS),  # a constant of this module
+        t=strings(lang),
+        facts=_facts(analysis, lang),
+        summary=_summary_rows(summarize(analysis.communities, config, lang), config, lang),
+        basis=_basis_rows(config, lang),
+        images=[(data_uri(png, "image/png"), alts.get(name, name)) for name, png in charts.items()],
+        communities=_community_rows(analysis.communities, config, lang),
+        warnings=list(getattr(analysis, "warnings", []) or []),
+        source=text_of(analysis.source),
     )
 
 

@@ -55,3 +55,8 @@ min_share: float = 0.5
 
 #: Colour of a category or layer that sets none.
 fallback_color: str = "#555555"
+
+#: A community cut by the extract's boundary with less than this much of its
+#: area (m2) inside is listed in left_out.csv rather than reported: what is
+#: left is a sliver along the edge, not the community.
+min_partial_area_m2: float = 200.0

@@ -1,7 +1,12 @@
-"""Text folding for name rules: Traditional and Simplified Chinese compare equal.
+"""Text of table values: missing values, display text, folding for name rules.
 
-Name rules (``names``, ``exclude_names``) are written once, usually in
-Simplified Chinese, and must match 菜市場 as well as 菜市场. OpenCC's
+:func:`is_missing` is the one test for "no value" (None, NaN, NA, NaT) used
+by the readers, the map and the report; :func:`text_of`, :func:`int_of` and
+:func:`flag_of` build on it.
+
+Folding makes Traditional and Simplified Chinese compare equal. Name rules
+(``names``, ``exclude_names``) are written once, usually in Simplified
+Chinese, and must match 菜市場 as well as 菜市场. OpenCC's
 Traditional-to-Simplified conversion (``t2s``), Unicode NFKC (full-width
 letters and digits) and case folding bring both sides to one form.
 """
@@ -10,8 +15,38 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 import opencc
+import pandas as pd
+
+
+def is_missing(value: Any) -> bool:
+    """Return True for None, NaN, NA and NaT (a scalar test that never raises).
+
+    Lists, dicts and other non-scalars are values, never missing.
+    """
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def int_of(value: Any, default: int = 0) -> int:
+    """Return ``value`` as an int, ``default`` for None/NaN."""
+    return default if is_missing(value) else int(value)
+
+
+def flag_of(value: Any) -> bool:
+    """Return ``value`` as a bool, False for None/NaN (``bool(nan)`` is True)."""
+    return False if is_missing(value) else bool(value)
+
+
+def text_of(value: Any) -> str:
+    """Return ``value`` as display text: ``""`` for None/NaN, else ``str()``."""
+    return "" if is_missing(value) else str(value)
 
 
 @lru_cache(maxsize=1)

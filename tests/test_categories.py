@@ -97,6 +97,9 @@ def test_canteen_lists_are_long_enough():
     ("school", {"amenity": "school", "name": "东方驾校"}, False),
     ("bank", {"amenity": "bank", "name": "工商银行自助银行"}, False),
     ("clinic", {"amenity": "clinic", "name": "瑞鹏宠物医院"}, False),
+    ("clinic", {"healthcare": "clinic", "healthcare:speciality": "hypnosis;herbalism"}, False),
+    ("clinic", {"amenity": "clinic", "healthcare:speciality": "general"}, True),
+    ("elderly_care", {"name": "社区老年人日间照料中心"}, False),
     ("park", {"leisure": "park", "access": "private"}, False),
     ("park", {"leisure": "garden"}, True),
     ("sports", {"leisure": "fitness_centre", "name": "一兆韦德健身"}, False),
@@ -109,7 +112,8 @@ def test_rules_and_traditional_chinese(cfg15, key, tags, want):
 
 
 def _rule(tags: dict, rule: dict) -> bool:
-    return all(tags.get(k) in ([v] if isinstance(v, str) else v) for k, v in rule.items())
+    """All conditions hold; an OSM value may list several, separated by ";"."""
+    return all(set(tags.get(k, "").split(";")) & set([v] if isinstance(v, str) else v) for k, v in rule.items())
 
 
 def _independent_match(tags: dict, spec: dict) -> bool:
@@ -125,7 +129,7 @@ def _independent_match(tags: dict, spec: dict) -> bool:
         return True
     for key, values in spec.get("tags", {}).items():
         values = [values] if isinstance(values, str) else values
-        if key in tags and ("*" in values or tags[key] in values):
+        if key in tags and ("*" in values or set(tags[key].split(";")) & set(values)):
             return True
     return any(_rule(tags, r) for r in spec.get("rules", []))
 

@@ -72,6 +72,35 @@ def test_analyze_writes_outputs(tmp_path, analysis):
     buf.seek(0)
     pd.testing.assert_frame_equal(table, pd.read_csv(buf))
     assert f"{len(analysis.communities)} communities" in proc.stdout
+    # the summary states the basis: each category's distance and how many it covers
+    cfg, cov = analysis.config, analysis.coverage
+    lines = proc.stdout.splitlines()
+    for key in cfg.keys:
+        row = next(line.split() for line in lines if line.split()[:1] == [key])
+        assert row[1:3] == [f"{cfg.limit_m(key):g}", "m"], row
+        assert row[-2] == f"{int(cov[f'covered_{key}'].sum())}/{len(cov)}", row
+    assert "GB 50180-2018" in proc.stdout and ">= 50% of homes" in proc.stdout
+    left = pd.read_csv(out / "left_out.csv")
+    assert f"{len(left)} left out" in proc.stdout
+    basis = pd.read_csv(out / "basis.csv")
+    assert basis["category"].tolist() == cfg.keys
+    assert basis["distance_m"].tolist() == [cfg.limit_m(k) for k in cfg.keys]
+
+
+def test_uniform_time_basis_and_min_share(tmp_path, bundled_osm):
+    """--minutes judges every category at one walk; --min-share moves the flag."""
+    import lifecircle
+
+    out = tmp_path / "out"
+    proc = run("analyze", "--out", out, "-q", "--minutes", "10", "--min-share", "0.9")
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out / "coverage.csv")
+    want = lifecircle.analyze(bundled_osm, config=lifecircle.load_config(minutes=10, min_share=0.9)).coverage
+    for key in ("school", "park", "pharmacy"):
+        assert (table[f"limit_m_{key}"] == 750).all()
+        assert table[f"covered_{key}"].tolist() == want[f"covered_{key}"].tolist()
+        assert (table[f"covered_{key}"] == (table[f"share_{key}"] >= 0.9)).all()
+    assert "10 min at 4.5 km/h" in proc.stdout
 
 
 # ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import numpy as np
 import osmium
 import pytest
 import shapely
+import pyproj
 
 from lifecircle.communities import (
     LEFT_OUT_COLUMNS,
@@ -24,6 +25,7 @@ from lifecircle.communities import (
     read_communities,
     residential_buildings,
 )
+from lifecircle import settings
 from lifecircle.errors import ConfigError
 from lifecircle.network import StreetNetwork, project
 
@@ -444,11 +446,15 @@ def test_helsinki_names_carry_no_osm_ids(helsinki, lang):
 
 
 def test_helsinki_osm_names_are_kept(helsinki, residential_ways):
-    comms, _ = helsinki[2]["en"]
+    comms, left_out = helsinki[2]["en"]
     by_id = comms.set_index("community_id")
     own = {f"way/{i}": w["name"] for i, w in residential_ways.items() if w["name"]}
     assert sorted(own.values()) == ["Leivonen", "Pääskynen", "Tiikeri"]
+    # Tiikeri is a 39 m² sliver inside the extract: left out, under its own name
+    assert left_out.set_index("id").loc["way/34099974", "name"] == "Tiikeri"
     for cid, name in own.items():
+        if cid not in by_id.index:
+            continue
         assert by_id.loc[cid, "name"] == name
         assert by_id.loc[cid, "name_source"] == "osm"
 
@@ -507,9 +513,18 @@ def test_helsinki_every_residential_area_is_a_community_or_left_out(helsinki, re
 
     cut = {f"way/{i}" for i, w in residential_ways.items() if None in w["locs"]}
     assert len(cut) == 13
-    # independently closable: at least 3 distinct node locations in the file
+    # independently closable: at least 3 distinct node locations in the file,
+    # enclosing at least settings.min_partial_area_m2 (measured in UTM 35N)
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32635", always_xy=True)
+
+    def inside_area(locs):
+        pts = [to_utm.transform(*q) for q in locs if q is not None]
+        return shapely.make_valid(shapely.Polygon(pts)).area if len(set(pts)) >= 3 else 0.0
+
     closable = {f"way/{i}" for i, w in residential_ways.items()
-                if None in w["locs"] and len({q for q in w["locs"] if q is not None}) >= 3}
+                if None in w["locs"] and len({q for q in w["locs"] if q is not None}) >= 3
+                and inside_area(w["locs"]) >= settings.min_partial_area_m2}
+    assert len(closable) == 6  # the other 7 are at most 139 m² inside the file
     assert set(comms.loc[comms["partial"], "community_id"]) == closable
     assert set(left_out["id"]) == cut - closable
     assert comms["partial"].sum() + len(left_out) == len(cut)

@@ -19,8 +19,13 @@ from numpy.testing import assert_array_equal
 from scipy.spatial import cKDTree
 
 from lifecircle.engine import (
-    Snapped, nearest_node_facilities, nearest_point_facilities, node_distances,
-    origin_node_distances, point_distances, snap_points,
+    Snapped,
+    nearest_node_facilities,
+    nearest_point_facilities,
+    node_distances,
+    origin_node_distances,
+    point_distances,
+    snap_points,
 )
 from lifecircle.network import StreetNetwork, project
 

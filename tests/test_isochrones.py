@@ -16,12 +16,12 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.ops import substring
+from test_engine import random_network, random_points, reference_distances, reference_graph
 
 from lifecircle import settings as lc_settings
 from lifecircle.engine import node_distances, origin_node_distances, snap_points
 from lifecircle.isochrones import piece_geometries, reach_polygon, reached_pieces
 from lifecircle.network import StreetNetwork
-from test_engine import random_network, random_points, reference_distances, reference_graph
 
 EPS = 1e-6
 

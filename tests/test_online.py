@@ -389,7 +389,8 @@ def _cases(srv: FakeOSMServer) -> dict[str, tuple[dict, list[str], str]]:
     ok = {"overpass_url": srv.url() + "/api", "nominatim_url": srv.url(), "overpass_rate_limit": False}
     dead = f"http://127.0.0.1:{_closed_port()}"
     return {
-        "unknown place": (ok, ["analyze", "--place", "Atlantis, Nowhere"], "Error: place not found: 'Atlantis, Nowhere'"),
+        "unknown place": (ok, ["analyze", "--place", "Atlantis, Nowhere"],
+                          "Error: place not found: 'Atlantis, Nowhere'"),
         "no walkable streets": (ok, ["fetch", "--bbox", SEA_BBOX], "Error: no walkable streets in the study area"),
         "overpass 429": ({**ok, "overpass_url": srv.url("m429") + "/api"}, ["analyze", "--bbox", SUB_BBOX],
                          "Error: Overpass answered HTTP 429 Too Many Requests"),

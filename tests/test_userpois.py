@@ -367,7 +367,8 @@ def test_empty_geojson(tmp_path, config):
 def test_geojson_feature_without_geometry(tmp_path, config):
     path = tmp_path / "nogeom.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"category": "bank"}, "geometry": {"type": "Point", "coordinates": [24.9, 60.1]}},
+        {"type": "Feature", "properties": {"category": "bank"},
+         "geometry": {"type": "Point", "coordinates": [24.9, 60.1]}},
         {"type": "Feature", "properties": {"category": "bank"}, "geometry": None},
     ]}))
     one_line_error(lambda: read_user_pois(path, config), "nogeom.geojson", "feature 2", "no geometry")
@@ -426,14 +427,16 @@ def test_bad_location_value(tmp_path, config):
 
 def test_no_category_and_no_mapping(tmp_path, helsinki, config):
     r = helsinki[0]
-    path = write_csv(tmp_path / "nocat.csv", ["name", "lon", "lat", "typecode"], [[r["name"], r["lon"], r["lat"], "090601"]])
+    path = write_csv(tmp_path / "nocat.csv", ["name", "lon", "lat", "typecode"],
+                     [[r["name"], r["lon"], r["lat"], "090601"]])
     one_line_error(lambda: read_user_pois(path, config), "nocat.csv", "no 'category' column", "mapping")
 
 
 def test_mapping_without_its_column(tmp_path, helsinki, mapping_config):
     r = helsinki[0]
     path = write_csv(tmp_path / "nocol.csv", ["name", "lon", "lat"], [[r["name"], r["lon"], r["lat"]]])
-    one_line_error(lambda: read_user_pois(path, mapping_config), "nocol.csv", "'typecode'", "'tag'", "found: name, lon, lat")
+    one_line_error(lambda: read_user_pois(path, mapping_config), "nocol.csv", "'typecode'", "'tag'",
+                   "found: name, lon, lat")
 
 
 def test_unknown_category_value(tmp_path, helsinki, config):
@@ -532,7 +535,8 @@ def test_merge_replace(tmp_path, helsinki, config, osm_pois):
 
 def test_merge_replace_keeps_other_categories(tmp_path, helsinki, config, osm_pois):
     r = next(r for r in helsinki if r["category"] == "pharmacy")
-    path = write_csv(tmp_path / "p.csv", ["name", "lon", "lat", "category"], [[r["name"], r["lon"], r["lat"], "pharmacy"]])
+    path = write_csv(tmp_path / "p.csv", ["name", "lon", "lat", "category"],
+                     [[r["name"], r["lon"], r["lat"], "pharmacy"]])
     merged, n = merge_pois(osm_pois, read_user_pois(path, config), mode="replace")
     n_pharm = int((osm_pois["category"] == "pharmacy").sum())
     assert n == n_pharm

@@ -18,8 +18,10 @@ published implementation does.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+import pyproj
 from numpy.typing import ArrayLike, NDArray
 
 from ..errors import ConfigError
@@ -288,3 +290,28 @@ def normalize_crs(crs: str) -> str:
     if name not in CRS_NAMES:
         raise ConfigError(f"unknown coordinate system {crs!r}; use one of {', '.join(CRS_NAMES)}")
     return name
+
+
+def local_utm(geometry: Any, crs: Any = "EPSG:4326") -> pyproj.CRS:
+    """Return the projected CRS for work in metres around ``geometry``.
+
+    The one rule for the whole package (the walk network, the download
+    buffer, duplicate detection of user POIs): the UTM zone of the centre
+    of ``geometry``'s bounds (UPS beyond 84°N / 80°S), as
+    ``osmnx.projection.project_geometry`` chooses it, so that a graph
+    projected by osmnx and one projected here agree.
+
+    Parameters
+    ----------
+    geometry
+        A shapely geometry in longitude/latitude.
+    crs
+        Its geographic CRS.
+
+    Returns
+    -------
+    pyproj.CRS
+    """
+    import osmnx as ox  # only the projected paths need it
+
+    return pyproj.CRS.from_user_input(ox.projection.project_geometry(geometry, crs=crs)[1])

@@ -29,11 +29,13 @@ import osmnx as ox
 import pandas as pd
 import requests
 import shapely
-from osmnx._errors import InsufficientResponseError
 
 from .. import settings
+from ..adapters import InsufficientResponseError, is_empty_answer, is_point_only_place, overpass_pause
 from ..errors import ConfigError, EmptyAreaError, InputFileError, NetworkError, first_line
 from ..fileio import read_polygons, staging_dir
+from ..text import is_missing
+from .coords import local_utm
 from .osmfile import FEATURE_KEYS, LEFT_OUT_COLUMNS, OSMData, feature_keys, features_frame, left_out_frame
 
 #: File names inside a bundle folder.
@@ -95,7 +97,8 @@ def _check_response(response: requests.Response, *args: Any, **kwargs: Any) -> N
         with contextlib.suppress(ValueError):
             remark = str(response.json().get("remark", ""))
             if "error" in remark.lower():
-                raise NetworkError(f"Overpass gave up on the query: {first_line(remark)}; use a smaller area or try later")
+                raise NetworkError(
+                    f"Overpass gave up on the query: {first_line(remark)}; use a smaller area or try later")
 
 
 def _failing_pause(original: Callable[..., float]) -> Callable[..., float]:
@@ -135,18 +138,15 @@ def _osmnx_session(default_service: str) -> Iterator[None]:
     previous = hooks.get("response") or []
     hooks["response"] = [*([previous] if callable(previous) else previous), _check_response]
     kwargs["hooks"] = hooks
-    overpass = ox._overpass
-    original_pause = getattr(overpass, "_get_overpass_pause", None)
     # osmnx pins each service's host name to one IP by replacing
     # socket.getaddrinfo for good; keep that to the duration of the call
     getaddrinfo = socket.getaddrinfo
     ox.settings.use_cache = True
     ox.settings.cache_folder = str(cache_folder())
     ox.settings.requests_kwargs = kwargs
-    if original_pause is not None:
-        overpass._get_overpass_pause = _failing_pause(original_pause)
     try:
-        yield
+        with overpass_pause(_failing_pause):
+            yield
     except requests.exceptions.Timeout as e:
         url = e.request.url if e.request is not None else None
         service = _service(url, default_service)
@@ -168,8 +168,6 @@ def _osmnx_session(default_service: str) -> Iterator[None]:
         socket.getaddrinfo = getaddrinfo
         for k, v in saved.items():
             setattr(ox.settings, k, v)
-        if original_pause is not None:
-            overpass._get_overpass_pause = original_pause
 
 
 # --------------------------------------------------------------------------
@@ -220,13 +218,13 @@ def _geocode(place: str) -> shapely.Geometry:
         try:
             gdf = ox.geocode_to_gdf(place)
         except InsufficientResponseError as e:
-            if "0 results" not in str(e):
+            if not is_empty_answer(e):
                 raise NetworkError(f"Nominatim sent an unexpected answer: {first_line(e)}") from None
             raise ConfigError(
                 f"place not found: {place!r}; check the spelling, add the city and country, or use --bbox/--boundary"
             ) from None
         except TypeError as e:
-            if "(Multi)Polygon" not in str(e):
+            if not is_point_only_place(e):
                 raise
             raise ConfigError(
                 f"place {place!r} has no boundary polygon in OpenStreetMap (only a point); use --bbox or --boundary"
@@ -299,7 +297,8 @@ def buffer_area(area: shapely.Geometry, buffer_m: float) -> shapely.Geometry:
     """
     if buffer_m == 0:
         return area
-    projected, crs = ox.projection.project_geometry(area)
+    crs = local_utm(area)
+    projected, _ = ox.projection.project_geometry(area, to_crs=crs)
     grown, _ = ox.projection.project_geometry(projected.buffer(buffer_m), crs=crs, to_latlong=True)
     return _polygonal(grown)
 
@@ -379,7 +378,7 @@ def features_from_osmnx(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         tag_cols = [c for c in flat.columns if c not in ("element", "id", "geometry")]
         values = flat[tag_cols].to_numpy(dtype=object)
         for i, (osm_type, osm_id, geom) in enumerate(zip(flat["element"], flat["id"], flat.geometry)):
-            tags = {k: str(v) for k, v in zip(tag_cols, values[i]) if not _missing(v)}
+            tags = {k: str(v) for k, v in zip(tag_cols, values[i]) if not is_missing(v)}
             if osm_type == "relation":
                 # pyosmium's areas carry the relation's tags without "type"
                 tags.pop("type", None)
@@ -388,10 +387,6 @@ def features_from_osmnx(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                 feats.append({"osm_type": osm_type, "osm_id": int(osm_id), "tags": tags,
                               "wkb": shapely.to_wkb(shape), "clipped": False})
     return features_frame(feats)
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
 
 def fetch(area: shapely.Geometry, buffer_m: float = 0.0, keys: Iterable[str] = ()) -> OSMData:
@@ -440,11 +435,11 @@ def fetch(area: shapely.Geometry, buffer_m: float = 0.0, keys: Iterable[str] = (
         try:
             G = ox.graph_from_polygon(query, network_type="walk", simplify=True, retain_all=False)
         except InsufficientResponseError as e:
-            if "No data elements" not in str(e):
+            if not is_empty_answer(e):
                 raise NetworkError(f"Overpass sent an unreadable answer: {first_line(e)}") from None
             raise EmptyAreaError("no walkable streets in the study area (Overpass found none)") from None
         except ValueError as e:
-            if "no graph nodes" not in str(e).lower():
+            if not is_empty_answer(e):
                 raise
             raise EmptyAreaError("no walkable streets in the study area") from None
         if G.number_of_edges() == 0:
@@ -452,7 +447,7 @@ def fetch(area: shapely.Geometry, buffer_m: float = 0.0, keys: Iterable[str] = (
         try:
             raw = ox.features_from_polygon(query, tags=tags)
         except InsufficientResponseError as e:
-            if "No matching features" not in str(e):
+            if not is_empty_answer(e):
                 raise NetworkError(f"Overpass sent an unreadable answer: {first_line(e)}") from None
             raw = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
     host = _host(ox.settings.overpass_url)
@@ -543,7 +538,8 @@ def _manifest(folder: Path) -> dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
         raise InputFileError(f"{folder} is not a lifecircle bundle ({MANIFEST} has another format)")
     if meta.get("version") != _VERSION:
-        raise InputFileError(f"bundle {folder} has version {meta.get('version')}; this lifecircle reads version {_VERSION}")
+        raise InputFileError(
+            f"bundle {folder} has version {meta.get('version')}; this lifecircle reads version {_VERSION}")
     return meta
 
 
@@ -570,8 +566,10 @@ def load_bundle(folder: str | Path) -> OSMData:
         tags = [json.loads(t) for t in raw["tags"]]
     except Exception as e:  # pyogrio and JSON errors alike
         raise InputFileError(f"corrupt bundle {folder}: cannot read {FEATURES_FILE} ({first_line(e)})") from None
-    if (G.number_of_nodes(), G.number_of_edges(), len(raw)) != (meta.get("nodes"), meta.get("edges"), meta.get("features")):
-        raise InputFileError(f"inconsistent bundle {folder}: file contents do not match {MANIFEST}; run `lifecircle fetch` again")
+    counts = (G.number_of_nodes(), G.number_of_edges(), len(raw))
+    if counts != (meta.get("nodes"), meta.get("edges"), meta.get("features")):
+        raise InputFileError(
+            f"inconsistent bundle {folder}: file contents do not match {MANIFEST}; run `lifecircle fetch` again")
     # bundles saved before ``clipped`` existed hold whole areas only
     clipped = _clipped_column(raw)
     features = gpd.GeoDataFrame(

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Iterator, NamedTuple
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import osmium
 import pandas as pd
 import shapely
@@ -134,6 +135,9 @@ class OSMData:
         (see :func:`left_out_frame`).
     data_date
         Date of the data, "YYYY-MM-DD" (UTC), or None if unknown.
+    warnings
+        Doubts about the file that did not stop the read (repeated node
+        ids, street nodes far from the rest), one sentence each.
     """
 
     graph: nx.MultiDiGraph
@@ -142,6 +146,7 @@ class OSMData:
     feature_keys: frozenset[str] = FEATURE_KEYS
     left_out: pd.DataFrame = field(default_factory=left_out_frame)
     data_date: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 class OSMScan(NamedTuple):
@@ -152,6 +157,7 @@ class OSMScan(NamedTuple):
     left_out: list[dict[str, Any]]
     data_date: str | None
     feature_keys: frozenset[str]
+    warnings: tuple[str, ...] = ()
 
 
 def _split_at_missing(way: Any) -> Iterator[list[tuple[int, float, float]]]:
@@ -222,6 +228,9 @@ class _Scanner:
         self.relations: dict[int, dict[str, str]] = {}
         self.assembled_relations: set[int] = set()
         self.other_left_out: list[dict[str, Any]] = []
+        self.last_node = -(1 << 63)
+        self.unordered_nodes = 0  # node ids not above the previous one
+        self.first_unordered: int | None = None
 
     def tagged(self, obj: Any) -> None:
         """Take a tagged node, way or relation."""
@@ -295,7 +304,14 @@ class _Scanner:
         date = header_date
         if date is None and self.newest > _NO_TIME:
             date = self.newest.astimezone(timezone.utc).date().isoformat()
-        return OSMScan(self.ways, self.features, left_out, date, self.keys)
+        warnings = []
+        if self.unordered_nodes:
+            warnings.append(
+                f"{self.unordered_nodes:,} node ids repeat or are out of order in the file (first node/"
+                f"{self.first_unordered}); a node given twice keeps one of its locations, which can move "
+                "streets and facilities: check the extract (osmium sort, osmium check-refs)")
+        warnings += _far_nodes(self.ways)
+        return OSMScan(self.ways, self.features, left_out, date, self.keys, tuple(warnings))
 
 
 def _check_path(path: str | Path) -> Path:
@@ -344,15 +360,49 @@ def scan_osm(path: str | Path, keys: Iterable[str] = ()) -> OSMScan:
             if obj.is_area():
                 scanner.area(obj)
                 continue
+            if obj.is_node():
+                # a sorted file (every extract tool writes one) has rising ids;
+                # a repeat means two locations for one node, and only one is kept
+                if obj.id <= scanner.last_node:
+                    scanner.unordered_nodes += 1
+                    if scanner.first_unordered is None:
+                        scanner.first_unordered = obj.id
+                scanner.last_node = obj.id
             if track_time:
                 stamp = obj.timestamp
                 if stamp > scanner.newest:
                     scanner.newest = stamp
             if obj.tags:
                 scanner.tagged(obj)
-    except RuntimeError as e:
+    except (RuntimeError, osmium.InvalidLocationError) as e:  # the latter: lat="nan", lat="abc"
         raise InputFileError(f"cannot read OSM file {path}: {first_line(e)}") from None
     return scanner.finish(header_date)
+
+
+def _far_nodes(ways: list[dict[str, Any]], factor: float = 20.0, floor_km: float = 20.0) -> list[str]:
+    """A warning for street nodes far from all the others (a node at 89.9 N in a city), if any.
+
+    A node counts as far when its distance from the median position is more
+    than ``factor`` times the 99th percentile of those distances and more
+    than ``floor_km``: a regional extract has no such outlier, a typo does.
+    """
+    count = sum(len(w["nodes"]) for w in ways)
+    if count < 10:
+        return []
+    ids = np.fromiter((n[0] for w in ways for n in w["nodes"]), np.int64, count)
+    lon = np.fromiter((n[1] for w in ways for n in w["nodes"]), float, count)
+    lat = np.fromiter((n[2] for w in ways for n in w["nodes"]), float, count)
+    c_lon, c_lat = np.median(lon), np.median(lat)
+    # equirectangular distance in km: plenty for "thousands of km away"
+    dist = np.hypot((lon - c_lon) * np.cos(np.radians(c_lat)) * 111.32, (lat - c_lat) * 110.57)
+    far = dist > max(factor * np.percentile(dist, 99), floor_km)
+    if not far.any():
+        return []
+    i = int(np.argmax(dist))
+    nid, lon, lat = int(ids[i]), float(lon[i]), float(lat[i])
+    n = len(np.unique(ids[far]))
+    return [f"{n:,} street node(s) lie far from the rest of the extract (e.g. node/{nid} at {lat:.5f}, "
+            f"{lon:.5f}, {dist[i]:,.0f} km away): probably wrong coordinates; their streets are kept"]
 
 
 def features_frame(features: list[dict[str, Any]]) -> gpd.GeoDataFrame:
@@ -410,4 +460,5 @@ def read_osm(
     return OSMData(
         graph=graph, features=features_frame(scan.features), source=Path(path).name,
         feature_keys=scan.feature_keys, left_out=left_out_frame(scan.left_out), data_date=scan.data_date,
+        warnings=list(scan.warnings),
     )

@@ -16,9 +16,8 @@ import difflib
 import io
 import re
 import unicodedata
-import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +26,8 @@ import shapely
 
 from ..config import Config, presets
 from ..errors import ConfigError, InputFileError
+from ..fileio import find_column, read_vector
+from ..text import is_missing
 from . import coords
 
 #: Columns (compared case-insensitively, in this order of preference).
@@ -71,17 +72,6 @@ def _short(value: Any, limit: int = 40) -> str:
 
 # --------------------------------------------------------------------------
 # reading the table
-
-
-def _find_column(columns: Sequence[str], candidates: Sequence[str]) -> str | None:
-    """Return the first column whose stripped, casefolded name is a candidate."""
-    by_key: dict[str, str] = {}
-    for col in columns:
-        by_key.setdefault(str(col).strip().casefold(), col)
-    for cand in candidates:
-        if cand.casefold() in by_key:
-            return by_key[cand.casefold()]
-    return None
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -134,10 +124,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def _read_vector(path: Path) -> gpd.GeoDataFrame:
     try:
-        # GDAL's RuntimeWarnings on damaged files would repeat the error below.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            gdf = gpd.read_file(path)
+        gdf = read_vector(path)
     except Exception as e:  # pyogrio/GDAL raise many types for bad files
         # GDAL appends advice about driver prefixes that does not apply here.
         reason = str(e).split("; It might help")[0].rstrip(". ")
@@ -163,11 +150,11 @@ def _where(kind: str, i: int) -> str:
 
 def _csv_coordinates(df: pd.DataFrame, path: Path) -> tuple[pd.Series, pd.Series, str, str]:
     """Return raw longitude and latitude strings and the columns they came from."""
-    lon_col = _find_column(df.columns, LON_COLUMNS)
-    lat_col = _find_column(df.columns, LAT_COLUMNS)
+    lon_col = find_column(df.columns, LON_COLUMNS)
+    lat_col = find_column(df.columns, LAT_COLUMNS)
     if lon_col is not None and lat_col is not None:
         return df[lon_col], df[lat_col], lon_col, lat_col
-    loc_col = _find_column(df.columns, LOCATION_COLUMNS)
+    loc_col = find_column(df.columns, LOCATION_COLUMNS)
     if loc_col is not None:
         bad = df[loc_col].str.count(",") != 1
         if bad.any():
@@ -334,8 +321,8 @@ def _from_mapping(df: pd.DataFrame, config: Config, known: set[str], path: Path)
         raise ConfigError("config: [pois] must be a table")
     typecodes = _mapping_table(pois, "typecode", known)
     tags = _mapping_table(pois, "tag", known)
-    tc_col = _find_column(df.columns, TYPECODE_COLUMNS) if typecodes else None
-    tag_col = _find_column(df.columns, TAG_COLUMNS) if tags else None
+    tc_col = find_column(df.columns, TYPECODE_COLUMNS) if typecodes else None
+    tag_col = find_column(df.columns, TAG_COLUMNS) if tags else None
     if tc_col is None and tag_col is None:
         raise _no_category_error(df, typecodes, tags, path)
     out = pd.Series([None] * len(df), index=df.index, dtype=object)
@@ -355,7 +342,7 @@ def _assign_categories(
 ) -> tuple[pd.Series, list[str]]:
     """Return each row's category key (None to drop) and warnings."""
     lookup, known = _category_lookup(config)
-    col = _find_column(df.columns, CATEGORY_COLUMNS)
+    col = find_column(df.columns, CATEGORY_COLUMNS)
     if col is not None:
         keys = _from_category_column(df[col], lookup, path, kind)
     else:
@@ -451,7 +438,7 @@ def read_user_pois(path: str | Path, config: Config, crs: str = "wgs84") -> gpd.
 
 
 def _names(df: pd.DataFrame) -> np.ndarray:
-    col = _find_column(df.columns, NAME_COLUMNS)
+    col = find_column(df.columns, NAME_COLUMNS)
     if col is None:
         return np.full(len(df), "", dtype=object)
     return df[col].fillna("").astype(str).str.strip().to_numpy(object)
@@ -484,7 +471,7 @@ def _build(
 
 def _normalize_name(name: Any) -> str:
     """Compatibility-normalized, casefolded letters and digits only."""
-    if name is None or (isinstance(name, float) and np.isnan(name)):
+    if is_missing(name):
         return ""
     text = unicodedata.normalize("NFKC", str(name)).casefold()
     return "".join(ch for ch in text if ch.isalnum())
@@ -520,7 +507,7 @@ def _duplicates(osm: gpd.GeoDataFrame, user: gpd.GeoDataFrame, tolerance_m: floa
     dup = np.zeros(len(user), dtype=bool)
     if len(osm) == 0 or len(user) == 0:
         return dup
-    metric = user.to_crs("EPSG:4326").estimate_utm_crs()
+    metric = coords.local_utm(shapely.box(*user.to_crs("EPSG:4326").total_bounds))
     o_geom = osm.geometry.to_crs(metric).values
     u_geom = user.geometry.to_crs(metric).values
     u_idx, o_idx = shapely.STRtree(o_geom).query(u_geom, predicate="dwithin", distance=tolerance_m)
