@@ -122,7 +122,7 @@ def worker_lifecircle(data: Path, out: Path, repeat: int, baseline_n: int) -> No
 
     from lifecircle.engine import (
         node_distances,
-        origin_node_distances,
+        origin_node_blocks,
         point_distances,
         snap_points,
     )
@@ -169,18 +169,20 @@ def worker_lifecircle(data: Path, out: Path, repeat: int, baseline_n: int) -> No
                         for xy in node_pois.values()])
     np.save(out.with_suffix(".nodedist.npy"), nd_node)
 
-    # (d) isochrones of the community centres, chunked as community_isochrones does
+    # (d) isochrones of the community centres, in the chunks community_isochrones uses
     cs = snap_points(net, net.xy[centres], MAX_SNAP_M)
     t_dist = t_poly = t_hull = 0.0
     reached, areas = [], []
     first_poly = None
-    for start in range(0, len(centres), ORIGIN_CHUNK):
-        rows = np.arange(start, min(start + ORIGIN_CHUNK, len(centres)))
+    blocks = origin_node_blocks(net, cs, THRESHOLD_M)
+    while True:
         t = time.perf_counter()
-        block = origin_node_distances(net, cs.subset(rows), THRESHOLD_M)
+        chunk = next(blocks, None)
         t_dist += time.perf_counter() - t
-        for j, i in enumerate(rows.tolist()):
-            row = block[j]
+        if chunk is None:
+            break
+        rows, block = chunk
+        for i, row in zip(rows.tolist(), block):
             t = time.perf_counter()
             poly = reach_polygon(net, row, THRESHOLD_M, cs.subset(np.array([i])), frontage_m=FRONTAGE_M)
             dt = time.perf_counter() - t
@@ -464,7 +466,7 @@ def rows_for(net: dict, res: dict, n_centres: int) -> list[list[str]]:
          f"snap + `node_distances` over the communities' region ({L['info']['region_nodes']:,} nodes) vs "
          + ego_note],
         [name, f"(d) bounded distances from {n_centres} centres", _fmt_t(lt["iso_dist"]), "(same)", "—",
-         "", "", f"`origin_node_distances`, chunks of {ORIGIN_CHUNK} as the pipeline; input of both polygon methods"],
+         "", "", f"`origin_node_blocks`, chunks of {ORIGIN_CHUNK} as the pipeline; input of both polygon methods"],
         [name, f"(d) polygons: {n_centres} isochrones vs convex hulls", _fmt_t(lt["iso_poly"]),
          _fmt_t(lt["iso_hull"]), _ratio(lt["iso_hull"], lt["iso_poly"]), _fmt_m(lr["isochrones"]), "",
          f"`reach_polygon` vs hull of reached nodes (first call {_fmt_t(lt['iso_poly_first'])}, incl. caches)"],

@@ -18,6 +18,7 @@ from .errors import LifecircleError
 
 if TYPE_CHECKING:
     from .analysis import Analysis
+    from .batch import batch
     from .config import Category, Config, load_config
     from .pipeline import BUNDLED_OSM, analyze
     from .sources.osmfile import OSMData, read_osm
@@ -28,12 +29,12 @@ if TYPE_CHECKING:
 _LAZY = {
     "Analysis": ".analysis", "Category": ".config", "Config": ".config", "load_config": ".config",
     "BUNDLED_OSM": ".pipeline", "analyze": ".pipeline", "OSMData": ".sources.osmfile",
-    "read_osm": ".sources.osmfile",
+    "read_osm": ".sources.osmfile", "batch": ".batch",
 }
 
 __all__ = [
     "Analysis", "Category", "Config", "LifecircleError", "OSMData",
-    "BUNDLED_OSM", "analyze", "load_config", "read_osm",
+    "BUNDLED_OSM", "analyze", "batch", "load_config", "read_osm",
 ]
 
 

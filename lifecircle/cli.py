@@ -6,6 +6,7 @@ Every command calls a public library function; user mistakes surface as
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -66,9 +67,41 @@ def _area_options(f):
     """--place / --boundary / --bbox / --buffer, shared by analyze and fetch."""
     for opt in reversed([
         click.option("--place", help='Place name geocoded by Nominatim, e.g. "西工区, 洛阳市, 河南省".'),
-        click.option("--boundary", type=click.Path(dir_okay=False), help="Study-area polygon file (GeoJSON, GeoPackage, Shapefile)."),
+        click.option("--boundary", type=click.Path(dir_okay=False),
+                     help="Study-area polygon file (GeoJSON, GeoPackage, Shapefile)."),
         click.option("--bbox", help="Study area as W,S,E,N in degrees (WGS84)."),
-        click.option("--buffer", "buffer_m", type=float, help="Metres fetched beyond the area so facilities across its edge count (default: one threshold's walk)."),
+        click.option("--buffer", "buffer_m", type=float,
+                     help="Metres fetched beyond the area so facilities across its edge count (default: one "
+                          "threshold's walk)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _run_options(f):
+    """The options that decide a run's numbers, shared by analyze and batch."""
+    path = click.Path(dir_okay=False)
+    for opt in reversed([
+        click.option("--config", "config_file", type=path,
+                     help="TOML file overriding categories, distances, minutes, speed."),
+        click.option("--level", type=click.Choice(LEVELS), help="Life-circle level (GB 50180-2018). Default 10min."),
+        click.option("--category", "categories", multiple=True, help="Analyse only these categories (repeatable)."),
+        click.option("--minutes", type=float, help="Judge every category at this many minutes' walk "
+                     "(an N-minute city) instead of its GB 50180 tier distance."),
+        click.option("--distance", "distance_mode", is_flag=True, help="Judge every category at the level's "
+                     "walking distance (300/500/1000 m) instead of its own tier's."),
+        click.option("--metres", type=float, help="Judge every category at this walking distance in metres."),
+        click.option("--speed", type=float, help="Walking speed in km/h (default 4.5): converts distances to "
+                     "minutes, and minutes to distances with --minutes."),
+        click.option("--min-share", type=float, help="Share of a community's homes that must be within reach "
+                     "for it to count as covered (default 0.5)."),
+        click.option("--max-snap", type=float, help="Farthest a point may be from a street to count (m, default 200)."),
+        click.option("--isochrones", "iso", help="Isochrone thresholds, e.g. 5,10,15 (default: the run's distances)."),
+        click.option("--pois", "pois_file", type=path, help="Your own POIs (CSV with lon/lat, GeoJSON, GeoPackage)."),
+        click.option("--pois-crs", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84", show_default=True,
+                     help="Coordinate system of --pois (Amap: gcj02, Baidu: bd09)."),
+        click.option("--pois-mode", type=click.Choice(["add", "replace"]), default="add", show_default=True,
+                     help="Add to OSM POIs (merging duplicates) or replace them for the categories given."),
     ]):
         f = opt(f)
     return f
@@ -87,29 +120,22 @@ def _study_area(place, boundary, bbox):
 
 
 @cli.command()
-@click.option("--osm", "osm_file", type=click.Path(dir_okay=False), help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the bundled central-Helsinki extract.")
+@click.option("--osm", "osm_file", type=click.Path(dir_okay=False),
+              help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the bundled central-Helsinki extract.")
 @click.option("--bundle", type=click.Path(file_okay=False), help="Folder saved by `lifecircle fetch` (offline).")
 @_area_options
-@click.option("--communities", type=click.Path(dir_okay=False), help="Community polygons (GeoJSON, GeoPackage, Shapefile) with a name column.")
+@click.option("--communities", type=click.Path(dir_okay=False),
+              help="Community polygons (GeoJSON, GeoPackage, Shapefile) with a name column.")
 @click.option("--name-column", help="Column of --communities holding the names (default: detected).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file overriding categories, minutes, speed, distances.")
-@click.option("--level", type=click.Choice(LEVELS), help="Life-circle level (GB 50180-2018). Default 10min.")
-@click.option("--category", "categories", multiple=True, help="Analyse only these categories (repeatable).")
-@click.option("--minutes", type=float, help="Judge every category at this many minutes' walk (an N-minute city) instead of its GB 50180 tier distance.")
-@click.option("--distance", "distance_mode", is_flag=True, help="Judge every category at the level's walking distance (300/500/1000 m) instead of its own tier's.")
-@click.option("--metres", type=float, help="Judge every category at this walking distance in metres.")
-@click.option("--speed", type=float, help="Walking speed in km/h (default 4.5): converts distances to minutes, and minutes to distances with --minutes.")
-@click.option("--min-share", type=float, help="Share of a community's homes that must be within reach for it to count as covered (default 0.5).")
-@click.option("--max-snap", type=float, help="Farthest a point may be from a street to count (m, default 200).")
-@click.option("--isochrones", "iso", help="Isochrone thresholds, e.g. 5,10,15 (default: the threshold).")
-@click.option("--pois", "pois_file", type=click.Path(dir_okay=False), help="Your own POIs (CSV with lon/lat, GeoJSON, GeoPackage).")
-@click.option("--pois-crs", type=click.Choice(["wgs84", "gcj02", "bd09"]), default="wgs84", show_default=True, help="Coordinate system of --pois (Amap: gcj02, Baidu: bd09).")
-@click.option("--pois-mode", type=click.Choice(["add", "replace"]), default="add", show_default=True, help="Add to OSM POIs (merging duplicates) or replace them for the categories given.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True, help="Output folder.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True, help="Language of the map and report.")
+@_run_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True,
+              help="Output folder.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
+              help="Language of the map and report.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file, level, categories, minutes, distance_mode,
-            metres, speed, min_share, max_snap, iso, pois_file, pois_crs, pois_mode, out_dir, lang, quiet):
+def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file, level,
+            categories, minutes, distance_mode, metres, speed, min_share, max_snap, iso, pois_file, pois_crs,
+            pois_mode, out_dir, lang, quiet):
     """Walking access from every community to every daily facility.
 
     By default each category is judged at its GB 50180-2018 tier's walking
@@ -173,7 +199,7 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
 
 def summary_text(analysis) -> str:
     """The terminal summary: the result, then the basis it was judged on, per category."""
-    from .analysis import basis_name
+    from .i18n import basis_name
 
     cov, cfg = analysis.communities, analysis.config
     n = len(cov)
@@ -236,14 +262,84 @@ def fetch(place, boundary, bbox, buffer_m, out_dir, level, quiet):
 def categories(config_file, level, lang):
     """List the facility categories and their OSM tag filters."""
     from .config import load_config
-
-    from .analysis import basis_name
+    from .i18n import basis_name
 
     config = load_config(config_file, level=level)
     click.echo(f"level {config.level}, basis: {basis_name(config)}")
     for c in config.categories:
         click.echo(f"  {c.key:<13} {c.label(lang)}: {config.limit_m(c.key):g} m ({c.tier} tier; {c.clause})")
         click.echo(f"  {'':<13} {c.describe()}")
+
+
+@cli.command()
+@click.option("--osm", "osm_file", type=click.Path(dir_okay=False), required=True,
+              help="The region's OSM file (.osm.pbf, .osm, .osm.bz2).")
+@click.option("--areas", "areas_file", type=click.Path(dir_okay=False), required=True,
+              help="Area polygons, one analysis each (GeoPackage, GeoJSON, Shapefile): districts, street offices.")
+@click.option("--name-column", help="Column of --areas holding the names (default: detected).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="batch-out", show_default=True,
+              help="Output folder: areas/<area>/ each, coverage.parquet, areas.csv, index.html.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Worker processes of the local Dask cluster (default: CPU count).")
+@click.option("--memory-limit", default="auto", show_default=True,
+              help='Memory limit per local worker, e.g. "4GB" ("auto": the machine\'s memory shared out).')
+@click.option("--scheduler",
+              help="Address of a running Dask scheduler (tcp://host:8786) instead of a local cluster; "
+                   "its workers must see --out and the inputs at the same paths.")
+@click.option("--buffer", "buffer_m", type=float,
+              help="Metres around each area in its extract (default: the largest walking distance judged).")
+@click.option("--force", is_flag=True, help="Redo every area, even those unchanged since a successful run.")
+@click.option("--keep-extracts", is_flag=True, help="Keep each area's extract in OUT/.batch/extracts/.")
+@click.option("--communities", type=click.Path(dir_okay=False),
+              help="Community polygons (GeoJSON, GeoPackage, Shapefile) with a name column.")
+@click.option("--communities-name-column", help="Column of --communities holding the names (default: detected).")
+@_run_options
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
+              help="Language of the maps and reports.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, scheduler, buffer_m, force, keep_extracts,
+          communities, communities_name_column, config_file, level, categories, minutes, distance_mode, metres, speed,
+          min_share, max_snap, iso, pois_file, pois_crs, pois_mode, lang, quiet):
+    """Analyse every area of a region (districts, street offices) on Dask.
+
+    Splits --osm once into one extract per area of --areas (with a buffer;
+    osmium extract), runs `analyze` for each area on a Dask cluster and
+    writes each area's outputs to OUT/areas/<area>/, plus coverage.parquet,
+    areas.csv and index.html. A rerun skips areas whose inputs and options
+    are unchanged. Exit status 1 when some areas failed (see areas.csv).
+    """
+    from .config import check_number, load_config
+
+    say = _progress(quiet)
+    config = load_config(
+        config_file, level=level, categories=list(categories) or None, minutes=minutes,
+        distance_m=metres, mode="distance" if (distance_mode or metres is not None) else None,
+        speed_kmh=speed, max_snap_m=max_snap, min_share=min_share,
+    )
+    iso_limits = config.check_isochrones(_floats(iso))
+    if buffer_m is not None:
+        check_number("--buffer", buffer_m, "buffer_m")
+    if scheduler and workers:
+        raise click.UsageError("give --workers or --scheduler, not both")
+    limit = None if memory_limit.strip().lower() in ("none", "0") else memory_limit
+
+    from .batch import batch as run_batch
+
+    result = run_batch(
+        osm_file, areas_file, out_dir, name_column=name_column, communities=communities,
+        communities_name_column=communities_name_column, config=config, pois=pois_file, pois_crs=pois_crs,
+        pois_mode=pois_mode, isochrone_limits=iso_limits if iso else None, lang=lang, buffer_m=buffer_m,
+        workers=workers, memory_limit=limit, scheduler=scheduler, force=force, keep_extracts=keep_extracts,
+        progress=say,
+    )
+    failed = result.failed
+    click.echo(f"{len(result.areas) - len(failed)} of {len(result.areas)} areas ok, "
+               f"{int(result.areas['reused'].sum())} reused; {len(result.coverage)} communities")
+    for name, err in zip(result.areas["area"], result.areas["error"]):
+        if err:
+            click.echo(f"  failed: {name}: {err}", err=True)
+    click.echo(f"outputs in {out_dir}/: coverage.parquet, areas.csv, index.html, areas/<area>/")
+    return 1 if failed else 0
 
 
 class Terminated(KeyboardInterrupt):
@@ -262,7 +358,8 @@ def run(args: list[str] | None = None) -> int:
     with 130 (143 for SIGTERM). Anything else that escapes is a bug.
     """
     try:
-        cli.main(args, prog_name="lifecircle", standalone_mode=False)
+        # a command's exit status (batch: 1 when some areas failed) comes back as its return value
+        status = cli.main(args, prog_name="lifecircle", standalone_mode=False)
     except click.exceptions.Abort as e:
         click.echo("Aborted.", err=True)
         return 143 if isinstance(e.__cause__, Terminated) else 130
@@ -280,14 +377,57 @@ def run(args: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:  # outside a command: while parsing or importing
         click.echo("Aborted.", err=True)
         return 143 if isinstance(e, Terminated) else 130
-    return 0
+    except Exception as e:
+        # an interrupt inside a C extension's import comes back as another
+        # error ("ImportError: initialization failed" from pybind11 modules)
+        interrupt = _interrupt_behind(e)
+        if interrupt is None:
+            raise
+        click.echo("Aborted.", err=True)
+        return 143 if isinstance(interrupt, Terminated) else 130
+    return status if isinstance(status, int) else 0
+
+
+def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt that ``exc`` was raised while handling, if any."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _redeliver_interrupts(hook_args) -> None:
+    """``sys.unraisablehook``: an interrupt that hit a callback Python ignores is raised again.
+
+    Ctrl-C landing in importlib's module-lock cleanup (a weakref callback)
+    would otherwise print "Exception ignored ..." and let the run go on.
+    """
+    if isinstance(hook_args.exc_value, KeyboardInterrupt):
+        import _thread
+
+        _thread.interrupt_main(signal.SIGTERM if isinstance(hook_args.exc_value, Terminated) else signal.SIGINT)
+        return
+    sys.__unraisablehook__(hook_args)
 
 
 def main() -> None:
     """Console entry point: one line per user error, exit status 2."""
     # SIGTERM (kill, systemd, a CI timeout) cleans up as Ctrl-C does
     signal.signal(signal.SIGTERM, _terminate)
-    sys.exit(run())
+    sys.unraisablehook = _redeliver_interrupts
+    status = run()
+    if status in (130, 143):
+        # CPython 3.11 remembers an interrupt that passed through eval() (as
+        # namedtuple's does while modules import) and, handled or not, kills
+        # the process with SIGINT at exit: leave at once, cleanup being done
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -578,8 +578,14 @@ def read_communities(path: str | Path, crs, name_column: str | None = None) -> g
     out["name_source"] = np.where(out["name"].str.strip().ne(""), "user", "")
     out["geometry"] = out.geometry.make_valid()
     # a polygon without area has no homes and no centre to walk from; scored,
-    # it would come out "complete" on nothing
-    flat = out.geometry.is_empty.to_numpy() | ~(out.geometry.area.to_numpy() > 0)
+    # it would come out "complete" on nothing. In metres: a flat ring gains a
+    # few cm2 of rounding when projected, and degrees are no unit for this.
+    empty = out.geometry.is_empty.to_numpy()
+    if empty.all():
+        flat = empty
+    else:
+        metric = out.geometry if out.crs.is_projected else out.geometry.to_crs(out.geometry.estimate_utm_crs())
+        flat = empty | ~(metric.area.to_numpy() >= 1.0)
     if flat.any():
         i = int(np.flatnonzero(flat)[0])
         more = f" and {int(flat.sum()) - 1} more" if flat.sum() > 1 else ""

@@ -206,6 +206,14 @@ class Config:
     explicit: frozenset[str] = field(default_factory=frozenset)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # a Config made or copied in code (dataclasses.replace, with_threshold)
+        # gets the same checks as one loaded from TOML and options
+        for name in ("minutes", "distance_m", "speed_kmh", "max_snap_m", "min_share"):
+            check_number(name, getattr(self, name))
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+
     @property
     def metres_per_minute(self) -> float:
         """Walking speed in metres per minute."""
@@ -389,7 +397,7 @@ class Range:
 #: "reached" and every isochrone into nothing, and still exit 0.
 LIMITS: dict[str, Range] = {
     "minutes": Range(0, 120),
-    "speed_kmh": Range(0, 20),
+    "speed_kmh": Range(0.1, 20, closed_low=True),  # slower, and minutes overflow to inf
     "distance_m": Range(0, 20_000),
     "max_snap_m": Range(0, 5_000),
     "min_share": Range(0, 1),
@@ -442,7 +450,8 @@ def _level_categories(levels: Mapping[str, Any], level: str, seen: tuple[str, ..
     if level not in levels:
         raise ConfigError(f"unknown level {level!r}; known: {', '.join(levels)}")
     if level in seen:
-        raise ConfigError(f"levels.{seen[-1]}.includes: level {level!r} includes itself ({' -> '.join([*seen, level])})")
+        cycle = " -> ".join([*seen, level])
+        raise ConfigError(f"levels.{seen[-1]}.includes: level {level!r} includes itself ({cycle})")
     spec = levels[level]
     keys = _level_categories(levels, spec["includes"], (*seen, level)) if "includes" in spec else []
     return keys + [k for k in spec.get("categories", []) if k not in keys]
@@ -506,6 +515,31 @@ def _unique(keys: list[str]) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+def _category_specs(base: dict[str, Any], user: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The presets' category tables with the user's merged over them (key by key)."""
+    specs: dict[str, dict[str, Any]] = {k: dict(v) for k, v in base["categories"].items()}
+    for key, spec in user.get("categories", {}).items():
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"config: [categories.{key}] must be a table")
+        specs[key] = {**specs[key], **spec} if key in specs else dict(spec)
+    return specs
+
+
+def _selected(level_keys: list[str], chosen: list[str] | None,
+              known: Mapping[str, Category]) -> tuple[list[str], frozenset[str]]:
+    """The category keys to analyse (the level's, unless chosen by name) and
+    those chosen by name."""
+    keys, explicit = level_keys, frozenset()
+    if chosen is not None:
+        keys, explicit = _unique(list(chosen)), frozenset(chosen)
+    for k in keys:
+        if k not in known:
+            raise ConfigError(f"unknown category {k!r}; known: {', '.join(known)}")
+    if not keys:
+        raise ConfigError("no categories selected")
+    return keys, explicit
+
+
 def load_config(
     path: str | Path | None = None,
     *,
@@ -552,26 +586,12 @@ def load_config(
     if categories is not None and (isinstance(categories, str) or not all(isinstance(k, str) for k in categories)):
         raise ConfigError(f"categories must be a list of category names, not {categories!r}")
 
-    specs: dict[str, dict[str, Any]] = {k: dict(v) for k, v in base["categories"].items()}
-    for key, spec in user.get("categories", {}).items():
-        if not isinstance(spec, Mapping):
-            raise ConfigError(f"config: [categories.{key}] must be a table")
-        specs[key] = {**specs[key], **spec} if key in specs else dict(spec)
-
     levels = {**base["levels"], **user.get("levels", {})}
     level = level or user.get("level") or settings.default_level
-    keys = _level_categories(levels, level)
-    all_categories = {k: _make_category(k, v, levels, level) for k, v in specs.items()}
-
-    chosen = categories if categories is not None else user.get("use")
-    explicit: frozenset[str] = frozenset()
-    if chosen is not None:
-        keys, explicit = _unique(list(chosen)), frozenset(chosen)
-    for k in keys:
-        if k not in all_categories:
-            raise ConfigError(f"unknown category {k!r}; known: {', '.join(all_categories)}")
-    if not keys:
-        raise ConfigError("no categories selected")
+    level_keys = _level_categories(levels, level)
+    all_categories = {k: _make_category(k, v, levels, level) for k, v in _category_specs(base, user).items()}
+    keys, explicit = _selected(level_keys, categories if categories is not None else user.get("use"),
+                               all_categories)
 
     mode = mode or user.get("mode") or _implied_mode(minutes, distance_m, user)
     if mode not in MODES:

@@ -69,10 +69,14 @@ def write_csv(frame: "pd.DataFrame", path: str | Path) -> Path:
     and so the GeoPackage, keeps the names as they are.
     """
     safe = frame.copy()
+    bare_cr = False
     for col in safe.columns:
         if safe[col].dtype == object or str(safe[col].dtype) in ("string", "str"):
             safe[col] = safe[col].map(defuse_cell)
-    safe.to_csv(path, index=False, encoding="utf-8")
+            bare_cr = bare_cr or bool(safe[col].map(lambda v: isinstance(v, str) and "\r" in v).any())
+    # pandas quotes only cells holding its line terminator; a bare CR in an
+    # unquoted cell ends the row in Excel and starts a new cell after it
+    safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\r\n" if bare_cr else "\n")
     return Path(path)
 
 
@@ -236,6 +240,19 @@ def writing_error(e: BaseException, folder: Path, stage: Path | None = None) -> 
         target = folder / target.name  # the name the user will look for
     why = _why(e) if isinstance(e, OSError) else first_line(e)
     return OutputError(f"cannot write {target}: {why}")
+
+
+@contextlib.contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Tag a GDAL error raised in the block with ``path``, for :func:`writing_error`.
+
+    pyogrio's errors do not say which file they were writing.
+    """
+    try:
+        yield
+    except _gdal_write_errors() as e:
+        e.filename = str(path)  # type: ignore[attr-defined]
+        raise
 
 
 def _gdal_write_errors() -> tuple[type[BaseException], ...]:

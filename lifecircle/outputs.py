@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import settings
-from .fileio import staging_dir, write_csv
+from .fileio import staging_dir, write_csv, writing
 
 if TYPE_CHECKING:  # heavy: imported where used, so the CLI starts at once
     import geopandas as gpd
@@ -59,10 +59,11 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") ->
         write_csv(analysis.left_out, stage / "left_out.csv")
         written["left_out"] = folder / "left_out.csv"
         gpkg = stage / "lifecircle.gpkg"
-        for layer in ("communities", "pois", "isochrones", "gaps"):
-            gdf = getattr(analysis, layer)
-            if len(gdf):
-                _gpkg_frame(gdf).to_file(gpkg, layer=layer, driver="GPKG")
+        with writing(gpkg):
+            for layer in ("communities", "pois", "isochrones", "gaps"):
+                gdf = getattr(analysis, layer)
+                if len(gdf):
+                    _gpkg_frame(gdf).to_file(gpkg, layer=layer, driver="GPKG")
         written["gpkg"] = folder / "lifecircle.gpkg"
         # The staging folder already makes the set atomic: files in it are
         # written plainly, not each through a temporary file of its own.

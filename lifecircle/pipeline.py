@@ -37,11 +37,13 @@ def _quiet(msg: str) -> None:
     pass
 
 
-def load_source(source: str | Path | OSMData | None, keys: Iterable[str] = ()) -> OSMData:
+def load_source(source: str | Path | OSMData | None, keys: Iterable[str] = (),
+                progress: Progress | None = None) -> OSMData:
     """Return OSM data from a file path, an OSMData, or the bundled extract.
 
     ``keys`` are OSM tag keys to read features by, beyond the built-in ones
-    (:data:`lifecircle.sources.osmfile.FEATURE_KEYS`).
+    (:data:`lifecircle.sources.osmfile.FEATURE_KEYS`); ``progress`` hears
+    how a long read is going.
     """
     if isinstance(source, OSMData):
         return source
@@ -49,7 +51,7 @@ def load_source(source: str | Path | OSMData | None, keys: Iterable[str] = ()) -
         if not BUNDLED_OSM.exists():
             raise LifecircleError(f"bundled extract not found at {BUNDLED_OSM}; pass an OSM file")
         source = BUNDLED_OSM
-    return read_osm(source, keys=keys)
+    return read_osm(source, keys=keys, progress=progress)
 
 
 def _as_config(config: Config | str | Path | None, level: str | None) -> Config:
@@ -494,126 +496,18 @@ def _everything_left_out(osm: OSMData, study: Study, pois: gpd.GeoDataFrame, com
 def _read(source: str | Path | OSMData | None, cfg: Config, say: Progress) -> tuple[OSMData, StreetNetwork]:
     """The OSM data and its walk network, projected and indexed."""
     say("reading OSM data")
-    osm = load_source(source, cfg.tag_keys)
+    osm = load_source(source, cfg.tag_keys, say)
     say(f"projecting walk network ({osm.graph.number_of_nodes():,} nodes)")
     # a graph read here is ours to project in place; a caller's is copied
     return osm, StreetNetwork.from_graph(project(osm.graph, copy=isinstance(source, OSMData)))
 
 
-def analyze(
-    source: str | Path | OSMData | None = None,
-    communities: str | Path | gpd.GeoDataFrame | None = None,
-    level: str | None = None,
-    config: Config | str | Path | None = None,
-    *,
-    pois: gpd.GeoDataFrame | None = None,
-    pois_mode: str = "add",
-    isochrone_limits: Iterable[float] | None = None,
-    area: shapely.Geometry | None = None,
-    lang: str = "en",
-    progress: Progress | None = None,
-) -> Analysis:
-    """Run a life-circle analysis: which communities reach which facilities on foot.
-
-    Reads the walk network and features, sorts the features into the
-    configured categories, finds the communities and their homes, and
-    measures the walk along streets from each community's centre and each
-    home to the nearest facility of every category. Each category is judged
-    at its own walking distance (by default its GB 50180-2018 tier's: 300 m
-    for the 5-minute tier, 500 m for the 10-minute, 1000 m for the
-    15-minute). A community is *covered* for a category when at least
-    ``config.min_share`` of its homes (or of its area, without homes) lie
-    within that distance, and *complete* when covered for all of them.
-
-    Examples::
-
-        import lifecircle
-        a = lifecircle.analyze()                     # bundled extract, 10-minute level
-        a.coverage[["name", "reached", "complete", "gaps"]]
-        a = lifecircle.analyze("city.osm.pbf", level="15min")
-        cfg = lifecircle.load_config("my.toml", minutes=10)   # a uniform 10-minute walk
-        a = lifecircle.analyze("city.osm.pbf", communities="communities.geojson", config=cfg)
-
-    Parameters
-    ----------
-    source
-        An OSM file (.osm.pbf, .osm, .osm.bz2), an :class:`OSMData` (from
-        :func:`lifecircle.read_osm`, to reuse one read across runs, or from
-        :func:`lifecircle.sources.online.fetch`), or None for the bundled
-        central-Helsinki extract (:data:`lifecircle.BUNDLED_OSM`).
-    communities
-        Community polygons: a file (GeoJSON, GeoPackage, Shapefile with a
-        name column) or a GeoDataFrame with ``community_id`` and ``name``
-        (optional ``residents_input``, ``source``). None derives them from
-        the extract: residential landuse (areas cut by the extract's edge
-        closed along it and flagged ``partial``), then neighbourhoods, then
-        small administrative areas, else street blocks containing homes;
-        unnamed ones are named from a place, building or street.
-    level
-        "5min", "10min" (the default) or "15min"; each level includes the
-        categories of the one below. Ignored when ``config`` is a
-        :class:`Config`, which carries its own level.
-    config
-        A :class:`Config` (from :func:`lifecircle.load_config`, possibly
-        changed with ``dataclasses.replace``), a TOML file path, or None for
-        the built-in presets. It decides the categories, the basis (each at
-        its tier's distance, or a uniform time or distance), the coverage
-        rule (``min_share``) and the snapping distance.
-    pois
-        Extra facilities (columns as :data:`lifecircle.pois.POI_COLUMNS`,
-        any CRS), e.g. from :func:`lifecircle.sources.userpois.read_user_pois`.
-    pois_mode
-        "add" (merged with the OSM facilities, duplicates dropped) or
-        "replace" (they stand in for the OSM facilities of their categories).
-    isochrone_limits
-        Thresholds (minutes in time mode, else metres) to draw isochrones
-        at; default the run's distances (``Config.isochrone_limits``).
-    area
-        Study area polygon (EPSG:4326): only communities whose centre lies in
-        it are reported; facilities outside it still count.
-    lang
-        "en" or "zh": language of the names given to unnamed communities.
-    progress
-        Called with a short message at each long step (e.g. ``print``).
-
-    Returns
-    -------
-    Analysis
-        Result tables (``coverage``, ``communities``, ``pois``,
-        ``isochrones``, ``gaps``, ``left_out``), the config and the
-        network; see ``help(lifecircle.Analysis)``. Non-fatal problems,
-        such as a preset category with no facility in the area (every
-        community then lacks it) or objects left out, are listed in
-        ``Analysis.warnings``.
-
-    Raises
-    ------
-    LifecircleError
-        For bad input, as one of its subclasses: ``InputFileError`` (a file
-        missing or unreadable), ``ConfigError`` (an invalid config or
-        option), ``EmptyAreaError`` (no community in the network's area, or
-        no facility for a category asked for by name).
-    """
-    say = progress or _quiet
-    cfg = _as_config(config, level)
-    limits = cfg.check_isochrones(isochrone_limits)  # before the work: NaN or inf would draw nothing
-    osm, net = _read(source, cfg, say)
-    warnings: list[str] = list(getattr(osm, "warnings", []))
-    facilities = _facilities(osm.features, cfg, net.crs, pois, pois_mode, warnings, _unread_keys(osm, cfg))
-
-    say("finding communities and homes")
-    buildings = residential_buildings(osm.features, net.crs)
-    comms, comms_left = _communities(communities, osm.features, net, buildings, area, lang)
-
-    say(f"snapping {len(facilities):,} facilities and homes of {len(comms):,} communities")
-    study = _study(net, cfg, comms, buildings, facilities)
-    comm_gdf, gaps = _measure(study, say)
-
-    say(f"isochrones for {len(comms):,} communities")
-    centres = study.origins.snapped.subset(study.origins.centres)
-    iso = community_isochrones(net, centres, comm_gdf["community_id"].values, limits, cfg)
-
-    pois_out = display_points(facilities)
+def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tuple, iso: gpd.GeoDataFrame,
+            warnings: list[str]) -> Analysis:
+    """The Analysis of a run, with what was left out and the partial areas said."""
+    comm_gdf, gaps = measured
+    net = study.net
+    pois_out = display_points(study.facilities)
     pois_out["snap_m"] = np.round(study.access.snap_m, 1)
     left_out = _everything_left_out(osm, study, pois_out, comms_left, warnings)
     n_partial = int(comm_gdf["partial"].sum())
@@ -621,10 +515,72 @@ def analyze(
         warnings.append(f"{n_partial} communities are cut by the edge of the data and were analysed on "
                         "the part inside it (partial = True)")
     return Analysis(
-        config=cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs), isochrones=iso,
+        config=study.cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs), isochrones=iso,
         gaps=gaps, left_out=left_out, graph=net.graph, source=osm.source, crs=net.crs, warnings=warnings,
         data_date=getattr(osm, "data_date", None),
     )
+
+
+def analyze(source: str | Path | OSMData | None = None, communities: str | Path | gpd.GeoDataFrame | None = None,
+            level: str | None = None, config: Config | str | Path | None = None, *,
+            pois: gpd.GeoDataFrame | None = None, pois_mode: str = "add",
+            isochrone_limits: Iterable[float] | None = None, area: shapely.Geometry | None = None,
+            lang: str = "en", progress: Progress | None = None) -> Analysis:
+    """Run a life-circle analysis: which communities reach which facilities on foot.
+
+    Each category is judged at its own walking distance (by default its GB 50180-2018 tier's:
+    300, 500 or 1000 m); a community is *covered* when at least ``config.min_share`` of its
+    homes (or of its area, without homes) lie within it, *complete* when covered for all.
+
+    Parameters
+    ----------
+    source
+        OSM file (.osm.pbf/.osm/.osm.bz2), :class:`OSMData` (from :func:`read_osm` or
+        ``sources.online.fetch``), or None for the bundled central-Helsinki extract.
+    communities
+        Polygons (a file with a name column, or a GeoDataFrame with ``community_id``, ``name``);
+        None derives them from the extract (cut ones closed and ``partial``; unnamed ones named).
+    level, config
+        "5min", "10min" (default) or "15min"; a :class:`Config`, a TOML path or None (the
+        presets) decides the categories, the basis and ``min_share`` (a Config carries its level).
+    pois, pois_mode
+        Extra facilities (:data:`lifecircle.pois.POI_COLUMNS`, any CRS), "add"ed (duplicates
+        merged) or "replace"-ing the OSM ones of their categories.
+    isochrone_limits
+        Minutes in time mode, else metres; default ``Config.isochrone_limits()``.
+    area
+        EPSG:4326 polygon: only communities whose centre lies in it are reported.
+    lang, progress
+        "en" or "zh" for the names given to unnamed communities; a callable given a short
+        message at each long step.
+
+    Returns
+    -------
+    Analysis
+        Tables ``coverage``, ``communities``, ``pois``, ``isochrones``, ``gaps``, ``left_out``,
+        ``basis`` and the non-fatal ``warnings``: see ``help(lifecircle.Analysis)``.
+
+    Raises
+    ------
+    LifecircleError
+        ``InputFileError``, ``ConfigError`` or ``EmptyAreaError``: one line on bad input.
+    """
+    say = progress or _quiet
+    cfg = _as_config(config, level)
+    limits = cfg.check_isochrones(isochrone_limits)  # before the work: NaN or inf would draw nothing
+    osm, net = _read(source, cfg, say)
+    warnings: list[str] = list(getattr(osm, "warnings", []))
+    facilities = _facilities(osm.features, cfg, net.crs, pois, pois_mode, warnings, _unread_keys(osm, cfg))
+    say("finding communities and homes")
+    buildings = residential_buildings(osm.features, net.crs)
+    comms, comms_left = _communities(communities, osm.features, net, buildings, area, lang)
+    say(f"snapping {len(facilities):,} facilities and homes of {len(comms):,} communities")
+    study = _study(net, cfg, comms, buildings, facilities)
+    measured = _measure(study, say)
+    say(f"isochrones for {len(comms):,} communities")
+    centres = study.origins.snapped.subset(study.origins.centres)
+    iso = community_isochrones(net, centres, measured[0]["community_id"].values, limits, cfg)
+    return _result(osm, study, comms_left, measured, iso, warnings)
 
 
 def community_isochrones(

@@ -18,7 +18,6 @@ from functools import lru_cache
 from typing import Any
 
 import opencc
-import pandas as pd
 
 
 def is_missing(value: Any) -> bool:
@@ -28,6 +27,10 @@ def is_missing(value: Any) -> bool:
     """
     if value is None:
         return True
+    # imported here: config folds names with this module, and the CLI's quick
+    # commands (categories, --help) should not pay for pandas
+    import pandas as pd
+
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):

@@ -12,10 +12,11 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import osmium
+import pyproj
 import pytest
 import shapely
-import pyproj
 
+from lifecircle import settings
 from lifecircle.communities import (
     LEFT_OUT_COLUMNS,
     STREET_NAME_RADIUS_M,
@@ -25,7 +26,6 @@ from lifecircle.communities import (
     read_communities,
     residential_buildings,
 )
-from lifecircle import settings
 from lifecircle.errors import ConfigError
 from lifecircle.network import StreetNetwork, project
 

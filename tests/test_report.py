@@ -210,3 +210,23 @@ def test_residents_share_is_weighted_by_residents(analysis):
     summary = report.summarize(communities, analysis.config, "en")
     assert summary[0].residents_share == pytest.approx((100 * 1.0 + 300 * 0.5) / 400)
     assert np.isnan(summary[1].residents_share)
+
+
+def test_templates_escape_every_value_the_way_esc_does():
+    """report.html and the map's popups come from templates that escape by
+    default, with esc's rules (backtick, $ and backslash too); only Markup
+    passes unchanged, and a missing name is an error, not an empty cell."""
+    import jinja2
+    from markupsafe import Markup
+
+    from lifecircle.htmlassets import templates
+
+    env = templates()
+    raw = '<img src=x onerror=alert(1)>`${x}\\'
+    assert env.from_string("{{ v }}").render(v=raw) == esc(raw)
+    assert env.from_string("{{ v }}").render(v=Markup("<b>ok</b>")) == "<b>ok</b>"
+    assert env.from_string("{{ v }}|{{ w }}").render(v=None, w=float("nan")) == "|"
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("{{ nothing }}").render()
+    for name in ("report.html.j2", "map_parts.html.j2"):
+        assert env.get_template(name).environment.autoescape is True

@@ -556,3 +556,16 @@ def test_merge_with_empty_sides(osm_pois, config, tmp_path, helsinki):
 def test_merge_bad_mode(osm_pois):
     with pytest.raises(ConfigError, match="mode"):
         merge_pois(osm_pois, osm_pois.iloc[:0], mode="union")
+
+
+@pytest.mark.parametrize(("columns", "candidates", "expected"), [
+    (["Name", "lon"], ("name",), "Name"),
+    ([" 名称 ", "x"], ("name", "名称"), " 名称 "),
+    (["name", "NAME"], ("NAME",), "NAME"),  # an exact name wins over a folded one
+    (["lon", "lat"], ("name",), None),
+])
+def test_find_column_is_the_one_column_lookup(columns, candidates, expected):
+    """User POI files and community files find their columns the same way."""
+    from lifecircle.fileio import find_column
+
+    assert find_column(columns, candidates) == expected

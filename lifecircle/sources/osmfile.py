@@ -13,10 +13,11 @@ a geometry at all is listed in :attr:`OSMData.left_out` with the reason.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import geopandas as gpd
 import networkx as nx
@@ -67,6 +68,11 @@ _WALK_EXCLUDE = (
 )
 
 _SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz", ".xml")
+
+# Seconds between progress messages while a file is read, and how often
+# (every 2**14 objects) the clock is looked at.
+_PROGRESS_EVERY_S = 3.0
+_PROGRESS_MASK = 0x3FFF
 
 
 def is_walkable(tags: dict[str, str]) -> bool:
@@ -325,7 +331,8 @@ def _check_path(path: str | Path) -> Path:
     return path
 
 
-def scan_osm(path: str | Path, keys: Iterable[str] = ()) -> OSMScan:
+def scan_osm(path: str | Path, keys: Iterable[str] = (),
+             progress: Callable[[str], None] | None = None) -> OSMScan:
     """Read the walkable way pieces and candidate features of an OSM file.
 
     Parameters
@@ -336,6 +343,9 @@ def scan_osm(path: str | Path, keys: Iterable[str] = ()) -> OSMScan:
         Tag keys read as features besides :data:`FEATURE_KEYS`. Walkable
         ways still go to the network; a node (or area) with one of these
         keys becomes a feature too.
+    progress
+        Called with a short message every few seconds of a long read (a
+        city's extract takes minutes), so a terminal shows it is moving.
 
     Returns
     -------
@@ -355,8 +365,14 @@ def scan_osm(path: str | Path, keys: Iterable[str] = ()) -> OSMScan:
         header_date = _header_date(fp.header)
         scanner = _Scanner(keys_read)
         track_time = header_date is None  # only then is the newest edit needed
+        count, said = 0, time.monotonic()
         # inline, not a method per object: most objects are untagged nodes
         for obj in fp:
+            count += 1
+            if progress is not None and not count & _PROGRESS_MASK and time.monotonic() - said >= _PROGRESS_EVERY_S:
+                said = time.monotonic()
+                progress(f"read {count / 1e6:.1f} million objects of {path.name}, {len(scanner.ways):,} "
+                         f"street pieces and {len(scanner.features):,} features so far")
             if obj.is_area():
                 scanner.area(obj)
                 continue
@@ -383,7 +399,7 @@ def _far_nodes(ways: list[dict[str, Any]], factor: float = 20.0, floor_km: float
     """A warning for street nodes far from all the others (a node at 89.9 N in a city), if any.
 
     A node counts as far when its distance from the median position is more
-    than ``factor`` times the 99th percentile of those distances and more
+    than ``factor`` times the 90th percentile of those distances and more
     than ``floor_km``: a regional extract has no such outlier, a typo does.
     """
     count = sum(len(w["nodes"]) for w in ways)
@@ -395,7 +411,7 @@ def _far_nodes(ways: list[dict[str, Any]], factor: float = 20.0, floor_km: float
     c_lon, c_lat = np.median(lon), np.median(lat)
     # equirectangular distance in km: plenty for "thousands of km away"
     dist = np.hypot((lon - c_lon) * np.cos(np.radians(c_lat)) * 111.32, (lat - c_lat) * 110.57)
-    far = dist > max(factor * np.percentile(dist, 99), floor_km)
+    far = dist > max(factor * np.percentile(dist, 90), floor_km)
     if not far.any():
         return []
     i = int(np.argmax(dist))
@@ -432,7 +448,8 @@ def features_frame(features: list[dict[str, Any]]) -> gpd.GeoDataFrame:
 
 
 def read_osm(
-    path: str | Path, *, keys: Iterable[str] = (), simplify: bool = True, retain_all: bool = False
+    path: str | Path, *, keys: Iterable[str] = (), simplify: bool = True, retain_all: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> OSMData:
     """Read an OSM extract into a walk graph and a features table.
 
@@ -447,13 +464,15 @@ def read_osm(
         Simplify the graph topology as ``osmnx.simplify_graph`` does.
     retain_all
         Keep every connected component, not only the largest.
+    progress
+        Called with a short message now and then while a large file is read.
 
     Returns
     -------
     OSMData
-        With ``feature_keys``, ``left_out`` and ``data_date`` filled in.
+        With ``feature_keys``, ``left_out``, ``data_date`` and ``warnings`` filled in.
     """
-    scan = scan_osm(path, keys)
+    scan = scan_osm(path, keys, progress)
     if not scan.ways:
         raise EmptyAreaError(f"{path}: no walkable streets in the file")
     graph = build_walk_graph(scan.ways, simplify=simplify, retain_all=retain_all)
