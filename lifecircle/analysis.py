@@ -38,6 +38,11 @@ a projected one in metres; ``to_crs("EPSG:4326")`` for display):
     ``reason``, ``distance_m``: facilities and residential areas not counted,
     and why (too far from any walkable street, with the distance; a
     multipolygon incomplete in the extract; outside the network's area).
+``routes``
+    ``community_id``, ``category``, ``poi_id``, ``name``, ``metres``,
+    geometry (LineString): the walk from each community's centre to the
+    nearest facility of each category, along the streets (``metres`` equals
+    the community's ``metres_<category>``).
 ``basis``
     One row per category: what it was judged by (tier, distance, minutes at
     the walking speed, coverage rule, clause of the standard, OSM tags and
@@ -128,6 +133,10 @@ class Analysis:
         lacks).
     data_date
         Date of the OSM data ("YYYY-MM-DD"), when known.
+    routes
+        GeoDataFrame of the walk from each community's centre to its
+        nearest facility of each category (``community_id``, ``category``,
+        ``poi_id``, ``name``, ``metres``).
     """
 
     config: Config
@@ -141,6 +150,7 @@ class Analysis:
     crs: Any
     warnings: list[str] = field(default_factory=list)
     data_date: str | None = None
+    routes: Any = None
 
     def __repr__(self) -> str:
         c = self.communities

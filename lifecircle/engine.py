@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse.csgraph as csgraph
 import shapely
+from shapely.ops import substring
 
 from .network import Region, StreetNetwork, with_source
 
@@ -471,3 +472,89 @@ def origin_node_blocks(
         np.minimum(block, other, out=block)
         block[block > limit] = np.inf
         yield rows, block
+
+
+@dataclass
+class PathTree:
+    """Shortest paths from one snapped point: Dijkstra from both ends of its edge.
+
+    ``dist[k]`` and ``pred[k]`` are the search from end ``k`` (0 = the
+    edge's u, 1 = its v); ``to_end[k]`` the walk from the point to that end.
+    """
+
+    edge: int
+    offset: float
+    leg: float
+    to_end: np.ndarray
+    dist: np.ndarray
+    pred: np.ndarray
+
+
+def path_tree(net: StreetNetwork, origin: Snapped, limit: float) -> PathTree:
+    """Bounded shortest paths from one snapped point (``origin`` of length 1, snapped)."""
+    e, b = int(origin.edge[0]), float(origin.offset[0])
+    ends = [int(net.eu[e]), int(net.ev[e])]
+    dist, pred = csgraph.dijkstra(net.csr, directed=True, indices=ends, limit=limit, return_predecessors=True)
+    return PathTree(e, b, float(origin.leg[0]), np.array([b, net.length[e] - b]), dist[:, : net.n],
+                    pred[:, : net.n])
+
+
+def _along(net: StreetNetwork, edge: int, start: float, end: float) -> np.ndarray:
+    """Coordinates of ``edge`` from offset ``start`` to ``end`` (metres along
+    it, as ``length`` counts them; reversed when ``end < start``)."""
+    scale = net.geom_length[edge] / net.length[edge] if net.length[edge] > 0 else 0.0
+    piece = substring(net.geoms[edge], start * scale, end * scale)
+    return shapely.get_coordinates(piece)
+
+
+def route(net: StreetNetwork, tree: PathTree, goal: Snapped) -> tuple[float, np.ndarray] | None:
+    """The shortest walk from the tree's point to the nearest of ``goal``'s points.
+
+    Parameters
+    ----------
+    net
+        The indexed network.
+    tree
+        From :func:`path_tree`.
+    goal
+        Snapped points of one facility (its access points).
+
+    Returns
+    -------
+    (metres, coordinates) or None
+        The walk's length from the origin point to the goal point, legs
+        included (as :func:`point_distances` counts it), and the street
+        line from the origin's snapped position to the goal's; None when no
+        goal point is within the tree's limit.
+    """
+    g = goal.subset(goal.ok)
+    if len(g) == 0:
+        return None
+    # each goal point is entered from either end of its edge, from either end of the origin's
+    ge = np.stack([net.eu[g.edge], net.ev[g.edge]])                      # (2 goal ends, m)
+    ga = np.stack([g.offset, net.length[g.edge] - g.offset])             # walk from that end to the point
+    total = tree.to_end[:, None, None] + tree.dist[:, ge] + ga[None] + g.leg[None, None]  # (2, 2, m)
+    k, m, j = np.unravel_index(int(np.argmin(total)), total.shape)
+    best = float(total[k, m, j])
+    same = np.flatnonzero(g.edge == tree.edge)
+    direct = np.abs(g.offset[same] - tree.offset) + g.leg[same]
+    if len(same) and direct.min() <= best:
+        j = int(same[np.argmin(direct)])
+        line = _along(net, tree.edge, tree.offset, float(g.offset[j]))
+        return float(direct.min()) + tree.leg, line
+    if not np.isfinite(best):
+        return None
+    start = int(net.eu[tree.edge] if k == 0 else net.ev[tree.edge])
+    nodes = [int(ge[m, j])]
+    while nodes[-1] != start:
+        nodes.append(int(tree.pred[k, nodes[-1]]))
+    nodes.reverse()
+    parts = [_along(net, tree.edge, tree.offset, 0.0 if k == 0 else float(net.length[tree.edge]))]
+    for a, b in zip(nodes[:-1], nodes[1:]):
+        e = net.pair_edges[(a, b)]
+        forward = int(net.eu[e]) == a
+        parts.append(_along(net, e, 0.0, float(net.length[e])) if forward
+                     else _along(net, e, float(net.length[e]), 0.0))
+    ends = (0.0, float(g.offset[j])) if m == 0 else (float(net.length[g.edge[j]]), float(g.offset[j]))
+    parts.append(_along(net, int(g.edge[j]), *ends))
+    return best + tree.leg, np.concatenate(parts)

@@ -292,6 +292,22 @@ def _gap_layer(gaps: gpd.GeoDataFrame, category: Category, names: dict[str, str]
     return _geojson_layer(fc, name, show=False, class_name=f"lc-gap lc-gap-{category.key}")
 
 
+def _route_layer(routes: gpd.GeoDataFrame, config: Config, names: dict[str, str], lang: str) -> folium.GeoJson:
+    """One layer: the walk from each community's centre to its nearest facility of each category."""
+    props = []
+    for _, row in routes.iterrows():
+        key = text_of(row.get("category"))
+        cid = text_of(row.get("community_id"))
+        color = safe_color(config.category(key).color) if key in config.keys else safe_color(None)
+        tip = t("route_tooltip", lang, community=names.get(cid) or t("unnamed", lang),
+                label=category_label(config, key, lang), facility=text_of(row.get("name")) or t("unnamed", lang),
+                metres=f"{float(row.get('metres')):.0f}")
+        props.append({"community_id": cid, "category": key, "tooltip": esc(tip),
+                      "style": {"color": color, "weight": 3, "opacity": 0.8, "dashArray": "6 4"}})
+    fc = _feature_collection(routes.geometry, props)
+    return _geojson_layer(fc, t("layer_routes", lang), show=False, class_name="lc-route")
+
+
 def _rows_of(gdf: gpd.GeoDataFrame, column: str, value: str) -> gpd.GeoDataFrame:
     if column not in gdf.columns:
         return gdf.iloc[0:0]
@@ -433,6 +449,9 @@ def make_map(analysis: Any, lang: str = "en") -> folium.Map:
         communities.get("community_id", []), communities.get("name", []))}
     for cat in config.categories:
         _gap_layer(_rows_of(gaps, "category", cat.key), cat, names, lang).add_to(m)
+    routes = getattr(analysis, "routes", None)
+    if routes is not None and len(routes):
+        _route_layer(to_display_crs(routes), config, names, lang).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
 
     fig = m.get_root()

@@ -199,6 +199,16 @@ class StreetNetwork:
         span = float(along.max()) * 2 + 1.0
         return EdgeVertices(xy, start, along, owner * span + along, span)
 
+    @cached_property
+    def pair_edges(self) -> dict[tuple[int, int], int]:
+        """(node, node) -> the shortest edge between them (either order), as
+        the CSR keeps it: to turn a path of nodes back into streets."""
+        out: dict[tuple[int, int], int] = {}
+        for i in np.argsort(-self.length, kind="stable"):  # shortest written last, so kept
+            a, b = int(self.eu[i]), int(self.ev[i])
+            out[(a, b)] = out[(b, a)] = int(i)
+        return out
+
     @property
     def crs(self) -> Any:
         """The projected CRS."""

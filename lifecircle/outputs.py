@@ -30,7 +30,7 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") ->
     Files: ``coverage.csv`` (one row per community), ``basis.csv`` (what
     each category was judged by), ``left_out.csv`` (facilities and
     residential areas not counted, and why), ``lifecircle.gpkg`` (layers
-    communities, pois, isochrones, gaps; EPSG:4326), ``map.html``,
+    communities, pois, isochrones, gaps, routes; EPSG:4326), ``map.html``,
     ``report.html`` and the PNG charts. All are written to a staging folder
     first, so an error leaves no partial file behind. Text cells of the CSV
     files are defused against spreadsheet formulas
@@ -60,9 +60,9 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") ->
         written["left_out"] = folder / "left_out.csv"
         gpkg = stage / "lifecircle.gpkg"
         with writing(gpkg):
-            for layer in ("communities", "pois", "isochrones", "gaps"):
+            for layer in ("communities", "pois", "isochrones", "gaps", "routes"):
                 gdf = getattr(analysis, layer)
-                if len(gdf):
+                if gdf is not None and len(gdf):
                     _gpkg_frame(gdf).to_file(gpkg, layer=layer, driver="GPKG")
         written["gpkg"] = folder / "lifecircle.gpkg"
         # The staging folder already makes the set atomic: files in it are

@@ -15,7 +15,15 @@ from . import settings
 from .analysis import Analysis
 from .communities import derive_communities, read_communities, residential_buildings
 from .config import Config, load_config
-from .engine import Snapped, nearest_node_facilities, nearest_point_facilities, origin_node_blocks, snap_points
+from .engine import (
+    Snapped,
+    nearest_node_facilities,
+    nearest_point_facilities,
+    origin_node_blocks,
+    path_tree,
+    route,
+    snap_points,
+)
 from .errors import ConfigError, EmptyAreaError, LifecircleError
 from .isochrones import reach_polygon
 from .network import Region, StreetNetwork, project
@@ -139,12 +147,14 @@ class Access:
     """Facilities' access points snapped onto the network.
 
     ``facility`` is the facility row of each access point; ``snap_m`` the
-    shortest leg to the street per facility (NaN when none was snapped).
+    shortest leg to the street per facility (NaN when none was snapped);
+    ``points`` the access points themselves.
     """
 
     snapped: Snapped
     facility: np.ndarray
     snap_m: np.ndarray
+    points: np.ndarray
 
     def of(self, rows: np.ndarray) -> tuple[Snapped, np.ndarray]:
         """The access points of the facilities where ``rows`` (a mask over facilities) holds."""
@@ -157,7 +167,7 @@ def _access(facilities: gpd.GeoDataFrame, net: StreetNetwork, max_snap_m: float)
     snapped = snap_points(net, pts, max_snap_m)
     snap_m = np.full(len(facilities), np.nan)
     np.fmin.at(snap_m, owner[snapped.ok], snapped.leg[snapped.ok])
-    return Access(snapped, owner, snap_m)
+    return Access(snapped, owner, snap_m, pts)
 
 
 LEFT_OUT_COLUMNS = ["what", "id", "name", "category", "reason", "distance_m"]
@@ -461,6 +471,38 @@ def _measure(study: Study, say: Progress) -> tuple[gpd.GeoDataFrame, gpd.GeoData
     return communities, gaps
 
 
+ROUTE_COLUMNS = ["community_id", "category", "poi_id", "name", "metres", "geometry"]
+
+
+def _routes(study: Study, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The walk from each community's centre to its nearest facility of each
+    category, as a line: the centre, its street, the streets walked, the
+    facility's street and the access point reached."""
+    net, cfg, facilities, access = study.net, study.cfg, study.facilities, study.access
+    row_of = {(pid, cat): i for i, (pid, cat) in enumerate(zip(facilities["poi_id"], facilities["category"]))}
+    centre = study.origins.centres
+    points, snapped = study.origins.points[centre], study.origins.snapped.subset(centre)
+    rows = []
+    for i in np.flatnonzero(snapped.ok):
+        tree = path_tree(net, snapped.subset(np.array([i])), study.search)
+        for key in cfg.keys:
+            pid = communities[f"nearest_id_{key}"].iloc[i]
+            if not pid:
+                continue
+            mask = access.facility == row_of[(pid, key)]
+            found = route(net, tree, access.snapped.subset(mask))
+            if found is None:
+                continue
+            metres, line = found
+            # the access point nearest the line's end is the one the walk reached
+            ends = access.points[mask]
+            end = ends[int(np.argmin(shapely.distance(ends, shapely.Point(line[-1]))))]
+            coords = np.vstack([shapely.get_coordinates(points[i]), line, shapely.get_coordinates(end)])
+            rows.append((communities["community_id"].iloc[i], key, pid, communities[f"nearest_{key}"].iloc[i],
+                         round(metres, 1), shapely.LineString(coords)))
+    return gpd.GeoDataFrame(pd.DataFrame(rows, columns=ROUTE_COLUMNS), geometry="geometry", crs=net.crs)
+
+
 def _left_out(parts: list[pd.DataFrame], warnings: list[str]) -> pd.DataFrame:
     left = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
         else pd.DataFrame(columns=LEFT_OUT_COLUMNS)
@@ -517,7 +559,7 @@ def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tupl
     return Analysis(
         config=study.cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs), isochrones=iso,
         gaps=gaps, left_out=left_out, graph=net.graph, source=osm.source, crs=net.crs, warnings=warnings,
-        data_date=getattr(osm, "data_date", None),
+        data_date=getattr(osm, "data_date", None), routes=_routes(study, comm_gdf),
     )
 
 

@@ -157,6 +157,7 @@ def expected_layer_names(analysis, lang: str) -> list[str]:
         + [t("layer_facilities", lang, label=f"{c.icon} {c.label(lang)}") for c in config.categories]
         + [t("layer_isochrones", lang, threshold=t("metres_value", lang, value=v)) for v in (300, 500)]
         + [t("layer_gaps", lang, label=c.label(lang)) for c in config.categories]
+        + [t("layer_routes", lang)]
     )
 
 
@@ -327,6 +328,10 @@ def test_every_feature_is_drawn(page_en, analysis):
     page_en.toggle_layer(t("layer_gaps", "en", label=analysis.config.category(key).label("en")))
     assert page_en.count(f"path.lc-gap-{key}") == int((analysis.gaps["category"] == key).sum()) > 0
     assert page_en.count("path.lc-gap") == page_en.count(f"path.lc-gap-{key}")
+    # the walking routes to the nearest facilities: one line each
+    assert page_en.count("path.lc-route") == 0
+    page_en.toggle_layer(t("layer_routes", "en"))
+    assert page_en.count("path.lc-route") == len(analysis.routes) > 0
 
 
 @pytest.mark.browser

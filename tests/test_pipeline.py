@@ -420,3 +420,29 @@ def test_every_residential_area_is_reported_or_left_out_with_a_reason(analysis, 
     assert (cov["name"].str.len() > 0).all() and cov["name"].is_unique
     # the terminal summary and the warnings count what was left out
     assert any("left out" in w for w in analysis.warnings)
+
+
+def test_routes_walk_the_streets_to_the_named_facility(analysis, osm):
+    """Each community's walk to its nearest facility: as long as metres_<cat>,
+    from its centre to an access point of the named facility, along streets."""
+    from lifecircle.network import StreetNetwork
+
+    routes, cov, cfg = analysis.routes, analysis.coverage, analysis.config
+    by_id = cov.set_index("community_id")
+    want = {(c, k) for c in cov["community_id"] for k in cfg.keys if by_id.loc[c, f"nearest_id_{k}"]}
+    assert set(zip(routes["community_id"], routes["category"])) == want and len(want) > 50
+    centres = dict(zip(analysis.communities["community_id"], analysis.communities.geometry.representative_point()))
+    fac = categorize(osm.features, cfg).to_crs(analysis.crs).drop_duplicates("poi_id").set_index("poi_id")
+    streets = shapely.union_all(StreetNetwork.from_graph(analysis.graph).geoms)
+    for r in routes.itertuples():
+        assert r.metres == pytest.approx(by_id.loc[r.community_id, f"metres_{r.category}"], abs=0.05)
+        assert r.poi_id == by_id.loc[r.community_id, f"nearest_id_{r.category}"]
+        xy = shapely.get_coordinates(r.geometry)
+        assert shapely.Point(xy[0]).equals_exact(centres[r.community_id], 1e-6)
+        # the projected line is within half a per cent of the walk's length (legs are straight)
+        assert abs(r.geometry.length - r.metres) <= 0.005 * r.metres + 0.5
+        # every vertex but the two ends lies on a street
+        assert shapely.distance(shapely.points(xy[1:-1]), streets).max() < 1e-6, (r.community_id, r.category)
+        # the end is an access point of the named facility
+        pts, _ = access_points(np.array([fac.loc[r.poi_id, "geometry"]], dtype=object))
+        assert shapely.distance(shapely.Point(xy[-1]), shapely.MultiPoint(list(pts))) < 1e-6
