@@ -162,8 +162,9 @@ class Analysis:
 
     @property
     def unsnapped(self):
-        """The rows of :attr:`left_out` that are too far from any walkable street."""
-        return self.left_out[self.left_out["reason"].astype(str).str.contains("from any walkable street")]
+        """The rows of :attr:`left_out` that are too far from any walkable street
+        (the only rows with a ``distance_m``: how far they are)."""
+        return self.left_out[self.left_out["distance_m"].notna()]
 
     @property
     def basis(self):

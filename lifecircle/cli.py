@@ -107,6 +107,18 @@ def _run_options(f):
     return f
 
 
+def _run_config(config_file, level, categories, minutes, distance_mode, metres, speed, max_snap, min_share, iso):
+    """The Config and isochrone limits that :func:`_run_options` ask for, every number checked."""
+    from .config import load_config
+
+    config = load_config(
+        config_file, level=level, categories=list(categories) or None, minutes=minutes,
+        distance_m=metres, mode="distance" if (distance_mode or metres is not None) else None,
+        speed_kmh=speed, max_snap_m=max_snap, min_share=min_share,
+    )
+    return config, config.check_isochrones(_floats(iso))
+
+
 def _study_area(place, boundary, bbox):
     """Return the study-area polygon (EPSG:4326) from the area options, or None."""
     given = [x for x in (place, boundary, bbox) if x]
@@ -143,18 +155,13 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     1000 m). Writes coverage.csv, basis.csv, left_out.csv, lifecircle.gpkg,
     map.html, report.html and charts to --out.
     """
-    from .config import load_config
     from .fileio import output_folder
 
     say = _progress(quiet)
     # every option is checked before any work, and all numbers in one place
     # (config.check_number): a bad value costs a second, not a whole analysis
-    config = load_config(
-        config_file, level=level, categories=list(categories) or None, minutes=minutes,
-        distance_m=metres, mode="distance" if (distance_mode or metres is not None) else None,
-        speed_kmh=speed, max_snap_m=max_snap, min_share=min_share,
-    )
-    iso_limits = config.check_isochrones(_floats(iso))
+    config, iso_limits = _run_config(config_file, level, categories, minutes, distance_mode, metres, speed,
+                                     max_snap, min_share, iso)
     _check_buffer(buffer_m, place or boundary or bbox)
     if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
         raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
@@ -308,15 +315,11 @@ def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, sch
     areas.csv and index.html. A rerun skips areas whose inputs and options
     are unchanged. Exit status 1 when some areas failed (see areas.csv).
     """
-    from .config import check_number, load_config
+    from .config import check_number
 
     say = _progress(quiet)
-    config = load_config(
-        config_file, level=level, categories=list(categories) or None, minutes=minutes,
-        distance_m=metres, mode="distance" if (distance_mode or metres is not None) else None,
-        speed_kmh=speed, max_snap_m=max_snap, min_share=min_share,
-    )
-    iso_limits = config.check_isochrones(_floats(iso))
+    config, iso_limits = _run_config(config_file, level, categories, minutes, distance_mode, metres, speed,
+                                     max_snap, min_share, iso)
     if buffer_m is not None:
         check_number("--buffer", buffer_m, "buffer_m")
     if scheduler and workers:
