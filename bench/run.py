@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lifecircle.engine import ORIGIN_CHUNK
+from lifecircle.core.engine import ORIGIN_CHUNK
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -120,14 +120,14 @@ def _pois(data: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
 def worker_lifecircle(data: Path, out: Path, repeat: int, baseline_n: int) -> None:
     import shapely
 
-    from lifecircle.engine import (
+    from lifecircle.core.engine import (
         node_distances,
         origin_node_blocks,
         point_distances,
         snap_points,
     )
-    from lifecircle.isochrones import piece_geometries, reach_polygon, reached_pieces
-    from lifecircle.network import StreetNetwork
+    from lifecircle.core.isochrones import piece_geometries, reach_polygon, reached_pieces
+    from lifecircle.core.network import StreetNetwork
 
     rec = Recorder()
     rec.mark("start")
@@ -329,7 +329,7 @@ def prepare_helsinki(d: Path, n_centres: int, seed: int) -> dict:
     """Read the bundled extract, project it, categorise its POIs; save for the workers."""
     import lifecircle
     from lifecircle.config import load_config
-    from lifecircle.network import project
+    from lifecircle.core.network import project
     from lifecircle.pois import access_points, categorize
 
     d.mkdir(parents=True)

@@ -203,14 +203,14 @@ class Analysis:
         a layer per category of facilities and of homes beyond the threshold,
         and the isochrones. It displays inline in a notebook and needs no
         network except for the background tiles;
-        :func:`lifecircle.maps.save_map` writes it as one HTML file.
+        :func:`lifecircle.outputs.maps.save_map` writes it as one HTML file.
 
         Parameters
         ----------
         lang
             "en" or "zh": language of the labels and legend.
         """
-        from .maps import make_map
+        from .outputs.maps import make_map
 
         return make_map(self, lang=lang)
 
@@ -236,6 +236,6 @@ class Analysis:
         dict
             Output kind (e.g. "coverage", "gpkg", "map", "report") -> path.
         """
-        from .outputs import save_analysis
+        from .outputs.files import save_analysis
 
         return save_analysis(self, folder, lang=lang)

@@ -783,9 +783,10 @@ def index_map(areas: "gpd.GeoDataFrame", table: "pd.DataFrame", lang: str = "en"
 
     from branca.element import Element
 
-    from . import maps, settings
-    from .htmlassets import esc
+    from . import settings
     from .i18n import strings
+    from .outputs import maps
+    from .outputs.htmlassets import esc
 
     shown = areas.reset_index(drop=True)
     props = []

@@ -24,10 +24,10 @@ import pandas as pd
 import shapely
 
 from . import settings
+from .core.network import StreetNetwork
 from .errors import EmptyAreaError, InputFileError
 from .fileio import find_column, read_polygons
 from .i18n import check_lang
-from .network import StreetNetwork
 
 _NAME_COLUMNS = ("name", "名称", "社区", "community", "community_name", "name_zh", "NAME", "Name")
 _ID_COLUMNS = ("community_id", "id", "code", "编码", "ID")

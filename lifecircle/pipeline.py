@@ -15,7 +15,7 @@ from . import settings
 from .analysis import Analysis
 from .communities import derive_communities, read_communities, residential_buildings
 from .config import Config, load_config
-from .engine import (
+from .core.engine import (
     Snapped,
     nearest_node_facilities,
     nearest_point_facilities,
@@ -24,9 +24,9 @@ from .engine import (
     route,
     snap_points,
 )
+from .core.isochrones import reach_polygon
+from .core.network import Region, StreetNetwork, project
 from .errors import ConfigError, EmptyAreaError, LifecircleError
-from .isochrones import reach_polygon
-from .network import Region, StreetNetwork, project
 from .pois import access_points, categorize, display_points
 from .sources.osmfile import OSMData, read_osm
 

@@ -26,8 +26,8 @@ from lifecircle.communities import (
     read_communities,
     residential_buildings,
 )
+from lifecircle.core.network import StreetNetwork, project
 from lifecircle.errors import ConfigError
-from lifecircle.network import StreetNetwork, project
 
 CRS = "EPSG:32635"
 X0, Y0 = 385000.0, 6672000.0  # central Helsinki in UTM 35N

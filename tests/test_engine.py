@@ -1,4 +1,4 @@
-"""Tests for lifecircle.engine: snapping and edge-snapped shortest distances.
+"""Tests for lifecircle.core.engine: snapping and edge-snapped shortest distances.
 
 The reference is networkx's Dijkstra on a graph built here from the streets
 as generated: every snapped point becomes a node that splits its street,
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from scipy.spatial import cKDTree
 
-from lifecircle.engine import (
+from lifecircle.core.engine import (
     Snapped,
     nearest_node_facilities,
     nearest_point_facilities,
@@ -27,7 +27,7 @@ from lifecircle.engine import (
     point_distances,
     snap_points,
 )
-from lifecircle.network import StreetNetwork, project
+from lifecircle.core.network import StreetNetwork, project
 
 CRS = "EPSG:32635"
 INF = np.inf

@@ -559,7 +559,7 @@ def test_reversed_edge_geometry_on_utm_coordinates_is_turned():
     northing of 6.7e6, so 67 m) took them for one point."""
     import networkx as nx
 
-    from lifecircle.network import StreetNetwork
+    from lifecircle.core.network import StreetNetwork
 
     x0, y0 = 385_000.0, 6_672_000.0
     G = nx.MultiDiGraph(crs="EPSG:32635")
@@ -755,9 +755,9 @@ def test_isochrone_frontage_is_close_to_an_exact_buffer(bundled_osm):
     """The README's 25 m frontage: the band around the reached streets has about the area
     of an exact 25 m buffer and reaches little beyond it (a square dilation reached 44 m)."""
     from lifecircle import settings
-    from lifecircle.engine import node_distances, snap_points
-    from lifecircle.isochrones import piece_geometries, reach_polygon, reached_pieces
-    from lifecircle.network import StreetNetwork, project
+    from lifecircle.core.engine import node_distances, snap_points
+    from lifecircle.core.isochrones import piece_geometries, reach_polygon, reached_pieces
+    from lifecircle.core.network import StreetNetwork, project
     from lifecircle.sources.osmfile import read_osm
 
     net = StreetNetwork.from_graph(project(read_osm(bundled_osm).graph))

@@ -1,4 +1,4 @@
-"""Tests for lifecircle.isochrones: street-following reach polygons.
+"""Tests for lifecircle.core.isochrones: street-following reach polygons.
 
 On random networks the reached street pieces are recomputed here from
 networkx distances (each source inserted as a node splitting its street);
@@ -19,9 +19,9 @@ from shapely.ops import substring
 from test_engine import random_network, random_points, reference_distances, reference_graph
 
 from lifecircle import settings as lc_settings
-from lifecircle.engine import node_distances, origin_node_distances, snap_points
-from lifecircle.isochrones import piece_geometries, reach_polygon, reached_pieces
-from lifecircle.network import StreetNetwork
+from lifecircle.core.engine import node_distances, origin_node_distances, snap_points
+from lifecircle.core.isochrones import piece_geometries, reach_polygon, reached_pieces
+from lifecircle.core.network import StreetNetwork
 
 EPS = 1e-6
 

@@ -18,7 +18,7 @@ import shapely
 
 import lifecircle
 from lifecircle.i18n import t
-from lifecircle.maps import community_popup, esc, make_map, save_map
+from lifecircle.outputs.maps import community_popup, esc, make_map, save_map
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

@@ -15,10 +15,10 @@ from matplotlib import font_manager
 from matplotlib.text import Text
 
 import lifecircle
-from lifecircle import report
 from lifecircle.errors import LifecircleError
-from lifecircle.htmlassets import esc
 from lifecircle.i18n import basis_text, rule_text, t, tier_text
+from lifecircle.outputs import report
+from lifecircle.outputs.htmlassets import esc
 
 HOSTILE_COMMUNITY = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 CJK_COMMUNITY = "赫尔辛基·社区 & 二"
@@ -219,7 +219,7 @@ def test_templates_escape_every_value_the_way_esc_does():
     import jinja2
     from markupsafe import Markup
 
-    from lifecircle.htmlassets import templates
+    from lifecircle.outputs.htmlassets import templates
 
     env = templates()
     raw = '<img src=x onerror=alert(1)>`${x}\\'

@@ -26,8 +26,8 @@ import osmium
 import pandas as pd
 import shapely
 
+from ..core.network import build_walk_graph
 from ..errors import EmptyAreaError, InputFileError, first_line
-from ..network import build_walk_graph
 
 #: Tag keys that make an OSM object worth keeping as a feature.
 FEATURE_KEYS = frozenset({

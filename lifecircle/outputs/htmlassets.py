@@ -28,11 +28,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from . import settings
-from .errors import LifecircleError
+from .. import settings
+from ..errors import LifecircleError
 
 # re-exported: the map and the report take their value helpers from here
-from .text import flag_of, int_of, is_missing, text_of  # noqa: F401
+from ..text import flag_of, int_of, is_missing, text_of  # noqa: F401
 
 _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif"}
 
@@ -88,7 +88,7 @@ def templates() -> jinja2.Environment:
     errors, so a typo in a template cannot silently print nothing.
     """
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("lifecircle", "templates"),
+        loader=jinja2.PackageLoader("lifecircle.outputs", "templates"),
         autoescape=True,
         finalize=_finalize,
         undefined=jinja2.StrictUndefined,

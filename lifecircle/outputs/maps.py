@@ -1,7 +1,7 @@
 """Interactive map of an analysis: one self-contained, offline HTML file.
 
 The page is a folium map whose CDN links are replaced by Leaflet and jQuery
-inlined from the installed XStatic packages (:mod:`lifecircle.htmlassets`).
+inlined from the installed XStatic packages (:mod:`lifecircle.outputs.htmlassets`).
 Only the OpenStreetMap tiles come from the network; offline they simply do
 not load and the data layers draw on a plain background.
 
@@ -35,12 +35,13 @@ import shapely
 from branca.element import Element
 from folium.utilities import JsCode
 
-from . import adapters, htmlassets, settings
-from .config import Category, Config
-from .errors import LifecircleError
+from .. import adapters, settings
+from ..config import Category, Config
+from ..errors import LifecircleError
+from ..i18n import basis_text, category_label, check_lang, limit_text, rule_text, strings, t, threshold_text
+from ..text import flag_of, int_of, is_missing, text_of
+from . import htmlassets
 from .htmlassets import esc, safe_color
-from .i18n import basis_text, category_label, check_lang, limit_text, rule_text, strings, t, threshold_text
-from .text import flag_of, int_of, is_missing, text_of
 
 _OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 _OSM_ATTR_HTML = (

@@ -25,11 +25,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from .config import Config
-from .errors import LifecircleError
+from ..config import Config
+from ..errors import LifecircleError
+from ..i18n import basis_text, category_label, check_lang, limit_text, rule_text, strings, t, tier_text
+from ..text import flag_of, int_of, is_missing, text_of
 from .htmlassets import data_uri, safe_color, templates, write_atomic
-from .i18n import basis_text, category_label, check_lang, limit_text, rule_text, strings, t, tier_text
-from .text import flag_of, int_of, is_missing, text_of
 
 #: CJK font families tried in order (simplified Chinese faces first).
 CJK_FAMILIES: tuple[str, ...] = (
@@ -359,7 +359,7 @@ def report_html(analysis: Any, lang: str = "en", charts: dict[str, bytes] | None
     """Return the report page as text.
 
     Rendered from the Jinja2 template ``lifecircle/templates/report.html.j2``,
-    which escapes every value (:func:`lifecircle.htmlassets.templates`).
+    which escapes every value (:func:`lifecircle.outputs.htmlassets.templates`).
 
     Parameters
     ----------

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import settings
-from .fileio import staging_dir, write_csv, writing
+from .. import settings
+from ..fileio import staging_dir, write_csv, writing
 
 if TYPE_CHECKING:  # heavy: imported where used, so the CLI starts at once
     import geopandas as gpd
     import pandas as pd
 
-    from .analysis import Analysis
+    from ..analysis import Analysis
 
 
 def coverage_table(analysis: "Analysis") -> "pd.DataFrame":

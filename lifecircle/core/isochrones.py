@@ -21,7 +21,7 @@ import scipy.ndimage as ndi
 import shapely
 from shapely.ops import substring
 
-from . import settings
+from .. import settings
 from .engine import Snapped
 from .network import StreetNetwork
 

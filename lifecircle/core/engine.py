@@ -263,7 +263,7 @@ def _lightest_joins(
     targets: np.ndarray, weights: np.ndarray, owners: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One join per edge end, the lightest (lowest owner on a tie), as
-    :func:`~lifecircle.network.with_source` keeps: so that each root of the
+    :func:`~lifecircle.core.network.with_source` keeps: so that each root of the
     path tree has one facility."""
     order = np.lexsort((owners, weights, targets))
     targets, weights, owners = targets[order], weights[order], owners[order]

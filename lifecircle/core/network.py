@@ -20,9 +20,9 @@ import pyproj
 import scipy.sparse as sp
 import shapely
 
-from . import settings
-from .errors import EmptyAreaError
-from .sources.coords import local_utm
+from .. import settings
+from ..errors import EmptyAreaError
+from ..sources.coords import local_utm
 
 # An edge geometry starting within this many metres of node u starts at u.
 _SAME_POINT_M = 0.01
