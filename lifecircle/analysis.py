@@ -133,6 +133,10 @@ class Analysis:
         lacks).
     data_date
         Date of the OSM data ("YYYY-MM-DD"), when known.
+    study
+        The run's :class:`lifecircle.pipeline.Study` (indexed network, snapped
+        homes, centres and facilities), kept for what-if scenarios and site
+        suggestions.
     routes
         GeoDataFrame of the walk from each community's centre to its
         nearest facility of each category (``community_id``, ``category``,
@@ -151,6 +155,9 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
     data_date: str | None = None
     routes: Any = None
+    # what the run measured against (network, snapped homes and facilities): what-if
+    # scenarios and site suggestions start from it instead of re-reading the data
+    study: Any = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         c = self.communities

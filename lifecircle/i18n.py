@@ -89,6 +89,7 @@ STRINGS: dict[str, dict[str, str]] = {
                             "within the category's walking distance"},
     "tier": {"zh": "层级", "en": "Tier"},
     "rule": {"zh": "覆盖规则", "en": "Coverage rule"},
+    "level_title": {"zh": "{minutes}分钟生活圈", "en": "{minutes}-minute life circle"},
     "tier_value": {"zh": "{minutes}分钟生活圈", "en": "{minutes}-minute"},
     "limit": {"zh": "判定距离", "en": "Distance"},
     "nearest": {"zh": "最近设施", "en": "Nearest facility"},
@@ -178,6 +179,13 @@ def tier_text(config: Config, key: str, lang: str = "en") -> str:
     tier = config.category(key).tier
     digits = tier.removesuffix("min")
     return t("tier_value", lang, minutes=digits) if digits.isdigit() else tier
+
+
+def level_title(config: Config, lang: str = "en") -> str:
+    """The run's level as a title: "10分钟生活圈" / "10-minute life circle" (the level name
+    itself when it is not "<N>min")."""
+    digits = config.level.removesuffix("min")
+    return t("level_title", lang, minutes=digits) if digits.isdigit() else config.level
 
 
 def rule_text(config: Config, lang: str = "en") -> str:

@@ -559,7 +559,7 @@ def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tupl
     return Analysis(
         config=study.cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs), isochrones=iso,
         gaps=gaps, left_out=left_out, graph=net.graph, source=osm.source, crs=net.crs, warnings=warnings,
-        data_date=getattr(osm, "data_date", None), routes=_routes(study, comm_gdf),
+        data_date=getattr(osm, "data_date", None), routes=_routes(study, comm_gdf), study=study,
     )
 
 
