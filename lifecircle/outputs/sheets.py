@@ -224,6 +224,12 @@ def _labels(analysis: "Analysis", lang: str) -> dict[str, str]:
     return {k: category_label(analysis.config, k, lang) for k in analysis.config.keys}
 
 
+def _name(row: Mapping[str, Any], lang: str) -> str:
+    """The community's name as shown; "(unnamed)" for a blank one (a link needs a text to click)."""
+    name = text_of(row.get("name"))
+    return name if name.strip() else t("unnamed", lang)
+
+
 def _gap_text(row: Mapping[str, Any], labels: dict[str, str], lang: str) -> str:
     gaps = [labels.get(k, k) for k in text_of(row.get("gaps")).split(",") if k]
     return t("sheet_list_sep", lang).join(gaps) if gaps else t("no_gaps", lang)
@@ -241,7 +247,7 @@ def _summary_sheet(ws: "Worksheet", table: "pd.DataFrame", analysis: "Analysis",
         headers += [t("sheet_cat_covered", lang, label=labels[k]), t("sheet_cat_minutes", lang, label=labels[k])]
     _header(ws, 1, headers)
     for r, (row, title) in enumerate(zip(table.to_dict("records"), titles), start=2):
-        name = put(ws, r, 1, text_of(row["name"]))
+        name = put(ws, r, 1, _name(row, lang))
         name.hyperlink = Hyperlink(ref=name.coordinate, location=sheet_ref(title))
         name.font = _LINK
         put(ws, r, 2, text_of(row["community_id"]))
@@ -314,7 +320,7 @@ def _community_sheet(ws: "Worksheet", row: Mapping[str, Any], analysis: "Analysi
     """One community: who it is, then a line per category."""
     cfg = analysis.config
     labels = _labels(analysis, lang)
-    put(ws, 1, 1, text_of(row["name"])).font = _TITLE
+    put(ws, 1, 1, _name(row, lang)).font = _TITLE
     reached = t("reached_value", lang, reached=int(row.get("reached") or 0), n=len(cfg.keys))
     top = _facts(ws, 2, [
         (t("community_id", lang), text_of(row["community_id"])),
