@@ -274,3 +274,23 @@ def test_sheet_titles_many_equal_and_reserved_names():
     assert titles[51] == "Kallio (2) (2)"  # the real "Kallio (2)" is taken by then
     assert titles[52] == "__" and titles[53] == "Community"
     assert all(_valid_title(t) for t in titles)
+
+
+def test_a_failed_workbook_write_leaves_no_output(analysis, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from lifecircle.errors import OutputError
+
+    real = Path.write_bytes
+
+    def full_disk(self, data):
+        if self.name == "coverage.xlsx":
+            raise OSError(28, "No space left on device", str(self))
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    out = tmp_path / "out"
+    with pytest.raises(OutputError) as e:
+        analysis.save(out)
+    assert str(e.value) == f"cannot write {out / 'coverage.xlsx'}: No space left on device"
+    assert not out.exists() or not [p for p in out.iterdir() if not p.name.startswith(".")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from .. import settings
 from ..fileio import staging_dir, write_csv, writing
@@ -24,9 +24,13 @@ def coverage_table(analysis: "Analysis") -> "pd.DataFrame":
     0.01 min, shares (0..1) to 4 decimals, the precision ``covered_<k>`` was
     decided at.
     """
+    import numpy as np
+    import pandas as pd
+
     table = analysis.coverage.copy()
     if "residents" in table:
-        table["residents"] = table["residents"].round().astype("Int64")
+        residents = pd.to_numeric(table["residents"], errors="coerce").astype(float)
+        table["residents"] = residents.where(np.isfinite(residents)).round().astype("Int64")
     return table
 
 
@@ -34,7 +38,8 @@ def _gpkg_frame(gdf: "gpd.GeoDataFrame") -> "gpd.GeoDataFrame":
     return gdf.to_crs(settings.output_crs)
 
 
-def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") -> dict[str, Path]:
+def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
+                  extra_sheets: "Mapping[str, pd.DataFrame] | None" = None) -> dict[str, Path]:
     """Write every output of ``analysis`` into ``folder``.
 
     Files: ``coverage.csv`` (one row per community), ``coverage.xlsx``
@@ -47,6 +52,9 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") ->
     files are defused against spreadsheet formulas
     (:func:`lifecircle.fileio.write_csv`), and the workbook's are string
     cells; the GeoPackage keeps them as they are.
+
+    ``extra_sheets`` (sheet title -> table, e.g. a what-if comparison) are
+    added to ``coverage.xlsx`` after its basis sheet.
 
     Returns
     -------
@@ -67,7 +75,7 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") ->
     with staging_dir(folder) as stage:
         write_csv(coverage_table(analysis), stage / "coverage.csv")
         written["coverage"] = folder / "coverage.csv"
-        (stage / "coverage.xlsx").write_bytes(workbook_bytes(coverage_workbook(analysis, lang)))
+        (stage / "coverage.xlsx").write_bytes(workbook_bytes(coverage_workbook(analysis, lang, extra=extra_sheets)))
         written["xlsx"] = folder / "coverage.xlsx"
         write_csv(analysis.basis, stage / "basis.csv")
         written["basis"] = folder / "basis.csv"

@@ -37,6 +37,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from ..i18n import basis_text, category_label, check_lang, level_title, rule_text, t, tier_text
 from ..text import flag_of, is_missing, text_of
+from .files import coverage_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -404,8 +405,6 @@ def coverage_workbook(analysis: "Analysis", lang: str = "en",
         community in table order. Its created/modified times are the data's
         date; write it with :func:`workbook_bytes`.
     """
-    from .files import coverage_table
-
     check_lang(lang)
     table = coverage_table(analysis)
     wb = Workbook()
