@@ -201,12 +201,24 @@ def _header(ws: "Worksheet", row: int, texts: list[str]) -> None:
         cell.font, cell.fill, cell.alignment = _BOLD, _HEADER_FILL, _WRAP
 
 
+def _printable(ws: "Worksheet") -> None:
+    """Print on landscape pages one sheet wide (a community's sheet is one page to sign)."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+
+
 def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _fit_columns(ws: "Worksheet", first_row: int = 1, widest: int = 60) -> None:
-    """Column widths from the longest text at or below ``first_row`` (CJK counts double)."""
+def _fit_columns(ws: "Worksheet", first_row: int = 1, widest: int = 60, header: int | None = None) -> None:
+    """Column widths from the longest text at or below ``first_row`` (CJK counts double).
+
+    The ``header`` row, if any, wraps instead: its row grows to hold its
+    longest header, so long headers do not make every column wide.
+    """
     widths: dict[int, int] = {}
     for row in ws.iter_rows(min_row=first_row):
         for cell in row:
@@ -216,6 +228,19 @@ def _fit_columns(ws: "Worksheet", first_row: int = 1, widest: int = 60) -> None:
             widths[cell.column] = max(widths.get(cell.column, 0), _display_width(shown.split("\n")[0]))
     for col, width in widths.items():
         ws.column_dimensions[get_column_letter(col)].width = min(widest, max(8, width + 2))
+    if header is not None:
+        _grow(ws, header)
+
+
+def _grow(ws: "Worksheet", row: int, most: int = 6) -> None:
+    """Make ``row`` tall enough for its wrapped texts (neither Excel nor LibreOffice does on opening)."""
+    lines = []
+    for cell in ws[row]:
+        if cell.value is None:
+            continue
+        width = ws.column_dimensions[get_column_letter(cell.column)].width or 8
+        lines.append(-(-_display_width(str(cell.value)) // max(1, int(width) - 1)))
+    ws.row_dimensions[row].height = 15 * min(most, max(lines, default=1))
 
 
 # ---------------------------------------------------------------- the sheets
@@ -263,7 +288,9 @@ def _summary_sheet(ws: "Worksheet", table: "pd.DataFrame", analysis: "Analysis",
             put(ws, r, 10 + 2 * i, row.get(f"minutes_{k}"), _FORMAT["minutes"])
     ws.freeze_panes = "C2"  # the header and the community's name and id stay in view
     ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(table) + 1}"
-    _fit_columns(ws, widest=40)
+    ws.print_title_rows = "1:1"
+    ws.page_setup.orientation = "landscape"
+    _fit_columns(ws, first_row=2, widest=40, header=1)
 
 
 def _facts(ws: "Worksheet", row: int, facts: list[tuple[str, Any]]) -> int:
@@ -301,7 +328,10 @@ def _basis_sheet(ws: "Worksheet", analysis: "Analysis", lang: str) -> None:
         put(ws, r, 6, text_of(rec["clause"])).alignment = _WRAP
         put(ws, r, 7, text_of(rec["osm_rules"])).alignment = _WRAP
     ws.freeze_panes = f"A{head + 1}"
-    _fit_columns(ws, first_row=head, widest=60)
+    _fit_columns(ws, first_row=head + 1, widest=60, header=head)
+    for r in range(head + 1, head + 1 + len(analysis.basis)):
+        _grow(ws, r)
+    _printable(ws)
 
 
 def _missing_text(row: Mapping[str, Any], key: str, label: str, analysis: "Analysis", lang: str) -> str:
@@ -351,10 +381,11 @@ def _community_sheet(ws: "Worksheet", row: Mapping[str, Any], analysis: "Analysi
         put(ws, r, 8, row.get(f"share_{k}"), _FORMAT["share"])
         put(ws, r, 9, row.get(f"residents_share_{k}"), _FORMAT["share"])
         put(ws, r, 10, _missing_text(row, k, labels[k], analysis, lang))
+    _fit_columns(ws, first_row=head + 1, widest=40, header=head)  # before the notes, which overflow
     end = head + len(cfg.keys) + 2
     put(ws, end, 1, rule_text(cfg, lang))
     put(ws, end + 1, 1, t("sheet_note", lang))
-    _fit_columns(ws, first_row=head, widest=40)
+    _printable(ws)
 
 
 def _frame_sheet(ws: "Worksheet", frame: "pd.DataFrame", lang: str) -> None:
@@ -370,7 +401,7 @@ def _frame_sheet(ws: "Worksheet", frame: "pd.DataFrame", lang: str) -> None:
     ws.freeze_panes = "A2"
     if len(frame.columns):
         ws.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
-    _fit_columns(ws, widest=50)
+    _fit_columns(ws, first_row=2, widest=50, header=1)
 
 
 def _stamp(data_date: str | None) -> dt.datetime:
