@@ -336,9 +336,11 @@ def _basis_sheet(ws: "Worksheet", analysis: "Analysis", lang: str) -> None:
 
 def _missing_text(row: Mapping[str, Any], key: str, label: str, analysis: "Analysis", lang: str) -> str:
     """What a category lacks in one community, in words ("" when every home is within reach)."""
-    if not text_of(row.get(f"nearest_id_{key}")) and is_missing(row.get(f"metres_{key}")):
-        return t("sheet_missing_none", lang, label=label)
     share = row.get(f"share_{key}")
+    none_found = not text_of(row.get(f"nearest_id_{key}")) and is_missing(row.get(f"metres_{key}"))
+    # none from the centre; homes elsewhere in the community may still reach one
+    if none_found and (is_missing(share) or float(share) <= 0):
+        return t("sheet_missing_none", lang, label=label)
     if is_missing(share) or float(share) >= 1:
         return ""
     limit = t("metres_value", lang, value=f"{analysis.config.limit_m(key):g}")
