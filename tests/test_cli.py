@@ -63,7 +63,7 @@ def test_analyze_writes_outputs(tmp_path, analysis):
     proc = run("analyze", "--out", out, "-q")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    for name in ("coverage.csv", "lifecircle.gpkg", "map.html"):
+    for name in ("coverage.csv", "coverage.xlsx", "lifecircle.gpkg", "map.html"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     table = pd.read_csv(out / "coverage.csv")
     # the command reports what the library computes (residents, an estimate, in whole people)
