@@ -224,7 +224,8 @@ class Analysis:
     def save(self, folder: str | Path, lang: str = "en") -> dict[str, Path]:
         """Write every output into ``folder`` (created if missing).
 
-        Files: ``coverage.csv`` (:attr:`coverage`), ``basis.csv``
+        Files: ``coverage.csv`` (:attr:`coverage`), ``coverage.xlsx`` (a
+        summary, the basis and one sheet per community), ``basis.csv``
         (:attr:`basis`), ``left_out.csv`` (:attr:`left_out`),
         ``lifecircle.gpkg`` (layers communities, pois, isochrones, gaps, in
         EPSG:4326), ``map.html``, ``report.html`` and PNG charts. Files are
@@ -236,7 +237,7 @@ class Analysis:
         folder
             Output folder.
         lang
-            "en" or "zh": language of the map, charts and report.
+            "en" or "zh": language of the map, charts, report and workbook.
 
         Returns
         -------

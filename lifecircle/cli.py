@@ -152,7 +152,7 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
 
     By default each category is judged at its GB 50180-2018 tier's walking
     distance (5-minute facilities at 300 m, 10-minute at 500 m, 15-minute at
-    1000 m). Writes coverage.csv, basis.csv, left_out.csv, lifecircle.gpkg,
+    1000 m). Writes coverage.csv, coverage.xlsx, basis.csv, left_out.csv, lifecircle.gpkg,
     map.html, report.html and charts to --out.
     """
     from .fileio import output_folder

@@ -61,12 +61,15 @@ def defuse_cell(value: Any) -> Any:
 
 
 def write_csv(frame: "pd.DataFrame", path: str | Path) -> Path:
-    """Write ``frame`` as UTF-8 CSV without its index, every text cell defused.
+    """Write ``frame`` as UTF-8 CSV with a BOM, without its index, every text cell defused.
 
     The one writer of every CSV the tool makes: a community or facility
     called ``=HYPERLINK(...)`` must not become a live formula when a planner
     opens the table in Excel or WPS (OWASP CSV injection). The frame itself,
-    and so the GeoPackage, keeps the names as they are.
+    and so the GeoPackage, keeps the names as they are. The BOM is what
+    tells Excel the file is UTF-8: without it Chinese Excel reads it as
+    GBK and shows 幸福小区 as mojibake; pandas and Python's ``utf-8-sig``
+    skip it.
     """
     safe = frame.copy()
     bare_cr = False
@@ -76,7 +79,7 @@ def write_csv(frame: "pd.DataFrame", path: str | Path) -> Path:
             bare_cr = bare_cr or bool(safe[col].map(lambda v: isinstance(v, str) and "\r" in v).any())
     # pandas quotes only cells holding its line terminator; a bare CR in an
     # unquoted cell ends the row in Excel and starts a new cell after it
-    safe.to_csv(path, index=False, encoding="utf-8", lineterminator="\r\n" if bare_cr else "\n")
+    safe.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n" if bare_cr else "\n")
     return Path(path)
 
 

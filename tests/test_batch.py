@@ -37,6 +37,7 @@ from lifecircle.batch import OK, buffered, read_areas, slugify
 from lifecircle.cli import run
 from lifecircle.config import load_config
 from lifecircle.fileio import write_csv
+from lifecircle.outputs.files import coverage_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,7 +75,7 @@ def _same_coverage(batch_rows: gpd.GeoDataFrame, analysis, area_dir: Path, tmp_p
     assert [g.wkb for g in ours.geometry] == [g.wkb for g in theirs.geometry]
     # what analyze writes: the area's coverage.csv is byte for byte the separate run's
     mine = tmp_path / f"separate-{area_dir.name}.csv"
-    write_csv(analysis.coverage, mine)
+    write_csv(coverage_table(analysis), mine)
     assert (area_dir / "coverage.csv").read_bytes() == mine.read_bytes()
 
 

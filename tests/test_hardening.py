@@ -204,7 +204,7 @@ def test_write_csv_defuses_formulas_and_keeps_numbers(tmp_path):
 
     frame = pd.DataFrame({"name": EVIL + ["Kallio", "-"], "n": [-1.5] * 6 + [2.0, -3.0]})
     path = fileio.write_csv(frame, tmp_path / "t.csv")
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     for row, evil in zip(rows, EVIL):
         assert row["name"] == "'" + evil
@@ -226,7 +226,7 @@ def test_no_formula_reaches_any_csv_and_the_geopackage_keeps_names(tmp_path, ana
     out = tmp_path / "out"
     evil.save(out)
     for name in ("coverage.csv", "basis.csv", "left_out.csv"):
-        with open(out / name, newline="", encoding="utf-8") as f:
+        with open(out / name, newline="", encoding="utf-8-sig") as f:
             for row in csv.reader(f):
                 for cell in row:
                     assert not cell.startswith(("=", "+", "@", "\t", "\r")), (name, cell)

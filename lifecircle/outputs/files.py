@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from .. import settings
 from ..fileio import staging_dir, write_csv, writing
@@ -16,25 +16,45 @@ if TYPE_CHECKING:  # heavy: imported where used, so the CLI starts at once
 
 
 def coverage_table(analysis: "Analysis") -> "pd.DataFrame":
-    """The per-community coverage table written to ``coverage.csv``."""
-    return analysis.coverage
+    """The per-community coverage table written to ``coverage.csv`` and ``coverage.xlsx``.
+
+    :attr:`Analysis.coverage` with counts as whole numbers: ``residents``
+    (an estimate) rounded to whole people, empty when unknown. The other
+    numbers keep the analysis's precision: metres to 0.1 m, minutes to
+    0.01 min, shares (0..1) to 4 decimals, the precision ``covered_<k>`` was
+    decided at.
+    """
+    import numpy as np
+    import pandas as pd
+
+    table = analysis.coverage.copy()
+    if "residents" in table:
+        residents = pd.to_numeric(table["residents"], errors="coerce").astype(float)
+        table["residents"] = residents.where(np.isfinite(residents)).round().astype("Int64")
+    return table
 
 
 def _gpkg_frame(gdf: "gpd.GeoDataFrame") -> "gpd.GeoDataFrame":
     return gdf.to_crs(settings.output_crs)
 
 
-def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") -> dict[str, Path]:
+def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
+                  extra_sheets: "Mapping[str, pd.DataFrame] | None" = None) -> dict[str, Path]:
     """Write every output of ``analysis`` into ``folder``.
 
-    Files: ``coverage.csv`` (one row per community), ``basis.csv`` (what
+    Files: ``coverage.csv`` (one row per community), ``coverage.xlsx``
+    (summary, basis and one sheet per community), ``basis.csv`` (what
     each category was judged by), ``left_out.csv`` (facilities and
     residential areas not counted, and why), ``lifecircle.gpkg`` (layers
     communities, pois, isochrones, gaps, routes; EPSG:4326), ``map.html``,
     ``report.html`` and the PNG charts. All are written to a staging folder
     first, so an error leaves no partial file behind. Text cells of the CSV
     files are defused against spreadsheet formulas
-    (:func:`lifecircle.fileio.write_csv`); the GeoPackage keeps them as they are.
+    (:func:`lifecircle.fileio.write_csv`), and the workbook's are string
+    cells; the GeoPackage keeps them as they are.
+
+    ``extra_sheets`` (sheet title -> table, e.g. a what-if comparison) are
+    added to ``coverage.xlsx`` after its basis sheet.
 
     Returns
     -------
@@ -48,12 +68,15 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") ->
     """
     from .maps import make_map, render_map
     from .report import chart_figures, png_bytes, report_html
+    from .sheets import coverage_workbook, workbook_bytes
 
     folder = Path(folder)
     written: dict[str, Path] = {}
     with staging_dir(folder) as stage:
         write_csv(coverage_table(analysis), stage / "coverage.csv")
         written["coverage"] = folder / "coverage.csv"
+        (stage / "coverage.xlsx").write_bytes(workbook_bytes(coverage_workbook(analysis, lang, extra=extra_sheets)))
+        written["xlsx"] = folder / "coverage.xlsx"
         write_csv(analysis.basis, stage / "basis.csv")
         written["basis"] = folder / "basis.csv"
         write_csv(analysis.left_out, stage / "left_out.csv")

@@ -1,0 +1,481 @@
+"""``coverage.xlsx``: a summary sheet, the basis, and one sheet per community (一社区一表).
+
+The workbook a planner forwards to a district office: headers in the run's
+language, a summary with one row per community (pass/fail coloured, frozen
+header, filters, each name linking to its community's sheet), the basis the
+numbers were judged on, and one sheet per community with every category's
+nearest facility, walk, result and what is missing.
+
+Three things make it safe to hand on:
+
+* Every text cell is a string cell, whatever it holds: openpyxl would write
+  a name such as ``=HYPERLINK(...)`` as a live formula and ``#N/A`` as an
+  error. Texts that a spreadsheet would read as a formula when retyped also
+  get Excel's quote prefix.
+* Sheet names are valid and unique for any community name
+  (:func:`sheet_titles`).
+* The bytes depend only on the analysis: the document's created/modified
+  times and every zip entry's time are pinned to the data's date
+  (:func:`workbook_bytes`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import unicodedata
+import zipfile
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+import numpy as np
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.writer.excel import ExcelWriter
+
+from ..i18n import basis_text, category_label, check_lang, level_title, rule_text, t, tier_text
+from ..text import flag_of, is_missing, text_of
+from .files import coverage_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from openpyxl.cell import Cell
+    from openpyxl.worksheet.worksheet import Worksheet
+
+    from ..analysis import Analysis
+
+#: Longest sheet name Excel accepts, in UTF-16 code units (what Excel counts).
+MAX_TITLE = 31
+
+#: Characters Excel refuses in a sheet name.
+_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+# XML 1.0 cannot hold these (C0 controls but tab/newline/CR, lone surrogates,
+# U+FFFE/U+FFFF): openpyxl raises on some, and the others make a file Excel
+# calls corrupt
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# names Excel reserves, compared case-insensitively
+_RESERVED = ("history",)
+# a cell starting with one of these is a formula when typed (OWASP), as in fileio
+_FORMULA_START = ("=", "+", "-", "@", "\t")
+
+#: Workbook times when the data's date is unknown (as the GeoPackage's).
+EPOCH = dt.datetime(2000, 1, 1)
+
+_BOLD = Font(bold=True)
+_TITLE = Font(bold=True, size=14)
+_LINK = Font(color="0563C1", underline="single")
+_HEADER_FILL = PatternFill("solid", fgColor="D9D9D9")
+# Excel's own "Good" and "Bad" cell colours
+_PASS = (PatternFill("solid", fgColor="C6EFCE"), Font(color="006100"))
+_FAIL = (PatternFill("solid", fgColor="FFC7CE"), Font(color="9C0006"))
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_FORMAT = {"int": "0", "metres": "0", "minutes": "0.0", "share": "0.0%"}
+
+
+# ---------------------------------------------------------------- sheet names
+
+
+def _title_key(title: str) -> str:
+    """What Excel compares sheet names by (case-insensitive); NFKC also folds
+    full-width letters, erring towards a suffix rather than a clash."""
+    return unicodedata.normalize("NFKC", title).casefold()
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clean_title(name: Any) -> str:
+    """``name`` as a sheet name could hold it, before shortening: no forbidden
+    or control characters, one line, no leading or trailing quote or space."""
+    text = _ILLEGAL.sub("", text_of(name))
+    text = _FORBIDDEN.sub("_", re.sub(r"\s+", " ", text))
+    return text.strip(" '")
+
+
+def _fit(base: str, suffix: str) -> str:
+    """``base + suffix`` within :data:`MAX_TITLE`, ``base`` cut with "…" if need be."""
+    if _units(base + suffix) <= MAX_TITLE:
+        return base + suffix
+    room = MAX_TITLE - _units(suffix) - 1
+    cut, used = [], 0
+    for ch in base:  # by characters, so no surrogate pair is split
+        used += _units(ch)
+        if used > room:
+            break
+        cut.append(ch)
+    return "".join(cut).rstrip(" '") + "…" + suffix
+
+
+def sheet_titles(names: Iterable[Any], taken: Iterable[str] = (), fallback: str = "Sheet") -> list[str]:
+    """Valid, unique Excel sheet names for ``names``, in order.
+
+    Excel refuses a name longer than 31 characters, holding any of
+    ``[]:*?/\\``, starting or ending with ``'``, empty, called "History", or
+    equal to another sheet's ignoring case. Forbidden characters become
+    ``_``; a long name is cut and ends with "…"; a name already used gets
+    " (2)", " (3)", ...; an empty one becomes ``fallback``.
+
+    Parameters
+    ----------
+    names
+        Wanted names (any text, e.g. community names from OSM).
+    taken
+        Names of sheets already in the workbook.
+    fallback
+        Name for a name with nothing left of it.
+
+    Returns
+    -------
+    list of str
+        One name per entry of ``names``.
+    """
+    seen = {_title_key(x) for x in taken} | set(_RESERVED)
+    tries: dict[str, int] = {}  # base -> last suffix tried, so many equal names stay linear
+    titles = []
+    for name in names:
+        base = clean_title(name) or clean_title(fallback) or "Sheet"
+        title = _fit(base, "")
+        while _title_key(title) in seen:
+            n = tries[_title_key(base)] = tries.get(_title_key(base), 1) + 1
+            title = _fit(base, f" ({n})")
+        seen.add(_title_key(title))
+        titles.append(title)
+    return titles
+
+
+def sheet_ref(title: str, cell: str = "A1") -> str:
+    """A reference to ``cell`` of sheet ``title`` for a link: ``'It''s'!A1``."""
+    return "'" + title.replace("'", "''") + "'!" + cell
+
+
+# ---------------------------------------------------------------- cells
+
+
+def _number(value: Any) -> Any:
+    """A plain Python number (or bool) for openpyxl; None for missing or infinite."""
+    if is_missing(value):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def put(ws: "Worksheet", row: int, col: int, value: Any, number_format: str | None = None) -> "Cell":
+    """Write ``value`` to a cell: text always as a string cell, numbers as numbers.
+
+    The one writer of cells here. Text from OSM or a user file can look like
+    a formula (``=HYPERLINK(...)``) or an error (``#N/A``): it is written as
+    text all the same, and with Excel's quote prefix when retyping it would
+    make a formula. Characters XML cannot hold are dropped.
+    """
+    cell = ws.cell(row=row, column=col)
+    if isinstance(value, str):
+        text = _ILLEGAL.sub("", value).replace("\r\n", "\n").replace("\r", "\n")
+        cell.value = text
+        cell.data_type = "s"  # openpyxl would make "=..." a formula and "#N/A" an error
+        if text.startswith(_FORMULA_START):
+            cell.quotePrefix = True
+    else:
+        cell.value = _number(value)
+        if number_format and cell.value is not None:
+            cell.number_format = number_format
+    return cell
+
+
+def _yes_no(ws: "Worksheet", row: int, col: int, ok: bool, lang: str) -> "Cell":
+    """A pass/fail cell: the word (so it survives printing in black and white) and the colour."""
+    cell = put(ws, row, col, t("yes" if ok else "no", lang))
+    cell.fill, cell.font = _PASS if ok else _FAIL
+    return cell
+
+
+def _header(ws: "Worksheet", row: int, texts: list[str]) -> None:
+    for col, text in enumerate(texts, start=1):
+        cell = put(ws, row, col, text)
+        cell.font, cell.fill, cell.alignment = _BOLD, _HEADER_FILL, _WRAP
+
+
+def _printable(ws: "Worksheet") -> None:
+    """Print on landscape pages one sheet wide (a community's sheet is one page to sign)."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _fit_columns(ws: "Worksheet", first_row: int = 1, widest: int = 60, header: int | None = None) -> None:
+    """Column widths from the longest text at or below ``first_row`` (CJK counts double).
+
+    The ``header`` row, if any, wraps instead: its row grows to hold its
+    longest header, so long headers do not make every column wide.
+    """
+    widths: dict[int, int] = {}
+    for row in ws.iter_rows(min_row=first_row):
+        for cell in row:
+            if cell.value is None:
+                continue
+            shown = f"{cell.value:.1f}" if isinstance(cell.value, float) else str(cell.value)
+            widths[cell.column] = max(widths.get(cell.column, 0), _display_width(shown.split("\n")[0]))
+    for col, width in widths.items():
+        ws.column_dimensions[get_column_letter(col)].width = min(widest, max(8, width + 2))
+    if header is not None:
+        _grow(ws, header)
+
+
+def _grow(ws: "Worksheet", row: int, most: int = 6) -> None:
+    """Make ``row`` tall enough for its wrapped texts (neither Excel nor LibreOffice does on opening)."""
+    lines = []
+    for cell in ws[row]:
+        if cell.value is None:
+            continue
+        width = ws.column_dimensions[get_column_letter(cell.column)].width or 8
+        lines.append(-(-_display_width(str(cell.value)) // max(1, int(width) - 1)))
+    ws.row_dimensions[row].height = 15 * min(most, max(lines, default=1))
+
+
+# ---------------------------------------------------------------- the sheets
+
+
+def _labels(analysis: "Analysis", lang: str) -> dict[str, str]:
+    return {k: category_label(analysis.config, k, lang) for k in analysis.config.keys}
+
+
+def _name(row: Mapping[str, Any], lang: str) -> str:
+    """The community's name as shown; "(unnamed)" for a blank one (a link needs a text to click)."""
+    name = text_of(row.get("name"))
+    return name if name.strip() else t("unnamed", lang)
+
+
+def _gap_text(row: Mapping[str, Any], labels: dict[str, str], lang: str) -> str:
+    gaps = [labels.get(k, k) for k in text_of(row.get("gaps")).split(",") if k]
+    return t("sheet_list_sep", lang).join(gaps) if gaps else t("no_gaps", lang)
+
+
+def _summary_sheet(ws: "Worksheet", table: "pd.DataFrame", analysis: "Analysis", titles: list[str],
+                   lang: str) -> None:
+    """One row per community: who, how many homes, what is covered, how far."""
+    keys = analysis.config.keys
+    labels = _labels(analysis, lang)
+    headers = [t("community", lang), t("community_id", lang), t("residents", lang), t("sheet_homes", lang),
+               t("sheet_cut_by_edge", lang), t("sheet_reached_of", lang, n=len(keys)), t("sheet_complete", lang),
+               t("gaps", lang)]
+    for k in keys:
+        headers += [t("sheet_cat_covered", lang, label=labels[k]), t("sheet_cat_minutes", lang, label=labels[k])]
+    _header(ws, 1, headers)
+    for r, (row, title) in enumerate(zip(table.to_dict("records"), titles), start=2):
+        name = put(ws, r, 1, _name(row, lang))
+        name.hyperlink = Hyperlink(ref=name.coordinate, location=sheet_ref(title))
+        name.font = _LINK
+        put(ws, r, 2, text_of(row["community_id"]))
+        put(ws, r, 3, row.get("residents"), _FORMAT["int"])
+        put(ws, r, 4, row.get("n_buildings"), _FORMAT["int"])
+        put(ws, r, 5, t("yes" if flag_of(row.get("partial")) else "no", lang))
+        put(ws, r, 6, row.get("reached"), _FORMAT["int"])
+        _yes_no(ws, r, 7, flag_of(row.get("complete")), lang)
+        put(ws, r, 8, _gap_text(row, labels, lang))
+        for i, k in enumerate(keys):
+            _yes_no(ws, r, 9 + 2 * i, flag_of(row.get(f"covered_{k}")), lang)
+            put(ws, r, 10 + 2 * i, row.get(f"minutes_{k}"), _FORMAT["minutes"])
+    ws.freeze_panes = "C2"  # the header and the community's name and id stay in view
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(table) + 1}"
+    ws.print_title_rows = "1:1"
+    ws.page_setup.orientation = "landscape"
+    _fit_columns(ws, first_row=2, widest=40, header=1)
+
+
+def _facts(ws: "Worksheet", row: int, facts: list[tuple[str, Any]]) -> int:
+    """Label/value lines from ``row`` on; returns the next free row."""
+    for label, value in facts:
+        put(ws, row, 1, label).font = _BOLD
+        put(ws, row, 2, value, _FORMAT["int"] if isinstance(value, (int, np.integer)) else None)
+        row += 1
+    return row
+
+
+def _basis_sheet(ws: "Worksheet", analysis: "Analysis", lang: str) -> None:
+    """What every category was judged by: tier, distance, clause, OSM rules; source and date."""
+    cfg = analysis.config
+    put(ws, 1, 1, level_title(cfg, lang)).font = _TITLE
+    row = _facts(ws, 2, [
+        (t("basis", lang), basis_text(cfg, lang)),
+        (t("rule", lang), rule_text(cfg, lang)),
+        (t("sheet_speed", lang), float(cfg.speed_kmh)),
+        (t("data_source", lang), text_of(analysis.source)),
+        (t("data_date", lang), text_of(analysis.data_date) or t("not_available", lang)),
+        ("", t("attribution", lang)),
+    ])
+    head = row + 1
+    _header(ws, head, [t("category", lang), t("sheet_category_key", lang), t("tier", lang),
+                       t("sheet_limit_metres", lang), t("sheet_limit_minutes", lang), t("clause", lang),
+                       t("osm_rules", lang)])
+    for r, rec in enumerate(analysis.basis.to_dict("records"), start=head + 1):
+        key = rec["category"]
+        put(ws, r, 1, category_label(cfg, key, lang))
+        put(ws, r, 2, key)
+        put(ws, r, 3, tier_text(cfg, key, lang))
+        put(ws, r, 4, rec["distance_m"], _FORMAT["metres"])
+        put(ws, r, 5, rec["minutes"], _FORMAT["minutes"])
+        put(ws, r, 6, text_of(rec["clause"])).alignment = _WRAP
+        put(ws, r, 7, text_of(rec["osm_rules"])).alignment = _WRAP
+    ws.freeze_panes = f"A{head + 1}"
+    _fit_columns(ws, first_row=head + 1, widest=60, header=head)
+    for r in range(head + 1, head + 1 + len(analysis.basis)):
+        _grow(ws, r)
+    _printable(ws)
+
+
+def _missing_text(row: Mapping[str, Any], key: str, label: str, analysis: "Analysis", lang: str) -> str:
+    """What a category lacks in one community, in words ("" when every home is within reach)."""
+    share = row.get(f"share_{key}")
+    none_found = not text_of(row.get(f"nearest_id_{key}")) and is_missing(row.get(f"metres_{key}"))
+    # none from the centre; homes elsewhere in the community may still reach one
+    if none_found and (is_missing(share) or float(share) <= 0):
+        return t("sheet_missing_none", lang, label=label)
+    if is_missing(share) or float(share) >= 1:
+        return ""
+    limit = t("metres_value", lang, value=f"{analysis.config.limit_m(key):g}")
+    beyond = f"{round(100 * (1 - float(share)), 1):g}"
+    homes = (row.get("n_buildings") or 0) > 0
+    return t("sheet_missing_homes" if homes else "sheet_missing_area", lang, share=beyond, limit=limit)
+
+
+def _community_sheet(ws: "Worksheet", row: Mapping[str, Any], analysis: "Analysis", lang: str) -> None:
+    """One community: who it is, then a line per category."""
+    cfg = analysis.config
+    labels = _labels(analysis, lang)
+    put(ws, 1, 1, _name(row, lang)).font = _TITLE
+    reached = t("reached_value", lang, reached=int(row.get("reached") or 0), n=len(cfg.keys))
+    top = _facts(ws, 2, [
+        (t("community_id", lang), text_of(row["community_id"])),
+        (t("residents", lang), row.get("residents")),
+        (t("sheet_homes", lang), row.get("n_buildings")),
+        (t("reached", lang), reached),
+        (t("gaps", lang), _gap_text(row, labels, lang)),
+        (t("sheet_cut_by_edge", lang), t("yes" if flag_of(row.get("partial")) else "no", lang)),
+    ])
+    _yes_no(ws, top, 2, flag_of(row.get("complete")), lang)
+    put(ws, top, 1, t("sheet_complete", lang)).font = _BOLD
+    head = top + 2
+    _header(ws, head, [t("category", lang), t("tier", lang), t("sheet_limit_metres", lang), t("nearest", lang),
+                       t("walk_metres", lang), t("walk_minutes", lang), t("covered", lang),
+                       t("sheet_homes_within", lang), t("sheet_residents_within", lang), t("sheet_missing", lang)])
+    for r, k in enumerate(cfg.keys, start=head + 1):
+        nearest = text_of(row.get(f"nearest_{k}"))
+        if not nearest and text_of(row.get(f"nearest_id_{k}")):
+            nearest = t("unnamed", lang)
+        put(ws, r, 1, labels[k])
+        put(ws, r, 2, tier_text(cfg, k, lang))
+        put(ws, r, 3, row.get(f"limit_m_{k}"), _FORMAT["metres"])
+        put(ws, r, 4, nearest)
+        put(ws, r, 5, row.get(f"metres_{k}"), _FORMAT["metres"])
+        put(ws, r, 6, row.get(f"minutes_{k}"), _FORMAT["minutes"])
+        _yes_no(ws, r, 7, flag_of(row.get(f"covered_{k}")), lang)
+        put(ws, r, 8, row.get(f"share_{k}"), _FORMAT["share"])
+        put(ws, r, 9, row.get(f"residents_share_{k}"), _FORMAT["share"])
+        put(ws, r, 10, _missing_text(row, k, labels[k], analysis, lang))
+    _fit_columns(ws, first_row=head + 1, widest=40, header=head)  # before the notes, which overflow
+    end = head + len(cfg.keys) + 2
+    put(ws, end, 1, rule_text(cfg, lang))
+    put(ws, end + 1, 1, t("sheet_note", lang))
+    _printable(ws)
+
+
+def _frame_sheet(ws: "Worksheet", frame: "pd.DataFrame", lang: str) -> None:
+    """A DataFrame as a plain table: header row frozen, filters on, text as text."""
+    _header(ws, 1, [text_of(c) for c in frame.columns])
+    for r, values in enumerate(frame.itertuples(index=False), start=2):
+        for c, value in enumerate(values, start=1):
+            if isinstance(value, (bool, np.bool_)):
+                value = t("yes" if value else "no", lang)
+            elif not isinstance(value, (str, int, float, np.integer, np.floating)) and not is_missing(value):
+                value = str(value)
+            put(ws, r, c, value)
+    ws.freeze_panes = "A2"
+    if len(frame.columns):
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
+    _fit_columns(ws, first_row=2, widest=50, header=1)
+
+
+def _stamp(data_date: str | None) -> dt.datetime:
+    """The time the workbook says it was made: the data's date (so one input gives one file)."""
+    try:
+        day = dt.date.fromisoformat(text_of(data_date)[:10])
+    except ValueError:
+        return EPOCH
+    return dt.datetime(max(day.year, 1980), day.month, day.day)  # zip times start in 1980
+
+
+def coverage_workbook(analysis: "Analysis", lang: str = "en",
+                      extra: Mapping[str, "pd.DataFrame"] | None = None) -> Workbook:
+    """The coverage workbook of ``analysis``: summary, basis, extra tables, one sheet per community.
+
+    Parameters
+    ----------
+    analysis
+        A finished analysis.
+    lang
+        "en" or "zh": headers, yes/no, category labels and sheet names of
+        the summary and basis.
+    extra
+        Further tables, sheet title -> DataFrame (e.g. a what-if scenario
+        comparison), placed after the basis; titles are made valid and unique.
+
+    Returns
+    -------
+    openpyxl.Workbook
+        Sheets: the summary (one row per community, numbers as in
+        ``coverage.csv``), the basis, each ``extra`` table, then one sheet per
+        community in table order. Its created/modified times are the data's
+        date; write it with :func:`workbook_bytes`.
+    """
+    check_lang(lang)
+    table = coverage_table(analysis)
+    wb = Workbook()
+    fixed = [t("sheet_summary", lang), t("sheet_basis", lang)]
+    extra = dict(extra or {})
+    extra_titles = sheet_titles(extra, taken=fixed)
+    names = [n if clean_title(n) else i for n, i in zip(table["name"], table["community_id"])]
+    titles = sheet_titles(names, taken=fixed + extra_titles, fallback=t("community", lang))
+    summary = wb.active
+    summary.title = fixed[0]
+    _summary_sheet(summary, table, analysis, titles, lang)
+    _basis_sheet(wb.create_sheet(fixed[1]), analysis, lang)
+    for title, frame in zip(extra_titles, extra.values()):
+        _frame_sheet(wb.create_sheet(title), frame, lang)
+    for row, title in zip(table.to_dict("records"), titles):
+        _community_sheet(wb.create_sheet(title), row, analysis, lang)
+    wb.properties.creator = "lifecircle"
+    wb.properties.title = t("report_title", lang)
+    wb.properties.created = wb.properties.modified = _stamp(analysis.data_date)
+    return wb
+
+
+def workbook_bytes(wb: Workbook) -> bytes:
+    """The ``.xlsx`` file of ``wb``, the same bytes for the same workbook.
+
+    openpyxl's ``save`` stamps the current time into ``docProps/core.xml``
+    and every zip entry; here both are the workbook's own ``modified`` time
+    (set by :func:`coverage_workbook` to the data's date).
+    """
+    when = wb.properties.modified or EPOCH
+    raw = io.BytesIO()
+    ExcelWriter(wb, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED)).save()  # save() closes the archive
+    stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=stamp)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            dst.writestr(entry, src.read(info.filename))
+    return out.getvalue()
