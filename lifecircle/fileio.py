@@ -324,7 +324,7 @@ def _polygon_layer(path: Path, what: str, layer: str | None) -> str | None:
     return None
 
 
-def read_vector(path: str | Path, layer: str | None = None) -> "gpd.GeoDataFrame":
+def read_vector(path: str | Path, layer: str | None = None, encoding: str | None = None) -> "gpd.GeoDataFrame":
     """Read a vector file (GeoJSON, GeoPackage, Shapefile, ...) as it is.
 
     The one place user vector files are opened. GDAL's RuntimeWarnings on
@@ -338,6 +338,9 @@ def read_vector(path: str | Path, layer: str | None = None) -> "gpd.GeoDataFrame
         The file.
     layer
         Layer to read; by default the file's first.
+    encoding
+        Encoding of the attributes where the file does not declare it (a
+        shapefile without ``.cpg``); see :mod:`lifecircle.sources.textenc`.
 
     Returns
     -------
@@ -345,9 +348,10 @@ def read_vector(path: str | Path, layer: str | None = None) -> "gpd.GeoDataFrame
     """
     import geopandas as gpd
 
+    extra = {"encoding": encoding} if encoding is not None else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
+        return gpd.read_file(path, layer=layer, **extra) if layer is not None else gpd.read_file(path, **extra)
 
 
 def find_column(columns: Iterable[Any], candidates: Iterable[str]) -> Any | None:
@@ -380,7 +384,8 @@ def find_column(columns: Iterable[Any], candidates: Iterable[str]) -> Any | None
     return None
 
 
-def read_polygons(path: str | Path, what: str, layer: str | None = None) -> "gpd.GeoDataFrame":
+def read_polygons(path: str | Path, what: str, layer: str | None = None,
+                  encoding: str | None = None) -> "gpd.GeoDataFrame":
     """Read the polygons of a vector file (GeoJSON, GeoPackage, Shapefile).
 
     Parameters
@@ -391,6 +396,8 @@ def read_polygons(path: str | Path, what: str, layer: str | None = None) -> "gpd
         What the file is for, as named in error messages ("communities file").
     layer
         Layer to read; by default the first layer with polygons.
+    encoding
+        Attribute encoding for files that do not declare one (see :func:`read_vector`).
 
     Returns
     -------
@@ -409,7 +416,7 @@ def read_polygons(path: str | Path, what: str, layer: str | None = None) -> "gpd
         raise InputFileError(f"{what} is not a file: {path}")
     chosen = _polygon_layer(path, what, layer)
     try:
-        gdf = read_vector(path, layer=chosen)
+        gdf = read_vector(path, layer=chosen, encoding=encoding)
     except Exception as e:  # pyogrio/GDAL raise many types for bad files
         raise InputFileError(f"cannot read {what} {path}: {first_line(e)}") from None
     if gdf.crs is None:
