@@ -116,6 +116,19 @@ def test_given_encoding_must_decode(tmp_path, residential):
         read_communities(path, "EPSG:4326", encoding="klingon")
 
 
+def test_gbk_poi_shapefile_and_utf8_geojson(tmp_path, facilities):
+    rows = [r for r in facilities if r["kind"] == "bank"]
+    names = [f"中国银行{i}" for i in range(len(rows))]
+    points = gpd.points_from_xy([r["lon"] for r in rows], [r["lat"] for r in rows])
+    shp = write_shapefile(tmp_path / "banks.shp", names, points, "GBK", category=["bank"] * len(rows))
+    got = read_user_pois(shp, load_config())
+    assert got["name"].tolist() == names and any("GB18030" in w for w in got.attrs["warnings"])
+    geojson = tmp_path / "banks.geojson"
+    gpd.GeoDataFrame({"name": names, "category": "bank"}, geometry=points, crs="EPSG:4326").to_file(geojson)
+    # UTF-8 by definition: a stray --encoding does not garble it
+    assert read_user_pois(geojson, load_config(), encoding="gbk")["name"].tolist() == names
+
+
 def test_dbf_text_bytes_match_the_written_values(tmp_path, residential):
     path = write_shapefile(tmp_path / "c.shp", NAMES[:3], residential[:3], "GBK", note=["甲", "乙", "丙"])
     texts = textenc.dbf_text_bytes(path.with_suffix(".dbf").read_bytes())

@@ -163,8 +163,9 @@ def shapefile_encoding(path: str | Path, encoding: str | None, what: str) -> tup
     -------
     (str or None, str or None)
         The encoding to pass to GDAL (None: let GDAL decide, from the
-        ``.cpg`` or the ``.dbf``'s language driver), and a warning when it
-        was guessed as GB18030.
+        ``.cpg`` or the ``.dbf``'s language driver; always for other
+        formats, which are UTF-8), and a warning when it was guessed as
+        GB18030.
 
     Raises
     ------
@@ -176,7 +177,9 @@ def shapefile_encoding(path: str | Path, encoding: str | None, what: str) -> tup
     """
     path = Path(path)
     given = check_encoding(encoding)
-    dbf = _dbf_path(path) if path.suffix.lower() == ".shp" else None
+    if path.suffix.lower() != ".shp":
+        return None, None  # GeoJSON, GeoPackage and FlatGeobuf are UTF-8 by definition
+    dbf = _dbf_path(path)
     if dbf is None:
         return given, None
     try:
