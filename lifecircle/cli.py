@@ -170,6 +170,10 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
                                      max_snap, min_share, iso)
     _check_buffer(buffer_m, place or boundary or bbox)
     check_encoding(encoding)
+    if communities_crs and not communities:
+        raise click.UsageError("--communities-crs applies to a --communities file")
+    if encoding and not (communities or pois_file):
+        raise click.UsageError("--encoding applies to --communities and --pois files")
     if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
         raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
     # --out is checked and locked before the work, and released when the command ends

@@ -612,12 +612,11 @@ def read_communities(path: str | Path, crs, name_column: str | None = None,
 def _read_shifted(path: Path, coordinate_system: str | None,
                   encoding: str | None) -> tuple[gpd.GeoDataFrame, list[str]]:
     """The file's polygons, GCJ-02/BD-09 vertices converted to WGS84, and warnings."""
-    from .sources import coords, textenc
+    from .sources import coords
 
     name = coords.normalize_crs(coordinate_system) if coordinate_system is not None else None
-    chosen, note = textenc.shapefile_encoding(path, encoding, "communities file")
-    gdf = read_polygons(path, "communities file", encoding=chosen)
-    notes = [note] if note else []
+    gdf = read_polygons(path, "communities file", encoding=encoding)
+    notes = list(gdf.attrs.get("warnings", []))
     if name in (None, "wgs84"):
         if name is None and gdf.crs.is_geographic:
             xy = shapely.get_coordinates(gdf.to_crs("EPSG:4326").geometry.values)

@@ -397,12 +397,14 @@ def read_polygons(path: str | Path, what: str, layer: str | None = None,
     layer
         Layer to read; by default the first layer with polygons.
     encoding
-        Attribute encoding for files that do not declare one (see :func:`read_vector`).
+        Attribute encoding of a shapefile without ``.cpg`` (e.g. "gbk"); None:
+        UTF-8, else GB18030 with a warning (:func:`lifecircle.sources.textenc.shapefile_encoding`).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Only Polygon/MultiPolygon rows with an area, in the file's own CRS.
+        Only Polygon/MultiPolygon rows with an area, in the file's own CRS;
+        ``attrs["warnings"]`` says which encoding was guessed, if one was.
 
     Raises
     ------
@@ -415,8 +417,12 @@ def read_polygons(path: str | Path, what: str, layer: str | None = None,
     if not path.is_file():
         raise InputFileError(f"{what} is not a file: {path}")
     chosen = _polygon_layer(path, what, layer)
+    from .sources.textenc import shapefile_encoding
+
+    # GDAL reads a .dbf that declares nothing as Latin-1: GBK names would come out garbled
+    text_encoding, note = shapefile_encoding(path, encoding, what)
     try:
-        gdf = read_vector(path, layer=chosen, encoding=encoding)
+        gdf = read_vector(path, layer=chosen, encoding=text_encoding)
     except Exception as e:  # pyogrio/GDAL raise many types for bad files
         raise InputFileError(f"cannot read {what} {path}: {first_line(e)}") from None
     if gdf.crs is None:
@@ -425,4 +431,5 @@ def read_polygons(path: str | Path, what: str, layer: str | None = None,
     if len(gdf) == 0:
         where = f" (layer {chosen!r})" if chosen is not None else ""
         raise InputFileError(f"{what} {path}{where} has no polygons")
+    gdf.attrs["warnings"] = [note] if note else []
     return gdf

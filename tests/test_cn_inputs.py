@@ -328,3 +328,15 @@ def test_bad_input_is_one_line(tmp_path, residential, capsys, extra, needle):
     assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], err
     assert "Traceback" not in err
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--communities-crs", "gcj02"], "--communities-crs applies to a --communities file"),
+    (["--encoding", "gbk"], "--encoding applies to --communities and --pois files"),
+])
+def test_options_without_their_file_are_refused(tmp_path, capsys, extra, needle):
+    out = tmp_path / "out"
+    status = cli.run(["analyze", "--osm", str(PBF), "--out", str(out), "-q", *extra])
+    err = capsys.readouterr().err
+    assert status == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
