@@ -314,13 +314,17 @@ def categories(config_file, level, lang):
 @click.option("--communities", type=click.Path(dir_okay=False),
               help="Community polygons (GeoJSON, GeoPackage, Shapefile) with a name column.")
 @click.option("--communities-name-column", help="Column of --communities holding the names (default: detected).")
+@click.option("--communities-crs", type=click.Choice(["wgs84", "gcj02", "bd09"]),
+              help="Coordinate system of --communities (Amap AOIs: gcj02, Baidu: bd09); default wgs84.")
+@click.option("--encoding", help="Text encoding of --communities and --pois shapefiles (.dbf) and CSVs, e.g. gbk "
+              "(default: UTF-8, else GB18030 with a warning).")
 @_run_options
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
               help="Language of the maps and reports.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, scheduler, buffer_m, force, keep_extracts,
-          communities, communities_name_column, config_file, level, categories, minutes, distance_mode, metres, speed,
-          min_share, max_snap, iso, pois_file, pois_crs, pois_mode, lang, quiet):
+          communities, communities_name_column, communities_crs, encoding, config_file, level, categories, minutes,
+          distance_mode, metres, speed, min_share, max_snap, iso, pois_file, pois_crs, pois_mode, lang, quiet):
     """Analyse every area of a region (districts, street offices) on Dask.
 
     Splits --osm once into one extract per area of --areas (with a buffer;
@@ -347,7 +351,7 @@ def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, sch
         communities_name_column=communities_name_column, config=config, pois=pois_file, pois_crs=pois_crs,
         pois_mode=pois_mode, isochrone_limits=iso_limits if iso else None, lang=lang, buffer_m=buffer_m,
         workers=workers, memory_limit=limit, scheduler=scheduler, force=force, keep_extracts=keep_extracts,
-        progress=say,
+        progress=say, communities_crs=communities_crs, encoding=encoding,
     )
     failed = result.failed
     click.echo(f"{len(result.areas) - len(failed)} of {len(result.areas)} areas ok, "

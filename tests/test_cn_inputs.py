@@ -340,3 +340,16 @@ def test_options_without_their_file_are_refused(tmp_path, capsys, extra, needle)
     err = capsys.readouterr().err
     assert status == 2 and needle in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_batch_reads_gbk_areas_and_communities(tmp_path, residential):
+    """`lifecircle batch`: district names and community names from GBK shapefiles without .cpg."""
+    from lifecircle.batch import batch
+
+    box = shapely.box(*shapely.union_all(residential).bounds).buffer(0.002)
+    areas = write_shapefile(tmp_path / "区县.shp", ["西工区"], [box], "GBK")
+    comms = write_shapefile(tmp_path / "小区.shp", NAMES[: len(residential)], residential, "GBK")
+    result = batch(PBF, areas, tmp_path / "out", communities=comms, workers=1, memory_limit=None)
+    assert result.failed == [], result.areas["error"].tolist()
+    assert result.areas["area"].tolist() == ["西工区"]
+    assert set(result.coverage["name"]) <= set(NAMES) and len(result.coverage) > 0
