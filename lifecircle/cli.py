@@ -150,9 +150,9 @@ def _study_area(place, boundary, bbox):
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
               help="Language of the map and report.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, communities_crs, encoding,
-            config_file, level, categories, minutes, distance_mode, metres, speed, min_share, max_snap, iso, pois_file,
-            pois_crs, pois_mode, out_dir, lang, quiet):
+def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file, level,
+            categories, minutes, distance_mode, metres, speed, min_share, max_snap, iso, pois_file, pois_crs,
+            pois_mode, out_dir, lang, quiet, communities_crs=None, encoding=None):
     """Walking access from every community to every daily facility.
 
     By default each category is judged at its GB 50180-2018 tier's walking
@@ -323,8 +323,8 @@ def categories(config_file, level, lang):
               help="Language of the maps and reports.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, scheduler, buffer_m, force, keep_extracts,
-          communities, communities_name_column, communities_crs, encoding, config_file, level, categories, minutes,
-          distance_mode, metres, speed, min_share, max_snap, iso, pois_file, pois_crs, pois_mode, lang, quiet):
+          communities, communities_name_column, config_file, level, categories, minutes, distance_mode, metres, speed,
+          min_share, max_snap, iso, pois_file, pois_crs, pois_mode, lang, quiet, communities_crs=None, encoding=None):
     """Analyse every area of a region (districts, street offices) on Dask.
 
     Splits --osm once into one extract per area of --areas (with a buffer;
