@@ -274,6 +274,7 @@ def read_areas(path: str | Path | "gpd.GeoDataFrame", name_column: str | None = 
     else:
         gdf = read_polygons(path, "areas file")
         what = f"areas file {path}"
+    notes = list(gdf.attrs.get("warnings", []))  # e.g. a GBK shapefile read as GB18030
     if len(gdf) == 0:
         raise InputFileError(f"{what}: no polygons")
     if name_column is not None:
@@ -303,7 +304,9 @@ def read_areas(path: str | Path | "gpd.GeoDataFrame", name_column: str | None = 
         used.add(s.casefold())
         slugs.append(s)
     geoms = [_polygonal(g) for g in shapely.make_valid(gdf.geometry.values)]
-    return gpd.GeoDataFrame({"name": unique, "slug": slugs}, geometry=geoms, crs="EPSG:4326")
+    table = gpd.GeoDataFrame({"name": unique, "slug": slugs}, geometry=geoms, crs="EPSG:4326")
+    table.attrs["warnings"] = notes
+    return table
 
 
 def _polygonal(geom):
@@ -1319,6 +1322,8 @@ def batch(osm: str | Path, areas: str | Path | "gpd.GeoDataFrame", out: str | Pa
                                communities_crs=communities_crs, encoding=encoding)
     job = _Job(osm=Path(osm), out=Path(out), table=read_areas(areas, name_column), buffer=buffer, strategy=strategy,
                split_memory=split_memory, keep_extracts=keep_extracts, say=say, options=options)
+    for note in job.table.attrs.get("warnings", []):
+        say(f"warning: {note}")
     return _execute(job, force, workers, memory_limit, scheduler)
 
 

@@ -349,7 +349,10 @@ def test_batch_reads_gbk_areas_and_communities(tmp_path, residential):
     box = shapely.box(*shapely.union_all(residential).bounds).buffer(0.002)
     areas = write_shapefile(tmp_path / "区县.shp", ["西工区"], [box], "GBK")
     comms = write_shapefile(tmp_path / "小区.shp", NAMES[: len(residential)], residential, "GBK")
-    result = batch(PBF, areas, tmp_path / "out", communities=comms, workers=1, memory_limit=None)
+    said: list[str] = []
+    result = batch(PBF, areas, tmp_path / "out", communities=comms, workers=1, memory_limit=None,
+                   progress=said.append)
     assert result.failed == [], result.areas["error"].tolist()
     assert result.areas["area"].tolist() == ["西工区"]
+    assert any("区县.shp" in line and "GB18030" in line for line in said), said
     assert set(result.coverage["name"]) <= set(NAMES) and len(result.coverage) > 0
