@@ -211,6 +211,15 @@ def test_amap_export_without_crs_warns_only_in_china(tmp_path, facilities):
         assert read_user_pois(path, config, crs="wgs84").attrs["warnings"] == []
 
 
+def test_baidu_export_without_crs_warns(tmp_path):
+    path = tmp_path / "baidu.csv"
+    pd.DataFrame({"uid": ["a1b2"], "name": ["银行"], "lng": [116.41], "lat": [39.92], "category": ["bank"]}
+                 ).to_csv(path, index=False)
+    (warning,) = read_user_pois(path, load_config()).attrs["warnings"]
+    assert "Baidu" in warning and "--pois-crs bd09" in warning
+    assert read_user_pois(path, load_config(), crs="bd09").attrs["warnings"] == []
+
+
 def test_gcj02_pois_in_china_land_within_a_metre(tmp_path, facilities):
     truth = np.array([(r["lon"] + TO_BEIJING[0], r["lat"] + TO_BEIJING[1]) for r in facilities])
     g_lon, g_lat = coords.wgs84_to_gcj02(truth[:, 0], truth[:, 1])
