@@ -427,9 +427,11 @@ def read_user_pois(path: str | Path, config: Config, crs: str | None = None,
     InputFileError
         Missing, unreadable, corrupt or empty file; no coordinate columns;
         a non-numeric or out-of-range coordinate; no category column and no
-        usable mapping; an unknown category value.
+        usable mapping; an unknown category value; text that ``encoding``
+        (or, if none is given, UTF-8 and GB18030) cannot decode.
     ConfigError
-        Unknown ``crs``, or a ``[pois]`` mapping to an unknown category.
+        Unknown ``crs`` or ``encoding``, or a ``[pois]`` mapping to an
+        unknown category.
     """
     given_crs = crs
     crs = coords.normalize_crs(crs if crs is not None else "wgs84")
