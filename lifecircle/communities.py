@@ -553,7 +553,7 @@ def read_communities(path: str | Path, crs, name_column: str | None = None,
         None: WGS84, with a warning when the file looks like an Amap or
         Baidu export in China.
     encoding
-        Attribute encoding of a shapefile without ``.cpg`` (e.g. "gbk");
+        Attribute encoding of a shapefile (e.g. "gbk", over its ``.cpg``);
         None: UTF-8, else GB18030 with a warning.
 
     Returns

@@ -339,8 +339,8 @@ def read_vector(path: str | Path, layer: str | None = None, encoding: str | None
     layer
         Layer to read; by default the file's first.
     encoding
-        Encoding of the attributes where the file does not declare it (a
-        shapefile without ``.cpg``); see :mod:`lifecircle.sources.textenc`.
+        Encoding of a shapefile's attributes (it overrides a ``.cpg``); see
+        :mod:`lifecircle.sources.textenc`.
 
     Returns
     -------
@@ -397,7 +397,7 @@ def read_polygons(path: str | Path, what: str, layer: str | None = None,
     layer
         Layer to read; by default the first layer with polygons.
     encoding
-        Attribute encoding of a shapefile without ``.cpg`` (e.g. "gbk"); None:
+        Attribute encoding of a shapefile (e.g. "gbk", over its ``.cpg``); None:
         UTF-8, else GB18030 with a warning (:func:`lifecircle.sources.textenc.shapefile_encoding`).
 
     Returns

@@ -608,8 +608,8 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
         message at each long step.
     communities_crs, encoding
         For a ``communities`` file: "wgs84", "gcj02" (Amap AOIs) or "bd09" (Baidu) coordinates,
-        converted vertex by vertex to WGS84; the attribute encoding of a shapefile without
-        ``.cpg`` (default: UTF-8, else GB18030 with a warning). See :func:`read_communities`.
+        converted vertex by vertex to WGS84; the attribute encoding of a shapefile (default:
+        its ``.cpg``, else UTF-8, else GB18030 with a warning). See :func:`read_communities`.
 
     Returns
     -------
