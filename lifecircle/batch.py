@@ -173,6 +173,8 @@ class _Area:
     pois_crs: str
     pois_mode: str
     lang: str
+    communities_crs: str | None = None
+    encoding: str | None = None
 
 
 # ---------------------------------------------------------------- hashing
@@ -272,6 +274,7 @@ def read_areas(path: str | Path | "gpd.GeoDataFrame", name_column: str | None = 
     else:
         gdf = read_polygons(path, "areas file")
         what = f"areas file {path}"
+    notes = list(gdf.attrs.get("warnings", []))  # e.g. a GBK shapefile read as GB18030
     if len(gdf) == 0:
         raise InputFileError(f"{what}: no polygons")
     if name_column is not None:
@@ -301,7 +304,9 @@ def read_areas(path: str | Path | "gpd.GeoDataFrame", name_column: str | None = 
         used.add(s.casefold())
         slugs.append(s)
     geoms = [_polygonal(g) for g in shapely.make_valid(gdf.geometry.values)]
-    return gpd.GeoDataFrame({"name": unique, "slug": slugs}, geometry=geoms, crs="EPSG:4326")
+    table = gpd.GeoDataFrame({"name": unique, "slug": slugs}, geometry=geoms, crs="EPSG:4326")
+    table.attrs["warnings"] = notes
+    return table
 
 
 def _polygonal(geom):
@@ -631,15 +636,17 @@ def run_area(area: _Area) -> dict[str, Any]:
         if isinstance(comms, (str, Path)) and area.communities_name_column:
             from .communities import read_communities
 
-            comms = read_communities(comms, "EPSG:4326", name_column=area.communities_name_column)
+            comms = read_communities(comms, "EPSG:4326", name_column=area.communities_name_column,
+                                     coordinate_system=area.communities_crs, encoding=area.encoding)
         pois = area.pois
         if isinstance(pois, (str, Path)):
             from .sources.userpois import read_user_pois
 
-            pois = read_user_pois(pois, area.config, crs=area.pois_crs)
+            pois = read_user_pois(pois, area.config, crs=area.pois_crs, encoding=area.encoding)
         analysis = pipeline.analyze(
             area.extract, communities=comms, config=area.config, pois=pois, pois_mode=area.pois_mode,
             area=shapely.from_wkb(area.geometry), isochrone_limits=area.isochrone_limits, lang=area.lang,
+            communities_crs=area.communities_crs, encoding=area.encoding,
         )
         analysis.save(area.out, lang=area.lang)
         cov = analysis.communities.to_crs("EPSG:4326")
@@ -974,14 +981,15 @@ class _Run:
 def _options(osm: Path, config: "Config | str | Path | None", level: str | None,
              isochrone_limits: Iterable[float] | None, buffer_m: float | None, strategy: str,
              communities: Any, communities_name_column: str | None, pois: Any, pois_crs: str, pois_mode: str,
-             lang: str, workers: int | None) -> tuple[_Area, float]:
+             lang: str, workers: int | None, communities_crs: str | None = None,
+             encoding: str | None = None) -> tuple[_Area, float]:
     """Check :func:`batch`'s options before any work, and gather what every area shares.
 
     Parameters
     ----------
     osm, config, level, isochrone_limits, buffer_m, strategy, communities, communities_name_column
         As for :func:`batch`.
-    pois, pois_crs, pois_mode, lang, workers
+    pois, pois_crs, pois_mode, lang, workers, communities_crs, encoding
         As for :func:`batch`.
 
     Returns
@@ -1011,10 +1019,15 @@ def _options(osm: Path, config: "Config | str | Path | None", level: str | None,
         raise ConfigError(f"lang must be 'en' or 'zh', got {lang!r}")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers must be a whole number of at least 1, got {workers!r}")
+    from .sources import coords, textenc
+
+    communities_crs = coords.normalize_crs(communities_crs) if communities_crs is not None else None
+    encoding = textenc.check_encoding(encoding)
     _osmium()  # the split runs here, whichever cluster runs the areas
     shared = _Area(index=-1, name="", slug="", geometry=b"", key="", extract="", out="", piece="", config=cfg,
                    isochrone_limits=limits, communities=communities, communities_name_column=communities_name_column,
-                   pois=pois, pois_crs=pois_crs, pois_mode=pois_mode, lang=lang)
+                   pois=pois, pois_crs=pois_crs, pois_mode=pois_mode, lang=lang, communities_crs=communities_crs,
+                   encoding=encoding)
     return shared, buffer
 
 
@@ -1041,6 +1054,8 @@ def _area_keys(job: _Job) -> list[str]:
         "communities": _input_hash(o.communities), "communities_name_column": o.communities_name_column,
         "pois": _input_hash(o.pois), "pois_crs": o.pois_crs, "pois_mode": o.pois_mode,
     }
+    # only when given, so that the areas of earlier runs keep their keys
+    common.update({k: v for k, v in (("communities_crs", o.communities_crs), ("encoding", o.encoding)) if v})
     base = _digest(common)
     return [_digest({"base": base, "name": n, "geometry": shapely.to_wkb(shapely.normalize(g), hex=True)})
             for n, g in zip(job.table["name"], job.table.geometry.values)]
@@ -1242,7 +1257,8 @@ def batch(osm: str | Path, areas: str | Path | "gpd.GeoDataFrame", out: str | Pa
           lang: str = "en", buffer_m: float | None = None, strategy: str = "complete_ways", workers: int | None = None,
           memory_limit: str | float | None = "auto", scheduler: Any = None, force: bool = False,
           keep_extracts: bool = False, split_memory: int | None = None,
-          progress: Progress | None = None) -> BatchResult:
+          progress: Progress | None = None, communities_crs: str | None = None,
+          encoding: str | None = None) -> BatchResult:
     """Analyse every area of ``areas`` over the region ``osm``, on Dask.
 
     Each area gets exactly the outputs of ``lifecircle analyze`` (via :meth:`Analysis.save`) in
@@ -1286,6 +1302,9 @@ def batch(osm: str | Path, areas: str | Path | "gpd.GeoDataFrame", out: str | Pa
         Keep each area's extract in ``out/.batch/extracts/`` (default: deleted once the area has succeeded).
     progress
         Called with one line per step and per finished area.
+    communities_crs, encoding
+        As for :func:`lifecircle.analyze`: the coordinate system of a ``communities`` file, and the text
+        encoding of ``communities`` and ``pois`` shapefiles and CSVs.
 
     Returns
     -------
@@ -1299,9 +1318,12 @@ def batch(osm: str | Path, areas: str | Path | "gpd.GeoDataFrame", out: str | Pa
     """
     say = progress or _quiet
     options, buffer = _options(Path(osm), config, level, isochrone_limits, buffer_m, strategy, communities,
-                               communities_name_column, pois, pois_crs, pois_mode, lang, workers)
+                               communities_name_column, pois, pois_crs, pois_mode, lang, workers,
+                               communities_crs=communities_crs, encoding=encoding)
     job = _Job(osm=Path(osm), out=Path(out), table=read_areas(areas, name_column), buffer=buffer, strategy=strategy,
                split_memory=split_memory, keep_extracts=keep_extracts, say=say, options=options)
+    for note in job.table.attrs.get("warnings", []):
+        say(f"warning: {note}")
     return _execute(job, force, workers, memory_limit, scheduler)
 
 

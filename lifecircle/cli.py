@@ -12,6 +12,7 @@ import sys
 import time
 
 import click
+from click.core import ParameterSource
 
 from .errors import ConfigError, LifecircleError
 
@@ -139,6 +140,10 @@ def _study_area(place, boundary, bbox):
 @click.option("--communities", type=click.Path(dir_okay=False),
               help="Community polygons (GeoJSON, GeoPackage, Shapefile) with a name column.")
 @click.option("--name-column", help="Column of --communities holding the names (default: detected).")
+@click.option("--communities-crs", type=click.Choice(["wgs84", "gcj02", "bd09"]),
+              help="Coordinate system of --communities (Amap AOIs: gcj02, Baidu: bd09); default wgs84.")
+@click.option("--encoding", help="Text encoding of --communities and --pois shapefiles (.dbf) and CSVs, e.g. gbk "
+              "(default: UTF-8, else GB18030 with a warning).")
 @_run_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True,
               help="Output folder.")
@@ -147,7 +152,7 @@ def _study_area(place, boundary, bbox):
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file, level,
             categories, minutes, distance_mode, metres, speed, min_share, max_snap, iso, pois_file, pois_crs,
-            pois_mode, out_dir, lang, quiet):
+            pois_mode, out_dir, lang, quiet, communities_crs=None, encoding=None):
     """Walking access from every community to every daily facility.
 
     By default each category is judged at its GB 50180-2018 tier's walking
@@ -156,6 +161,7 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     map.html, report.html and charts to --out.
     """
     from .fileio import output_folder
+    from .sources.textenc import check_encoding
 
     say = _progress(quiet)
     # every option is checked before any work, and all numbers in one place
@@ -163,6 +169,11 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     config, iso_limits = _run_config(config_file, level, categories, minutes, distance_mode, metres, speed,
                                      max_snap, min_share, iso)
     _check_buffer(buffer_m, place or boundary or bbox)
+    check_encoding(encoding)
+    if communities_crs and not communities:
+        raise click.UsageError("--communities-crs applies to a --communities file")
+    if encoding and not (communities or pois_file):
+        raise click.UsageError("--encoding applies to --communities and --pois files")
     if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
         raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
     # --out is checked and locked before the work, and released when the command ends
@@ -175,7 +186,9 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     if pois_file:
         from .sources.userpois import read_user_pois
 
-        user_pois = read_user_pois(pois_file, config, crs=pois_crs)
+        # an unstated --pois-crs lets the reader warn about Amap/Baidu exports read as WGS-84
+        stated = click.get_current_context().get_parameter_source("pois_crs") != ParameterSource.DEFAULT
+        user_pois = read_user_pois(pois_file, config, crs=pois_crs if stated else None, encoding=encoding)
     area = _study_area(place, boundary, bbox)
     source = osm_file
     if bundle:
@@ -191,10 +204,11 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
                               keys=config.tag_keys)
     comms = communities
     if communities and name_column:
-        comms = read_communities(communities, "EPSG:4326", name_column=name_column)
+        comms = read_communities(communities, "EPSG:4326", name_column=name_column,
+                                 coordinate_system=communities_crs, encoding=encoding)
     analysis = pipeline.analyze(
         source, communities=comms, config=config, pois=user_pois, pois_mode=pois_mode, area=area,
-        isochrone_limits=iso_limits, lang=lang, progress=say,
+        isochrone_limits=iso_limits, lang=lang, progress=say, communities_crs=communities_crs, encoding=encoding,
     )
     for w in analysis.warnings:
         click.echo(f"Warning: {w}", err=True)
@@ -300,13 +314,17 @@ def categories(config_file, level, lang):
 @click.option("--communities", type=click.Path(dir_okay=False),
               help="Community polygons (GeoJSON, GeoPackage, Shapefile) with a name column.")
 @click.option("--communities-name-column", help="Column of --communities holding the names (default: detected).")
+@click.option("--communities-crs", type=click.Choice(["wgs84", "gcj02", "bd09"]),
+              help="Coordinate system of --communities (Amap AOIs: gcj02, Baidu: bd09); default wgs84.")
+@click.option("--encoding", help="Text encoding of --communities and --pois shapefiles (.dbf) and CSVs, e.g. gbk "
+              "(default: UTF-8, else GB18030 with a warning).")
 @_run_options
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
               help="Language of the maps and reports.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, scheduler, buffer_m, force, keep_extracts,
           communities, communities_name_column, config_file, level, categories, minutes, distance_mode, metres, speed,
-          min_share, max_snap, iso, pois_file, pois_crs, pois_mode, lang, quiet):
+          min_share, max_snap, iso, pois_file, pois_crs, pois_mode, lang, quiet, communities_crs=None, encoding=None):
     """Analyse every area of a region (districts, street offices) on Dask.
 
     Splits --osm once into one extract per area of --areas (with a buffer;
@@ -333,7 +351,7 @@ def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, sch
         communities_name_column=communities_name_column, config=config, pois=pois_file, pois_crs=pois_crs,
         pois_mode=pois_mode, isochrone_limits=iso_limits if iso else None, lang=lang, buffer_m=buffer_m,
         workers=workers, memory_limit=limit, scheduler=scheduler, force=force, keep_extracts=keep_extracts,
-        progress=say,
+        progress=say, communities_crs=communities_crs, encoding=encoding,
     )
     failed = result.failed
     click.echo(f"{len(result.areas) - len(failed)} of {len(result.areas)} areas ok, "

@@ -534,7 +534,8 @@ def _derived_names(polys: np.ndarray, features: gpd.GeoDataFrame, net: StreetNet
     return names, source
 
 
-def read_communities(path: str | Path, crs, name_column: str | None = None) -> gpd.GeoDataFrame:
+def read_communities(path: str | Path, crs, name_column: str | None = None,
+                     coordinate_system: str | None = None, encoding: str | None = None) -> gpd.GeoDataFrame:
     """Read community polygons from GeoJSON, GeoPackage or Shapefile.
 
     Parameters
@@ -545,6 +546,15 @@ def read_communities(path: str | Path, crs, name_column: str | None = None) -> g
         The analysis CRS to project to.
     name_column
         Column with the community names (default: detected, e.g. ``name``).
+    coordinate_system
+        "wgs84", "gcj02" (Amap AOIs) or "bd09" (Baidu) for longitudes and
+        latitudes shifted by a Chinese web map: every vertex is converted to
+        WGS84 (:func:`lifecircle.sources.coords.transform_geometries`).
+        None: WGS84, with a warning when the file looks like an Amap or
+        Baidu export in China.
+    encoding
+        Attribute encoding of a shapefile (e.g. "gbk", over its ``.cpg``);
+        None: UTF-8, else GB18030 with a warning.
 
     Returns
     -------
@@ -552,9 +562,11 @@ def read_communities(path: str | Path, crs, name_column: str | None = None) -> g
         ``community_id``, ``name``, ``source`` (the file's name),
         ``residents_input``, ``partial`` (False), ``name_source`` ("user",
         or "" where the file gives no name), geometry in ``crs``.
+        ``attrs["warnings"]`` holds one-line warnings (a guessed encoding,
+        an Amap/Baidu export read as WGS-84).
     """
     path = Path(path)
-    gdf = read_polygons(path, "communities file")
+    gdf, notes = _read_shifted(path, coordinate_system, encoding)
     if name_column is not None and name_column not in gdf.columns:
         cols = ", ".join(c for c in gdf.columns if c != "geometry")
         raise InputFileError(f"communities file {path} has no column {name_column!r} (columns: {cols})")
@@ -592,7 +604,31 @@ def read_communities(path: str | Path, crs, name_column: str | None = None) -> g
         raise InputFileError(
             f"communities file {path}: community {out['community_id'].iloc[i]!r} "
             f"({out['name'].iloc[i] or 'unnamed'}){more} has no area; fix or remove the polygon")
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs["warnings"] = notes
+    return out
+
+
+def _read_shifted(path: Path, coordinate_system: str | None,
+                  encoding: str | None) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """The file's polygons, GCJ-02/BD-09 vertices converted to WGS84, and warnings."""
+    from .sources import coords
+
+    name = coords.normalize_crs(coordinate_system) if coordinate_system is not None else None
+    gdf = read_polygons(path, "communities file", encoding=encoding)
+    notes = list(gdf.attrs.get("warnings", []))
+    if name in (None, "wgs84"):
+        if name is None and gdf.crs.is_geographic:
+            xy = shapely.get_coordinates(gdf.to_crs("EPSG:4326").geometry.values)
+            notes += coords.export_warning(gdf.columns, xy[:, 0], xy[:, 1], f"communities file {path.name}",
+                                           "--communities-crs")
+        return gdf, notes
+    if not gdf.crs.is_geographic:
+        raise InputFileError(f"communities file {path}: --communities-crs {name} needs longitude/latitude "
+                             f"coordinates, but the file is in {gdf.crs.to_string()}")
+    geo = gdf.to_crs("EPSG:4326")
+    geo["geometry"] = coords.transform_geometries(geo.geometry.values, name)
+    return geo, notes
 
 
 def derive_communities(

@@ -327,7 +327,7 @@ def _polygon_layer(path: Path, what: str, layer: str | None) -> str | None:
     return None
 
 
-def read_vector(path: str | Path, layer: str | None = None) -> "gpd.GeoDataFrame":
+def read_vector(path: str | Path, layer: str | None = None, encoding: str | None = None) -> "gpd.GeoDataFrame":
     """Read a vector file (GeoJSON, GeoPackage, Shapefile, ...) as it is.
 
     The one place user vector files are opened. GDAL's RuntimeWarnings on
@@ -341,6 +341,9 @@ def read_vector(path: str | Path, layer: str | None = None) -> "gpd.GeoDataFrame
         The file.
     layer
         Layer to read; by default the file's first.
+    encoding
+        Encoding of a shapefile's attributes (it overrides a ``.cpg``); see
+        :mod:`lifecircle.sources.textenc`.
 
     Returns
     -------
@@ -348,9 +351,10 @@ def read_vector(path: str | Path, layer: str | None = None) -> "gpd.GeoDataFrame
     """
     import geopandas as gpd
 
+    extra = {"encoding": encoding} if encoding is not None else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return gpd.read_file(path, layer=layer) if layer is not None else gpd.read_file(path)
+        return gpd.read_file(path, layer=layer, **extra) if layer is not None else gpd.read_file(path, **extra)
 
 
 def find_column(columns: Iterable[Any], candidates: Iterable[str]) -> Any | None:
@@ -383,7 +387,8 @@ def find_column(columns: Iterable[Any], candidates: Iterable[str]) -> Any | None
     return None
 
 
-def read_polygons(path: str | Path, what: str, layer: str | None = None) -> "gpd.GeoDataFrame":
+def read_polygons(path: str | Path, what: str, layer: str | None = None,
+                  encoding: str | None = None) -> "gpd.GeoDataFrame":
     """Read the polygons of a vector file (GeoJSON, GeoPackage, Shapefile).
 
     Parameters
@@ -394,11 +399,15 @@ def read_polygons(path: str | Path, what: str, layer: str | None = None) -> "gpd
         What the file is for, as named in error messages ("communities file").
     layer
         Layer to read; by default the first layer with polygons.
+    encoding
+        Attribute encoding of a shapefile (e.g. "gbk", over its ``.cpg``); None:
+        UTF-8, else GB18030 with a warning (:func:`lifecircle.sources.textenc.shapefile_encoding`).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Only Polygon/MultiPolygon rows with an area, in the file's own CRS.
+        Only Polygon/MultiPolygon rows with an area, in the file's own CRS;
+        ``attrs["warnings"]`` says which encoding was guessed, if one was.
 
     Raises
     ------
@@ -411,8 +420,12 @@ def read_polygons(path: str | Path, what: str, layer: str | None = None) -> "gpd
     if not path.is_file():
         raise InputFileError(f"{what} is not a file: {path}")
     chosen = _polygon_layer(path, what, layer)
+    from .sources.textenc import shapefile_encoding
+
+    # GDAL reads a .dbf that declares nothing as Latin-1: GBK names would come out garbled
+    text_encoding, note = shapefile_encoding(path, encoding, what)
     try:
-        gdf = read_vector(path, layer=chosen)
+        gdf = read_vector(path, layer=chosen, encoding=text_encoding)
     except Exception as e:  # pyogrio/GDAL raise many types for bad files
         raise InputFileError(f"cannot read {what} {path}: {first_line(e)}") from None
     if gdf.crs is None:
@@ -421,4 +434,5 @@ def read_polygons(path: str | Path, what: str, layer: str | None = None) -> "gpd
     if len(gdf) == 0:
         where = f" (layer {chosen!r})" if chosen is not None else ""
         raise InputFileError(f"{what} {path}{where} has no polygons")
+    gdf.attrs["warnings"] = [note] if note else []
     return gdf

@@ -277,6 +277,16 @@ def _communities(communities, features: gpd.GeoDataFrame, net: StreetNetwork, bu
     return comms, left
 
 
+def _community_input(communities, crs, communities_crs: str | None, encoding: str | None,
+                     warnings: list[str]):
+    """A communities file read (coordinates converted, encoding decided), its warnings kept."""
+    if communities is not None and not isinstance(communities, gpd.GeoDataFrame):
+        communities = read_communities(communities, crs, coordinate_system=communities_crs, encoding=encoding)
+    if isinstance(communities, gpd.GeoDataFrame):
+        warnings.extend(communities.attrs.get("warnings", []))
+    return communities
+
+
 def _community_table(comms: gpd.GeoDataFrame, origins: Origins, buildings: gpd.GeoDataFrame) -> pd.DataFrame:
     """Identity and residents of every community, before any category."""
     out = comms[["community_id", "name"]].copy()
@@ -567,7 +577,8 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
             level: str | None = None, config: Config | str | Path | None = None, *,
             pois: gpd.GeoDataFrame | None = None, pois_mode: str = "add",
             isochrone_limits: Iterable[float] | None = None, area: shapely.Geometry | None = None,
-            lang: str = "en", progress: Progress | None = None) -> Analysis:
+            lang: str = "en", progress: Progress | None = None, communities_crs: str | None = None,
+            encoding: str | None = None) -> Analysis:
     """Run a life-circle analysis: which communities reach which facilities on foot.
 
     Each category is judged at its own walking distance (by default its GB 50180-2018 tier's:
@@ -595,6 +606,10 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
     lang, progress
         "en" or "zh" for the names given to unnamed communities; a callable given a short
         message at each long step.
+    communities_crs, encoding
+        For a ``communities`` file: "wgs84", "gcj02" (Amap AOIs) or "bd09" (Baidu) coordinates,
+        converted vertex by vertex to WGS84; the attribute encoding of a shapefile (default:
+        its ``.cpg``, else UTF-8, else GB18030 with a warning). See :func:`read_communities`.
 
     Returns
     -------
@@ -615,6 +630,7 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
     facilities = _facilities(osm.features, cfg, net.crs, pois, pois_mode, warnings, _unread_keys(osm, cfg))
     say("finding communities and homes")
     buildings = residential_buildings(osm.features, net.crs)
+    communities = _community_input(communities, net.crs, communities_crs, encoding, warnings)
     comms, comms_left = _communities(communities, osm.features, net, buildings, area, lang)
     say(f"snapping {len(facilities):,} facilities and homes of {len(comms):,} communities")
     study = _study(net, cfg, comms, buildings, facilities)

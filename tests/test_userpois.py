@@ -427,9 +427,17 @@ def test_bad_location_value(tmp_path, config):
 
 def test_no_category_and_no_mapping(tmp_path, helsinki, config):
     r = helsinki[0]
-    path = write_csv(tmp_path / "nocat.csv", ["name", "lon", "lat", "typecode"],
+    path = write_csv(tmp_path / "nocat.csv", ["name", "lon", "lat", "tag"],
+                     [[r["name"], r["lon"], r["lat"], "医疗;药店"]])
+    one_line_error(lambda: read_user_pois(path, config), "nocat.csv", "no 'category' column", "'typecode'",
+                   "mapping")
+
+
+def test_typecode_without_mapping_uses_builtin_amap_table(tmp_path, helsinki, config):
+    r = helsinki[0]
+    path = write_csv(tmp_path / "amap.csv", ["name", "lon", "lat", "typecode"],
                      [[r["name"], r["lon"], r["lat"], "090601"]])
-    one_line_error(lambda: read_user_pois(path, config), "nocat.csv", "no 'category' column", "mapping")
+    assert read_user_pois(path, config)["category"].tolist() == ["pharmacy"]
 
 
 def test_mapping_without_its_column(tmp_path, helsinki, mapping_config):

@@ -315,3 +315,93 @@ def local_utm(geometry: Any, crs: Any = "EPSG:4326") -> pyproj.CRS:
     import osmnx as ox  # only the projected paths need it
 
     return pyproj.CRS.from_user_input(ox.projection.project_geometry(geometry, crs=crs)[1])
+
+
+#: Columns that only exports of Chinese web maps carry (compared
+#: case-insensitively): Amap's POI/AOI search results and Baidu's place API.
+AMAP_COLUMNS = ("typecode", "location", "adcode", "pcode", "citycode", "pname", "adname", "gridcode", "navi_poiid")
+BAIDU_COLUMNS = ("uid", "street_id", "detail_info", "baidu_uid")
+
+
+def looks_like_export(columns: Any) -> str | None:
+    """Name the web map a table of ``columns`` seems exported from, or None.
+
+    Parameters
+    ----------
+    columns
+        The file's column names.
+
+    Returns
+    -------
+    str or None
+        "Amap (GCJ-02)" or "Baidu (BD-09)" when a column only those
+        services' exports carry is present, else None.
+    """
+    names = {str(c).strip().casefold() for c in columns}
+    if names & set(AMAP_COLUMNS):
+        return "Amap (GCJ-02)"
+    if names & set(BAIDU_COLUMNS):
+        return "Baidu (BD-09)"
+    return None
+
+
+def export_warning(columns: Any, lon: ArrayLike, lat: ArrayLike, what: str, option: str) -> list[str]:
+    """A warning for a file read as WGS84 that looks exported from Amap or Baidu.
+
+    Parameters
+    ----------
+    columns
+        The file's column names (see :func:`looks_like_export`).
+    lon, lat
+        Its coordinates; outside China the web maps do not shift them.
+    what, option
+        How to name the file, and the option that gives its coordinate system.
+
+    Returns
+    -------
+    list of str
+        One warning, or none.
+    """
+    source = looks_like_export(columns)
+    lon_a, lat_a = _as_arrays(lon, lat)
+    if source is None or lon_a.size == 0 or bool(np.all(out_of_china(lon_a, lat_a))):
+        return []
+    name = "gcj02" if source.startswith("Amap") else "bd09"
+    return [f"{what} looks like a {source} export but no coordinate system was given: read as WGS-84, "
+            f"which puts its places a few hundred metres off; give {option} {name}"]
+
+
+def transform_geometries(geoms: Any, crs: str) -> NDArray[np.object_]:
+    """Convert every vertex of shapely geometries given in ``crs`` to WGS84.
+
+    Parameters
+    ----------
+    geoms
+        Array-like of shapely geometries in longitude/latitude degrees
+        (polygons keep their holes; rings stay closed, since the first and
+        last vertex are converted alike).
+    crs
+        "wgs84", "gcj02" or "bd09" (see :func:`to_wgs84`).
+
+    Returns
+    -------
+    numpy.ndarray of shapely geometries
+        The converted geometries (the input itself for "wgs84").
+
+    Raises
+    ------
+    ConfigError
+        For an unknown ``crs``.
+    """
+    import shapely
+
+    name = normalize_crs(crs)
+    geoms = np.asarray(geoms, dtype=object)
+    if name == "wgs84":
+        return geoms
+
+    def convert(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        lon, lat = to_wgs84(xy[:, 0], xy[:, 1], name)
+        return np.column_stack([lon, lat])
+
+    return shapely.transform(geoms, convert)

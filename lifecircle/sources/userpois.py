@@ -13,8 +13,10 @@ whose message is one line naming the file and the problem.
 from __future__ import annotations
 
 import difflib
+import functools
 import io
 import re
+import tomllib
 import unicodedata
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,7 +30,7 @@ from ..config import Config, presets
 from ..errors import ConfigError, InputFileError
 from ..fileio import find_column, read_vector
 from ..text import is_missing
-from . import coords
+from . import coords, textenc
 
 #: Columns (compared case-insensitively, in this order of preference).
 LON_COLUMNS = ("lon", "lng", "longitude", "x", "经度")
@@ -36,7 +38,7 @@ LAT_COLUMNS = ("lat", "latitude", "y", "纬度")
 LOCATION_COLUMNS = ("location",)
 NAME_COLUMNS = ("name", "名称")
 CATEGORY_COLUMNS = ("category", "类别")
-TYPECODE_COLUMNS = ("typecode",)
+TYPECODE_COLUMNS = ("typecode", "type_code", "类型编码", "分类编码")
 TAG_COLUMNS = ("tag",)
 
 #: Output columns, in order (the ``pois`` contract minus ``snap_m``).
@@ -74,19 +76,15 @@ def _short(value: Any, limit: int = 40) -> str:
 # reading the table
 
 
-def _decode(path: Path, data: bytes) -> str:
+def _decode(path: Path, data: bytes, encoding: str | None = None) -> tuple[str, str | None]:
+    """The file's text, and a warning if its encoding was guessed as GB18030."""
     head = data[:8192]
     if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise _fail(path, "is a spreadsheet or zip archive, not CSV; save it as CSV (UTF-8) first")
     if b"\x00" in head or head.startswith(b"\x1f\x8b"):
         raise _fail(path, "is a binary file, not a CSV text file")
     # Chinese exports (Excel, Amap/Baidu tools) are often GBK rather than UTF-8.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise _fail(path, "is neither UTF-8 nor GBK text")
+    return textenc.decode_text(data, encoding, f"user POI file {path}")
 
 
 def _separator(header: str) -> str:
@@ -96,13 +94,13 @@ def _separator(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV as strings, keeping row positions of blank lines."""
+def _read_csv(path: Path, encoding: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Read a CSV as strings, keeping row positions of blank lines; also return warnings."""
     try:
         data = path.read_bytes()
     except OSError as e:
         raise _fail(path, f"cannot be read ({e.strerror or e})") from None
-    text = _decode(path, data)
+    text, note = _decode(path, data, encoding)
     if not text.strip():
         raise _fail(path, "is empty")
     header = text.lstrip("\r\n").splitlines()[0]
@@ -119,12 +117,13 @@ def _read_csv(path: Path) -> pd.DataFrame:
     df = df[~blank]
     if df.empty:
         raise _fail(path, "has a header line but no rows")
-    return df
+    return df, [note] if note else []
 
 
-def _read_vector(path: Path) -> gpd.GeoDataFrame:
+def _read_vector(path: Path, encoding: str | None = None) -> tuple[gpd.GeoDataFrame, list[str]]:
+    chosen, note = textenc.shapefile_encoding(path, encoding, "user POI file")
     try:
-        gdf = read_vector(path)
+        gdf = read_vector(path, encoding=chosen)
     except Exception as e:  # pyogrio/GDAL raise many types for bad files
         # GDAL appends advice about driver prefixes that does not apply here.
         reason = str(e).split("; It might help")[0].rstrip(". ")
@@ -136,7 +135,7 @@ def _read_vector(path: Path) -> gpd.GeoDataFrame:
             gdf = gdf.to_crs("EPSG:4326")
         except Exception as e:  # pyproj errors for broken or exotic CRSs
             raise _fail(path, f"its CRS cannot be converted to EPSG:4326 ({e})") from None
-    return gdf.reset_index(drop=True)
+    return gdf.reset_index(drop=True), [note] if note else []
 
 
 def _where(kind: str, i: int) -> str:
@@ -264,22 +263,42 @@ def _from_category_column(values: pd.Series, lookup: dict[str, str], path: Path,
     return out.where(~blank, None)
 
 
+@functools.lru_cache(maxsize=1)
+def amap_typecodes() -> dict[str, str | None]:
+    """The built-in Amap typecode table: code prefix -> category key (None: kept out).
+
+    Read from ``amap_typecodes.toml`` next to this module, which cites its
+    source (Amap's published POI classification) and says which categories
+    Amap has no code for.
+    """
+    with open(Path(__file__).with_name("amap_typecodes.toml"), "rb") as f:
+        data = tomllib.load(f)
+    table: dict[str, str | None] = {str(k): str(v) for k, v in data["typecodes"].items()}
+    table.update({str(k): None for k in data.get("excluded", {})})
+    return table
+
+
 def _typecode_strings(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
         return values.map(lambda v: "" if pd.isna(v) else str(int(v)).zfill(_TYPECODE_DIGITS))
     return values.fillna("").astype(str)
 
 
-def _match_typecode(value: str, table: dict[str, str], prefixes: list[str]) -> str | None:
-    """Longest configured prefix of the first code that has one.
+def _match_typecode(value: str, tables: list[tuple[dict[str, str | None], list[str]]]) -> str | None:
+    """Category of the first code that a table matches (longest prefix within a table).
 
-    ``prefixes`` are ``table``'s keys, longest first. Amap joins several
-    typecodes with "|", the primary one first.
+    ``tables`` are (table, its keys longest first), tried in order for each
+    code: the user's [pois.typecode], then the built-in one, whose None
+    entries keep a code out. Amap joins several typecodes with "|", the
+    primary one first.
     """
     for code in re.split(r"[|;,\s]+", value.strip()):
-        for prefix in prefixes:
-            if code and code.startswith(prefix):
-                return table[prefix]
+        if code.isdigit() and len(code) < _TYPECODE_DIGITS:
+            code = code.zfill(_TYPECODE_DIGITS)  # Excel drops the leading zero of "090601"
+        for table, prefixes in tables:
+            for prefix in prefixes:
+                if code and code.startswith(prefix):
+                    return table[prefix]
     return None
 
 
@@ -299,20 +318,10 @@ def _match_tag(value: str, table: dict[str, str], patterns: list[str]) -> str | 
     return None
 
 
-def _no_category_error(
-    df: pd.DataFrame, typecodes: dict[str, str], tags: dict[str, str], path: Path
-) -> InputFileError:
+def _no_category_error(df: pd.DataFrame, tags: dict[str, str], path: Path) -> InputFileError:
     found = ", ".join(map(str, df.columns)) or "none"
-    if not typecodes and not tags:
-        return _fail(
-            path,
-            f"no 'category' column and no [pois.typecode] or [pois.tag] mapping in the config; found: {found}",
-        )
-    need = " or ".join(
-        text for text, table in (("'typecode' (for [pois.typecode])", typecodes), ("'tag' (for [pois.tag])", tags))
-        if table
-    )
-    return _fail(path, f"no 'category' column and no {need} column; found: {found}")
+    tag = "no 'tag' column (for [pois.tag])" if tags else "no 'tag' column with a [pois.tag] mapping in the config"
+    return _fail(path, f"no 'category' column, no 'typecode' column (Amap typecodes) and {tag}; found: {found}")
 
 
 def _from_mapping(df: pd.DataFrame, config: Config, known: set[str], path: Path) -> pd.Series:
@@ -321,14 +330,15 @@ def _from_mapping(df: pd.DataFrame, config: Config, known: set[str], path: Path)
         raise ConfigError("config: [pois] must be a table")
     typecodes = _mapping_table(pois, "typecode", known)
     tags = _mapping_table(pois, "tag", known)
-    tc_col = find_column(df.columns, TYPECODE_COLUMNS) if typecodes else None
+    tc_col = find_column(df.columns, TYPECODE_COLUMNS)
     tag_col = find_column(df.columns, TAG_COLUMNS) if tags else None
     if tc_col is None and tag_col is None:
-        raise _no_category_error(df, typecodes, tags, path)
+        raise _no_category_error(df, tags, path)
     out = pd.Series([None] * len(df), index=df.index, dtype=object)
     if tc_col is not None:
-        prefixes = sorted(typecodes, key=len, reverse=True)
-        out = _typecode_strings(df[tc_col]).map(lambda v: _match_typecode(v, typecodes, prefixes)).astype(object)
+        # the user's table first; codes it does not match fall back to the built-in one
+        tables = [(t, sorted(t, key=len, reverse=True)) for t in (typecodes, amap_typecodes())]
+        out = _typecode_strings(df[tc_col]).map(lambda v: _match_typecode(v, tables)).astype(object)
     if tag_col is not None:
         folded = {k.casefold(): v for k, v in tags.items()}
         patterns = sorted(folded, key=len, reverse=True)
@@ -361,7 +371,8 @@ def _skip_warning(keys: pd.Series, keep: pd.Series, path: Path, mapped: bool) ->
     if len(other):
         parts.append(f"{len(other)} in categories not analysed in this run ({', '.join(sorted(set(other)))})")
     if n_none:
-        parts.append(f"{n_none} without a category" + (" matching the [pois] mapping" if mapped else ""))
+        where = " in the typecode/tag tables (built-in Amap typecodes, [pois] in the config)"
+        parts.append(f"{n_none} without a category" + (where if mapped else ""))
     n_skipped = len(keys) - int(keep.sum())
     return f"user POI file {path.name}: skipped {n_skipped} of {len(keys)} rows: {'; '.join(parts)}"
 
@@ -370,7 +381,8 @@ def _skip_warning(keys: pd.Series, keep: pd.Series, path: Path, mapped: bool) ->
 # public API
 
 
-def read_user_pois(path: str | Path, config: Config, crs: str = "wgs84") -> gpd.GeoDataFrame:
+def read_user_pois(path: str | Path, config: Config, crs: str | None = None,
+                   encoding: str | None = None) -> gpd.GeoDataFrame:
     """Read a user's POI file into rows of the ``pois`` contract.
 
     Parameters
@@ -378,6 +390,7 @@ def read_user_pois(path: str | Path, config: Config, crs: str = "wgs84") -> gpd.
     path
         CSV (``.csv``, ``.tsv``, ``.txt``; UTF-8 or GBK, comma, tab or
         semicolon separated), GeoJSON, GeoPackage (or Shapefile/FlatGeobuf).
+        Names may be in ``name`` or ``名称``.
         CSV coordinates come from lon/lng/longitude/x/经度 and
         lat/latitude/y/纬度 columns (case-insensitive), or an Amap-style
         ``location`` column holding "lon,lat". Polygons are reduced to a
@@ -386,11 +399,19 @@ def read_user_pois(path: str | Path, config: Config, crs: str = "wgs84") -> gpd.
         The run configuration. Categories come from a ``category`` column
         (a category key, or its ``label_zh``/``label_en``), or else from the
         TOML's ``[pois.typecode]`` (Amap typecode prefix -> key, longest
-        prefix wins) and ``[pois.tag]`` (Baidu tag or substring -> key)
-        tables.
+        prefix wins), else the built-in Amap table
+        (:func:`amap_typecodes`), for a ``typecode`` column ("050100", or
+        several joined with "|"), and ``[pois.tag]`` (Baidu tag or
+        substring -> key).
     crs
         Coordinate system of the file's longitudes and latitudes: "wgs84",
-        "gcj02" (Amap, Tencent) or "bd09" (Baidu).
+        "gcj02" (Amap, Tencent) or "bd09" (Baidu). None: WGS84, with a
+        warning when the file looks like an Amap or Baidu export of places
+        in China.
+    encoding
+        Text encoding of a CSV or a shapefile's ``.dbf`` (e.g. "gbk"); None:
+        UTF-8, else GB18030 with a warning (a shapefile's ``.cpg`` is
+        honoured).
 
     Returns
     -------
@@ -406,11 +427,15 @@ def read_user_pois(path: str | Path, config: Config, crs: str = "wgs84") -> gpd.
     InputFileError
         Missing, unreadable, corrupt or empty file; no coordinate columns;
         a non-numeric or out-of-range coordinate; no category column and no
-        usable mapping; an unknown category value.
+        usable mapping; an unknown category value; text that ``encoding``
+        (or, if none is given, UTF-8 and GB18030) cannot decode.
     ConfigError
-        Unknown ``crs``, or a ``[pois]`` mapping to an unknown category.
+        Unknown ``crs`` or ``encoding``, or a ``[pois]`` mapping to an
+        unknown category.
     """
-    crs = coords.normalize_crs(crs)
+    given_crs = crs
+    crs = coords.normalize_crs(crs if crs is not None else "wgs84")
+    textenc.check_encoding(encoding)
     path = Path(path)
     if not path.exists():
         raise _fail(path, "not found")
@@ -419,18 +444,21 @@ def read_user_pois(path: str | Path, config: Config, crs: str = "wgs84") -> gpd.
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
         kind = "csv"
-        df = _read_csv(path)
+        df, read_notes = _read_csv(path, encoding)
         raw_lon, raw_lat, lon_name, lat_name = _csv_coordinates(df, path)
         lon, lat = _check_coordinates(raw_lon, raw_lat, (lon_name, lat_name), path, kind)
     elif suffix in VECTOR_SUFFIXES:
         kind = "vector"
-        gdf = _read_vector(path)
+        gdf, read_notes = _read_vector(path, encoding)
         lon, lat = _vector_coordinates(gdf, path)
         df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     else:
         raise _fail(path, f"unsupported file type {suffix or '(none)'!r}; use CSV, GeoJSON or GeoPackage")
 
     categories, notes = _assign_categories(df, config, path, kind)
+    if given_crs is None:
+        read_notes += coords.export_warning(df.columns, lon, lat, f"user POI file {path.name}", "--pois-crs")
+    notes = read_notes + notes
     lon, lat = coords.to_wgs84(lon, lat, crs)
     keep = categories.notna().to_numpy()
     return _build(df.index.to_numpy()[keep], _names(df)[keep], categories.to_numpy()[keep],
