@@ -173,8 +173,10 @@ def test_report_contents(analysis, tmp_path, lang):
         summary, basis = [row[1:] for row in parser.rows if row and row[0] == cat.label(lang)]
         assert summary[:4] == [tier_text(config, cat.key, lang), t("metres_value", lang, value=f"{limit:g}"),
                                str(covered), f"{100 * covered / n:.0f}%"]
-        # the basis table cites the clause and the OSM rules of every category
-        assert basis == [cat.clause, cat.describe()]
+        # the basis table gives the distance, its minutes at the run's speed, the clause and the OSM rules
+        minutes = round(limit / (config.speed_kmh * 1000 / 60), 1)
+        assert basis == [t("metres_value", lang, value=f"{limit:g}"), t("walk_minutes_value", lang, value=minutes),
+                         cat.clause, cat.describe()]
     assert esc(rule_text(config, lang)) in html and esc(basis_text(config, lang)) in html
     # each community lists the nearest facility of every category, by name
     for _, row in analysis.communities.iterrows():
@@ -185,10 +187,12 @@ def test_report_contents(analysis, tmp_path, lang):
     assert HOSTILE_COMMUNITY in cells  # parsed back to the original text
     assert cells[CJK_COMMUNITY][0] == analysis.communities.iloc[1]["community_id"]
 
-    # Both charts inlined, decodable, byte-identical to make_charts' files.
-    assert len(parser.images) == 2
+    # The overview map, then both charts inlined, decodable, byte-identical to make_charts' files.
+    overview, *images = parser.images
+    assert base64.b64decode(overview.split(",", 1)[1]) == report.overview_png(analysis, lang)
+    assert len(images) == 2
     charts = report.make_charts(analysis, tmp_path, lang)
-    for src, chart in zip(parser.images, charts):
+    for src, chart in zip(images, charts):
         data = base64.b64decode(src.split(",", 1)[1])
         assert data == chart.read_bytes()
 
