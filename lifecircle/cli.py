@@ -329,7 +329,7 @@ def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, sch
     """
     from .config import check_number
 
-    say = _progress(quiet)
+    say = _progress(quiet, lang)
     config, iso_limits = _run_config(config_file, level, categories, minutes, distance_mode, metres, speed,
                                      max_snap, min_share, iso)
     if buffer_m is not None:
