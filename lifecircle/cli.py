@@ -281,12 +281,15 @@ def fetch(place, boundary, bbox, buffer_m, out_dir, level, quiet):
 def categories(config_file, level, lang):
     """List the facility categories and their OSM tag filters."""
     from .config import load_config
-    from .i18n import basis_name
+    from .i18n import basis_short, level_title, t, tier_text
 
     config = load_config(config_file, level=level)
-    click.echo(f"level {config.level}, basis: {basis_name(config)}")
+    click.echo(t("term_categories_head", lang, level=config.level, title=level_title(config, lang),
+                 basis=basis_short(config, lang)))
     for c in config.categories:
-        click.echo(f"  {c.key:<13} {c.label(lang)}: {config.limit_m(c.key):g} m ({c.tier} tier; {c.clause})")
+        tier = tier_text(config, c.key, lang) if lang == "zh" else c.tier
+        click.echo(t("term_categories_row", lang, category=c.key, label=c.label(lang), limit=config.limit_m(c.key),
+                     tier=tier, clause=c.clause))
         click.echo(f"  {'':<13} {c.describe()}")
 
 

@@ -188,6 +188,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "err_osm_no_streets": {"zh": "{path}：文件中没有可步行的街道", "en": "{path}: no walkable streets in the file"},
     "err_no_facilities": {"zh": "类别「{label}」（{category}）在研究范围内没有设施",
                           "en": "category {category!r} has no facilities in the study area"},
+    "term_categories_head": {"zh": "{title}，判定依据：{basis}", "en": "level {level}, basis: {basis}"},
+    "term_categories_row": {"zh": "  {category:<13} {label}：{limit:g} 米（{tier}；{clause}）",
+                            "en": "  {category:<13} {label}: {limit:g} m ({tier} tier; {clause})"},
     "err_no_community": {"zh": "没有社区位于街道网络范围内",
                          "en": "no community lies within the street network's area"},
 }
