@@ -1,4 +1,4 @@
-"""Charts (PNG) and a one-page, self-contained HTML report of an analysis.
+"""Charts (PNG), a static overview map and a self-contained HTML report of an analysis that prints on A4.
 
 Chinese labels need a CJK font: matplotlib's default (DejaVu Sans) has no
 Chinese glyphs and would draw empty boxes, warning only once. The font is
@@ -454,7 +454,9 @@ footer { margin-top: 32px; color: #555; font-size: 12px; }
 td { vertical-align: top; }
 td.nearest-list { font-size: 12px; }
 .partial { color: #a63603; font-size: 12px; }
-@page { size: A4; margin: 15mm 14mm 16mm; }
+@page { size: A4; margin: 15mm 14mm 16mm;
+  @bottom-center { content: counter(page) " / " counter(pages); font: 8pt "Noto Sans CJK SC", sans-serif;
+    color: #555; } }
 @media print {
   body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
   h1 { font-size: 17pt; }
@@ -463,7 +465,7 @@ td.nearest-list { font-size: 12px; }
   thead { display: table-header-group; }
   tr, img, li, footer { break-inside: avoid; }
   section.keep, section.warnings { break-inside: avoid; }
-  section.overview, section.charts { break-before: page; }
+  section.overview, section.charts { break-inside: avoid; }
   td.nearest-list, .partial { font-size: 8.5pt; }
   th, td { padding: 2px 6px; }
 }
