@@ -1,4 +1,5 @@
-"""report.html printed to A4 by Chromium, checked on the PDF with poppler (pdfinfo, pdfimages, pdftoppm)."""
+"""report.html printed to A4 by Chromium, checked on the PDF with poppler-utils
+(pdfinfo, pdfimages, pdftotext, pdftoppm)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from lifecircle.outputs import report
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-pdf-header-footer"]
-TOOLS = (CHROMIUM, "pdfinfo", "pdfimages", "pdftoppm")
+TOOLS = (CHROMIUM, "pdfinfo", "pdfimages", "pdftoppm", "pdftotext")
 # A facility name with no place to break: without wrapping it would run off the page's right edge.
 LONG_NAME = "Apteekki" * 40
 # Pixels at the low resolution used to look at the pages.
@@ -63,6 +64,11 @@ def pdf_images(pdf: Path) -> list[dict[str, str]]:
     return [dict(zip(names, line.split())) for line in lines[2:]]
 
 
+def pdf_text(pdf: Path, page: int) -> str:
+    return subprocess.run(["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
 def pages(pdf: Path, folder: Path) -> list[np.ndarray]:
     """Every page as a grey-level array at :data:`DPI`."""
     subprocess.run(["pdftoppm", "-r", str(DPI), "-gray", str(pdf), str(folder / "page")], check=True, timeout=120)
@@ -93,6 +99,11 @@ def test_report_prints_on_a4(analysis, tmp_path, lang):
     assert [(int(im["width"]), int(im["height"])) for im in images][:1] == [overview], images
     assert len(images) == 3
     assert [int(im["x-ppi"]) for im in images] == pytest.approx(full_width_ppi(text, images), abs=2)
+
+    # the title (in the run's language, CJK glyphs embedded as text) heads page 1; the last page is numbered
+    first_text, last_text = (pdf_text(pdf, page) for page in (1, n_pages))
+    assert level_title(analysis.config, lang) in first_text.splitlines()[0]
+    assert f"{n_pages} / {n_pages}" in last_text
 
     sheets = pages(pdf, tmp_path)
     assert len(sheets) == n_pages
