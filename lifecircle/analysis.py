@@ -130,7 +130,8 @@ class Analysis:
     warnings
         Non-fatal problems found during the run, one line each (e.g. a
         category with no facilities in the area, which every community then
-        lacks).
+        lacks). Each is a :class:`lifecircle.i18n.Message`: its English text
+        as a ``str``, and ``w.text("zh")`` in Chinese.
     data_date
         Date of the OSM data ("YYYY-MM-DD"), when known.
     study

@@ -19,12 +19,14 @@ from .errors import ConfigError, LifecircleError
 LEVELS = ("5min", "10min", "15min")
 
 
-def _progress(quiet: bool):
+def _progress(quiet: bool, lang: str = "en"):
     start = time.perf_counter()
 
     def say(msg: str) -> None:
         if not quiet:
-            click.echo(f"[{time.perf_counter() - start:6.1f}s] {msg}", err=True)
+            from .i18n import localize
+
+            click.echo(f"[{time.perf_counter() - start:6.1f}s] {localize(msg, lang)}", err=True)
 
     return say
 
@@ -161,9 +163,10 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     map.html, report.html and charts to --out.
     """
     from .fileio import output_folder
+    from .i18n import Message
     from .sources.textenc import check_encoding
 
-    say = _progress(quiet)
+    say = _progress(quiet, lang)
     # every option is checked before any work, and all numbers in one place
     # (config.check_number): a bad value costs a second, not a whole analysis
     config, iso_limits = _run_config(config_file, level, categories, minutes, distance_mode, metres, speed,
@@ -199,7 +202,7 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     elif area is not None:
         from .sources import online
 
-        say("downloading walk network and facilities (Overpass)")
+        say(Message("progress_download"))
         source = online.fetch(area, buffer_m=buffer_m if buffer_m is not None else config.threshold_m,
                               keys=config.tag_keys)
     comms = communities
@@ -211,39 +214,48 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
         isochrone_limits=iso_limits, lang=lang, progress=say, communities_crs=communities_crs, encoding=encoding,
     )
     for w in analysis.warnings:
-        click.echo(f"Warning: {w}", err=True)
-    say(f"writing outputs to {out_dir}")
+        click.echo(Message("term_warning", text=w).text(lang), err=True)
+    say(Message("progress_write", folder=out_dir))
     written = analysis.save(out_dir, lang=lang)
-    click.echo(summary_text(analysis))
-    click.echo(f"outputs in {out_dir}/: " + ", ".join(p.name for p in written.values()))
+    click.echo(summary_text(analysis, lang))
+    click.echo(Message("term_outputs", folder=out_dir, files=", ".join(p.name for p in written.values())).text(lang))
 
 
-def summary_text(analysis) -> str:
-    """The terminal summary: the result, then the basis it was judged on, per category."""
-    from .i18n import basis_name
+def _circle(cfg, lang: str) -> str:
+    """What a complete community has: "10min life circle" / "10分钟生活圈", or the uniform walk.
+
+    The level names the standard's circle only when the standard's distances
+    are used: "--minutes 5" judged everything at one 5-minute walk.
+    """
+    from .i18n import level_title, t
+
+    if cfg.mode == "time":
+        return t("term_circle_time", lang, minutes=cfg.minutes)
+    if cfg.mode == "distance":
+        return t("term_circle_distance", lang, metres=cfg.distance_m)
+    return t("term_circle_standard", lang, level=cfg.level, title=level_title(cfg, lang))
+
+
+def summary_text(analysis, lang: str = "en") -> str:
+    """The terminal summary in ``lang``: the result, then the basis it was judged on, per category."""
+    from .i18n import basis_short, t, tier_text
 
     cov, cfg = analysis.communities, analysis.config
     n = len(cov)
     partial = int(cov["partial"].sum()) if "partial" in cov else 0
-    left = len(analysis.left_out)
-    # the level names the standard's circle only when the standard's distances
-    # are used: "--minutes 5" judged everything at one 5-minute walk
-    if cfg.mode == "time":
-        circle = f"life circle ({cfg.minutes:g}-minute walk)"
-    elif cfg.mode == "distance":
-        circle = f"life circle ({cfg.distance_m:g} m walk)"
-    else:
-        circle = f"{cfg.level} life circle"
+    source = str(analysis.source) + (f", {analysis.data_date}" if analysis.data_date else "")
     lines = [
-        f"{n} communities{f' ({partial} partial)' if partial else ''}, {int(cov['complete'].sum())} with a "
-        f"complete {circle}; basis: {basis_name(cfg)}, covered when >= "
-        f"{cfg.min_share:.0%} of homes are within reach; {left} left out (left_out.csv)",
-        f"data: {analysis.source}" + (f", {analysis.data_date}" if analysis.data_date else ""),
+        t("term_summary", lang, n=n, partial=t("term_partial", lang, n=partial) if partial else "",
+          complete=int(cov["complete"].sum()), circle=_circle(cfg, lang), basis=basis_short(cfg, lang),
+          share=cfg.min_share, left=len(analysis.left_out)),
+        t("term_data", lang, source=source),
     ]
     for c in cfg.categories:
-        limit = cfg.limit_m(c.key)
-        tier = f" ({c.tier} tier)" if cfg.mode == "standard" else ""
-        lines.append(f"  {c.key:<13} {limit:>6g} m{tier}: {int(cov[f'covered_{c.key}'].sum())}/{n} covered")
+        tier = ""
+        if cfg.mode == "standard":
+            tier = t("term_tier", lang, tier=tier_text(cfg, c.key, lang) if lang == "zh" else c.tier)
+        lines.append(t("term_category", lang, category=c.key, label=c.label(lang), limit=cfg.limit_m(c.key),
+                       tier=tier, covered=int(cov[f"covered_{c.key}"].sum()), n=n))
     return "\n".join(lines)
 
 
@@ -283,12 +295,15 @@ def fetch(place, boundary, bbox, buffer_m, out_dir, level, quiet):
 def categories(config_file, level, lang):
     """List the facility categories and their OSM tag filters."""
     from .config import load_config
-    from .i18n import basis_name
+    from .i18n import basis_short, level_title, t, tier_text
 
     config = load_config(config_file, level=level)
-    click.echo(f"level {config.level}, basis: {basis_name(config)}")
+    click.echo(t("term_categories_head", lang, level=config.level, title=level_title(config, lang),
+                 basis=basis_short(config, lang)))
     for c in config.categories:
-        click.echo(f"  {c.key:<13} {c.label(lang)}: {config.limit_m(c.key):g} m ({c.tier} tier; {c.clause})")
+        tier = tier_text(config, c.key, lang) if lang == "zh" else c.tier
+        click.echo(t("term_categories_row", lang, category=c.key, label=c.label(lang), limit=config.limit_m(c.key),
+                     tier=tier, clause=c.clause))
         click.echo(f"  {'':<13} {c.describe()}")
 
 
@@ -335,7 +350,7 @@ def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, sch
     """
     from .config import check_number
 
-    say = _progress(quiet)
+    say = _progress(quiet, lang)
     config, iso_limits = _run_config(config_file, level, categories, minutes, distance_mode, metres, speed,
                                      max_snap, min_share, iso)
     if buffer_m is not None:
@@ -391,7 +406,7 @@ def run(args: list[str] | None = None) -> int:
         click.echo(f"Error: {e.format_message()}{hint}", err=True)
         return e.exit_code
     except LifecircleError as e:
-        click.echo(f"Error: {e}", err=True)
+        click.echo(_error_line(e, sys.argv[1:] if args is None else args), err=True)
         return 2
     except click.exceptions.Exit as e:
         return e.exit_code
@@ -407,6 +422,28 @@ def run(args: list[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return 143 if isinstance(interrupt, Terminated) else 130
     return status if isinstance(status, int) else 0
+
+
+def _lang_asked(args: list[str]) -> str:
+    """The --lang a command line asks for ("en" when none or an unknown one)."""
+    from .i18n import LANGS
+
+    lang = "en"
+    for arg, following in zip(args, [*args[1:], ""]):
+        value = arg.removeprefix("--lang=") if arg.startswith("--lang=") else following if arg == "--lang" else ""
+        if value in LANGS:
+            lang = value
+    return lang
+
+
+def _error_line(exc: LifecircleError, args: list[str]) -> str:
+    """ "Error: ..." in English, or "错误：..." when the command line asked for --lang zh
+    (the message itself in Chinese where it was raised as an i18n Message)."""
+    from .i18n import Message, localize
+
+    lang = _lang_asked(args)
+    text = localize(exc.args[0], lang) if len(exc.args) == 1 and isinstance(exc.args[0], Message) else str(exc)
+    return Message("term_error", text=text).text(lang)
 
 
 def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:

@@ -121,6 +121,115 @@ STRINGS: dict[str, dict[str, str]] = {
     "data_date": {"zh": "数据日期", "en": "Data date"},
     "partial": {"zh": "部分（被数据边界截断）", "en": "partial (cut by the data's edge)"},
     "notes": {"zh": "说明", "en": "Notes"},
+    # Inputs as Chinese planners have them (encodings, web-map coordinates)
+    "warn_guessed_gb18030": {"zh": "{what} 不是 UTF-8 且未声明编码：已按 GB18030（GBK）读取；"
+                                   "如名称显示错误，请用 --encoding 指定",
+                             "en": "{what} is not UTF-8 and declares no encoding: read as GB18030 (GBK); "
+                                   "give --encoding if names look wrong"},
+    "warn_guessed_gb18030_shp": {"zh": "{what} {file} 未声明编码（无 .cpg）且不是 UTF-8：已按 GB18030（GBK）读取；"
+                                       "如名称显示错误，请用 --encoding 指定",
+                                 "en": "{what} {file} declares no encoding (no .cpg) and is not UTF-8: read as "
+                                       "GB18030 (GBK); give --encoding if names look wrong"},
+    "warn_export_crs": {"zh": "{what} 看起来是{source}导出文件，但未指定坐标系：已按 WGS-84 读取，位置会偏离数百米；"
+                              "请加 {option} {name}",
+                        "en": "{what} looks like a {source} export but no coordinate system was given: read as "
+                              "WGS-84, which puts its places a few hundred metres off; give {option} {name}"},
+    # Report and terminal
+    "list_sep": {"zh": "，", "en": ", "},
+    "pair_semicolon": {"zh": "{a}；{b}", "en": "{a}; {b}"},
+    "count_poi": {"zh": "{n} 个设施", "en": "{n} poi"},
+    "count_pois": {"zh": "{n} 个设施", "en": "{n} pois"},
+    "count_community": {"zh": "{n} 个社区", "en": "{n} community"},
+    "count_communities": {"zh": "{n} 个社区", "en": "{n} communities"},
+    "warn_no_facilities": {"zh": "类别「{label}」（{category}）：研究范围内没有此类设施，所有社区均缺此类",
+                           "en": "category {category!r}: no facilities in the study area; every community lacks it"},
+    "warn_pois_merged": {"zh": "{n} 个用户设施与 OSM 设施重复，已合并",
+                         "en": "{n} user POIs duplicated OSM POIs and were merged"},
+    "err_unread_keys": {"zh": "类别「{label}」（{category}）使用的 OSM 键 {keys} 未在读取数据时读入；"
+                              "请用 lifecircle.read_osm(path, keys={key_list}) 重新读取",
+                        "en": "category {category!r} uses OSM key(s) {keys} that this data was not read with; "
+                              "read it with lifecircle.read_osm(path, keys={key_list})"},
+    "warn_unread_keys": {"zh": "{hint}：仅带这些标签的对象缺失",
+                         "en": "{hint}: objects tagged only with them are missing"},
+    "warn_left_out": {"zh": "未计入：{what}（各项及原因见 left_out.csv）",
+                      "en": "left out: {what} (see left_out.csv for each and why)"},
+    "warn_partial": {"zh": "{n} 个社区被数据边界截断，仅按边界内的部分分析（partial = True）",
+                     "en": "{n} communities are cut by the edge of the data and were analysed on "
+                           "the part inside it (partial = True)"},
+    "warn_unordered_nodes": {"zh": "文件中有 {n:,} 个节点编号重复或顺序错乱（首个为 node/{first}）；"
+                                   "重复给出的节点只保留一个位置，可能使街道和设施移位："
+                                   "请检查数据（osmium sort、osmium check-refs）",
+                             "en": "{n:,} node ids repeat or are out of order in the file (first node/{first}); "
+                                   "a node given twice keeps one of its locations, which can move streets and "
+                                   "facilities: check the extract (osmium sort, osmium check-refs)"},
+    "warn_far_nodes": {"zh": "{n:,} 个街道节点远离数据其余部分（如 node/{node}，位于 {lat:.5f}, {lon:.5f}，"
+                             "相距 {km:,.0f} 公里）：坐标可能有误；其街道仍保留",
+                       "en": "{n:,} street node(s) lie far from the rest of the extract (e.g. node/{node} at "
+                             "{lat:.5f}, {lon:.5f}, {km:,.0f} km away): probably wrong coordinates; their streets "
+                             "are kept"},
+    "warn_pois_skipped": {"zh": "用户设施文件 {file}：跳过 {n_skipped} / {n} 行：{parts}",
+                          "en": "user POI file {file}: skipped {n_skipped} of {n} rows: {parts}"},
+    "skip_other": {"zh": "{n} 行属于本次未分析的类别（{keys}）",
+                   "en": "{n} in categories not analysed in this run ({keys})"},
+    "skip_none": {"zh": "{n} 行没有类别", "en": "{n} without a category"},
+    "skip_none_mapped": {"zh": "{n} 行在类型编码/标签表（内置高德类型编码、配置中的 [pois]）中没有类别",
+                         "en": "{n} without a category in the typecode/tag tables (built-in Amap typecodes, "
+                               "[pois] in the config)"},
+    "progress_read": {"zh": "读取 OSM 数据", "en": "reading OSM data"},
+    "progress_read_count": {"zh": "已读取 {file} 的 {millions:.1f} 百万个对象，{ways:,} 段街道、{features:,} 个要素",
+                            "en": "read {millions:.1f} million objects of {file}, {ways:,} street pieces and "
+                                  "{features:,} features so far"},
+    "progress_project": {"zh": "投影步行路网（{nodes:,} 个节点）", "en": "projecting walk network ({nodes:,} nodes)"},
+    "progress_communities": {"zh": "识别社区与住宅", "en": "finding communities and homes"},
+    "progress_snap": {"zh": "将 {facilities:,} 个设施及 {communities:,} 个社区的住宅接入路网",
+                      "en": "snapping {facilities:,} facilities and homes of {communities:,} communities"},
+    "progress_walk": {"zh": "计算至「{label}」的步行距离", "en": "walking distances to {category}"},
+    "progress_isochrones": {"zh": "生成 {communities:,} 个社区的等时圈",
+                            "en": "isochrones for {communities:,} communities"},
+    "progress_download": {"zh": "下载步行路网与设施（Overpass）",
+                          "en": "downloading walk network and facilities (Overpass)"},
+    "progress_write": {"zh": "写出结果至 {folder}", "en": "writing outputs to {folder}"},
+    "term_warning": {"zh": "警告：{text}", "en": "Warning: {text}"},
+    "term_error": {"zh": "错误：{text}", "en": "Error: {text}"},
+    "term_outputs": {"zh": "输出文件位于 {folder}/：{files}", "en": "outputs in {folder}/: {files}"},
+    "term_summary": {"zh": "{n} 个社区{partial}，其中 {complete} 个社区的{circle}完整；判定依据：{basis}，"
+                           "社区内至少 {share:.0%} 的住宅在步行范围内即为覆盖；{left} 项未计入（left_out.csv）",
+                     "en": "{n} communities{partial}, {complete} with a complete {circle}; basis: {basis}, "
+                           "covered when >= {share:.0%} of homes are within reach; {left} left out (left_out.csv)"},
+    "term_partial": {"zh": "（{n} 个被截断）", "en": " ({n} partial)"},
+    "term_circle_time": {"zh": "生活圈（步行 {minutes:g} 分钟）", "en": "life circle ({minutes:g}-minute walk)"},
+    "term_circle_distance": {"zh": "生活圈（步行 {metres:g} 米）", "en": "life circle ({metres:g} m walk)"},
+    "term_circle_standard": {"zh": "{title}", "en": "{level} life circle"},
+    "term_data": {"zh": "数据：{source}", "en": "data: {source}"},
+    "term_category": {"zh": "  {category:<13} {label}：{limit:g} 米{tier}，已覆盖 {covered}/{n}",
+                      "en": "  {category:<13} {limit:>6g} m{tier}: {covered}/{n} covered"},
+    "term_tier": {"zh": "（{tier}）", "en": " ({tier} tier)"},
+    "basis_short_standard": {"zh": "GB 50180-2018 各层级步行距离", "en": "GB 50180-2018 tier distances"},
+    "basis_short_time": {"zh": "步行 {minutes:g} 分钟（{speed:g} km/h）", "en": "{minutes:g} min at {speed:g} km/h"},
+    "basis_short_distance": {"zh": "步行 {metres:g} 米", "en": "{metres:g} m"},
+    "overview_title": {"zh": "研究范围概览", "en": "Overview of the study area"},
+    "overview_legend": {"zh": "社区按覆盖类别数着色；点为设施", "en": "Communities coloured by categories reached; "
+                                                                "dots are facilities"},
+    "overview_streets": {"zh": "步行路网", "en": "Walk network"},
+    "north": {"zh": "北", "en": "N"},
+    "speed": {"zh": "步行速度", "en": "Walking speed"},
+    "speed_value": {"zh": "{speed:g} km/h（每分钟 {per_minute:g} 米）",
+                    "en": "{speed:g} km/h ({per_minute:g} m per minute)"},
+    "walk_minutes_value": {"zh": "{value:g} 分钟", "en": "{value:g} min"},
+    "overview_heading": {"zh": "概览地图", "en": "Overview map"},
+    "err_osm_not_found": {"zh": "找不到 OSM 文件：{path}", "en": "OSM file not found: {path}"},
+    "err_osm_not_file": {"zh": "OSM 路径不是文件：{path}", "en": "OSM path is not a file: {path}"},
+    "err_osm_suffix": {"zh": "{path}：不是 OSM 文件（应为 .osm.pbf、.osm 或 .osm.bz2）",
+                       "en": "{path}: not an OSM file (expected .osm.pbf, .osm or .osm.bz2)"},
+    "err_osm_unreadable": {"zh": "无法读取 OSM 文件 {path}：{reason}", "en": "cannot read OSM file {path}: {reason}"},
+    "err_osm_no_streets": {"zh": "{path}：文件中没有可步行的街道", "en": "{path}: no walkable streets in the file"},
+    "err_no_facilities": {"zh": "类别「{label}」（{category}）在研究范围内没有设施",
+                          "en": "category {category!r} has no facilities in the study area"},
+    "term_categories_head": {"zh": "{title}，判定依据：{basis}", "en": "level {level}, basis: {basis}"},
+    "term_categories_row": {"zh": "  {category:<13} {label}：{limit:g} 米（{tier}；{clause}）",
+                            "en": "  {category:<13} {label}: {limit:g} m ({tier} tier; {clause})"},
+    "err_no_community": {"zh": "没有社区位于街道网络范围内",
+                         "en": "no community lies within the street network's area"},
 }
 
 
@@ -239,3 +348,76 @@ def category_label(config: Config, key: str, lang: str = "en") -> str:
         return config.category(key).label(lang)
     except LifecircleError:
         return key
+
+
+class Message(str):
+    """A user-facing sentence kept with its :data:`STRINGS` key and fields.
+
+    ``str(message)`` is the English text, so code and tests that treat
+    warnings and progress lines as strings keep working; outputs call
+    :func:`localize` (or :meth:`text`) to render it in the run's language.
+    A field may itself be a :class:`Message`, a ``{lang: text}`` dict (e.g.
+    a category's labels) or a list of those (joined with ``list_sep``).
+
+    Parameters
+    ----------
+    key
+        A key of :data:`STRINGS` (an unknown key is a ``KeyError`` at once).
+    **fields
+        Values for the text's ``str.format`` fields.
+    """
+
+    key: str
+    fields: dict[str, object]
+
+    def __new__(cls, key: str, /, **fields: object) -> "Message":
+        obj = super().__new__(cls, _render(key, "en", fields))
+        obj.key = key
+        obj.fields = fields
+        return obj
+
+    def __reduce__(self):
+        # pickled (Dask, deepcopy of DataFrame.attrs) by key and fields, not as a plain str
+        return (_message, (self.key, self.fields))
+
+    def text(self, lang: str = "en") -> str:
+        """The sentence in ``lang`` (plain text, not escaped)."""
+        return _render(self.key, lang, self.fields)
+
+
+def _message(key: str, fields: dict[str, object]) -> Message:
+    return Message(key, **fields)
+
+
+def _field(value: object, lang: str) -> object:
+    if isinstance(value, Message):
+        return value.text(lang)
+    if isinstance(value, dict) and lang in value:
+        return value[lang]
+    if isinstance(value, (list, tuple)):
+        return t("list_sep", lang).join(str(_field(v, lang)) for v in value)
+    return value
+
+
+def _render(key: str, lang: str, fields: dict[str, object]) -> str:
+    return STRINGS[key][check_lang(lang)].format(**{k: _field(v, lang) for k, v in fields.items()})
+
+
+def localize(text: object, lang: str = "en") -> str:
+    """``text`` in ``lang``: a :class:`Message` rendered, anything else as ``str()``
+    (a plain string from code not yet translated stays as it is)."""
+    return text.text(lang) if isinstance(text, Message) else str(text)
+
+
+def labels(config: Config, key: str) -> dict[str, str]:
+    """Category ``key``'s label in every language, as a :class:`Message` field."""
+    return {lang: category_label(config, key, lang) for lang in LANGS}
+
+
+def basis_short(config: Config, lang: str = "en") -> str:
+    """:func:`basis_name` in ``lang``: "GB 50180-2018 tier distances" / "GB 50180-2018 各层级步行距离"."""
+    if config.mode == "time":
+        return t("basis_short_time", lang, minutes=config.minutes, speed=config.speed_kmh)
+    if config.mode == "distance":
+        return t("basis_short_distance", lang, metres=config.distance_m)
+    return t("basis_short_standard", lang)

@@ -27,6 +27,7 @@ from .core.engine import (
 from .core.isochrones import reach_polygon
 from .core.network import Region, StreetNetwork, project
 from .errors import ConfigError, EmptyAreaError, LifecircleError
+from .i18n import STRINGS, Message, labels, localize
 from .pois import access_points, categorize, display_points
 from .sources.osmfile import OSMData, read_osm
 
@@ -43,6 +44,13 @@ _MAX_AREA_POINTS = 400
 
 def _quiet(msg: str) -> None:
     pass
+
+
+def _speaker(progress: Progress | None, lang: str) -> Progress:
+    """``progress`` hearing every message in ``lang`` (Messages rendered, plain text as it is)."""
+    if progress is None:
+        return _quiet
+    return lambda msg: progress(localize(msg, lang))
 
 
 def load_source(source: str | Path | OSMData | None, keys: Iterable[str] = (),
@@ -227,20 +235,20 @@ def _facilities(features: gpd.GeoDataFrame, cfg: Config, crs, pois: gpd.GeoDataF
         warnings.extend(pois.attrs.get("warnings", []))
         facilities, merged = merge_pois(facilities, pois.to_crs(crs), mode=pois_mode)
         if merged and pois_mode == "add":
-            warnings.append(f"{merged} user POIs duplicated OSM POIs and were merged")
+            warnings.append(Message("warn_pois_merged", n=merged))
     facilities = facilities.sort_values(["category", "poi_id"], kind="stable").reset_index(drop=True)
     for key in cfg.keys:
         empty = not (facilities["category"] == key).any()
         if key in unread:
-            hint = (f"category {key!r} uses OSM key(s) {', '.join(unread[key])} that this data was not read "
-                    f"with; read it with lifecircle.read_osm(path, keys={unread[key]!r})")
+            hint = Message("err_unread_keys", category=key, label=labels(cfg, key), keys=unread[key],
+                           key_list=repr(unread[key]))
             if empty:
                 raise ConfigError(hint)
-            warnings.append(hint + ": objects tagged only with them are missing")
+            warnings.append(Message("warn_unread_keys", hint=hint))
         if empty:
             if key in cfg.explicit:
-                raise EmptyAreaError(f"category {key!r} has no facilities in the study area")
-            warnings.append(f"category {key!r}: no facilities in the study area; every community lacks it")
+                raise EmptyAreaError(Message("err_no_facilities", category=key, label=labels(cfg, key)))
+            warnings.append(Message("warn_no_facilities", category=key, label=labels(cfg, key)))
     return facilities
 
 
@@ -273,7 +281,7 @@ def _communities(communities, features: gpd.GeoDataFrame, net: StreetNetwork, bu
         })], ignore_index=True)
     comms = comms[~outside].reset_index(drop=True)
     if len(comms) == 0:
-        raise EmptyAreaError("no community lies within the street network's area")
+        raise EmptyAreaError(Message("err_no_community"))
     return comms, left
 
 
@@ -464,7 +472,7 @@ def _measure(study: Study, say: Progress) -> tuple[gpd.GeoDataFrame, gpd.GeoData
     columns, and the gaps."""
     gap_frames = []
     for cat in study.cfg.categories:
-        say(f"walking distances to {cat.key}")
+        say(Message("progress_walk", category=cat.key, label=labels(study.cfg, cat.key)))
         points, rows = study.access.of(study.facilities["category"].values == cat.key)
         reach = _walk(study, points, rows)
         for name, values in _score(cat.key, reach, study).items():
@@ -519,9 +527,14 @@ def _left_out(parts: list[pd.DataFrame], warnings: list[str]) -> pd.DataFrame:
     left = left.reindex(columns=LEFT_OUT_COLUMNS)
     counts = left["what"].value_counts()
     if len(left):
-        what = ", ".join(f"{counts[w]} {_plural(w, counts[w])}" for w in counts.index)
-        warnings.append(f"left out: {what} (see left_out.csv for each and why)")
+        warnings.append(Message("warn_left_out", what=[_counted(w, int(counts[w])) for w in counts.index]))
     return left
+
+
+def _counted(what: str, count: int) -> Message | str:
+    """"3 pois" / "3 个设施": a Message for the kinds i18n knows, English otherwise."""
+    key = f"count_{_plural(what, count)}"
+    return Message(key, n=count) if key in STRINGS else f"{count} {_plural(what, count)}"
 
 
 def _plural(what: str, count: int) -> str:
@@ -547,9 +560,9 @@ def _everything_left_out(osm: OSMData, study: Study, pois: gpd.GeoDataFrame, com
 
 def _read(source: str | Path | OSMData | None, cfg: Config, say: Progress) -> tuple[OSMData, StreetNetwork]:
     """The OSM data and its walk network, projected and indexed."""
-    say("reading OSM data")
+    say(Message("progress_read"))
     osm = load_source(source, cfg.tag_keys, say)
-    say(f"projecting walk network ({osm.graph.number_of_nodes():,} nodes)")
+    say(Message("progress_project", nodes=osm.graph.number_of_nodes()))
     # a graph read here is ours to project in place; a caller's is copied
     return osm, StreetNetwork.from_graph(project(osm.graph, copy=isinstance(source, OSMData)))
 
@@ -564,8 +577,7 @@ def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tupl
     left_out = _everything_left_out(osm, study, pois_out, comms_left, warnings)
     n_partial = int(comm_gdf["partial"].sum())
     if n_partial:
-        warnings.append(f"{n_partial} communities are cut by the edge of the data and were analysed on "
-                        "the part inside it (partial = True)")
+        warnings.append(Message("warn_partial", n=n_partial))
     return Analysis(
         config=study.cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs), isochrones=iso,
         gaps=gaps, left_out=left_out, graph=net.graph, source=osm.source, crs=net.crs, warnings=warnings,
@@ -604,8 +616,9 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
     area
         EPSG:4326 polygon: only communities whose centre lies in it are reported.
     lang, progress
-        "en" or "zh" for the names given to unnamed communities; a callable given a short
-        message at each long step.
+        "en" or "zh" for the names given to unnamed communities and for the progress
+        messages; a callable given a short message at each long step. ``warnings`` are
+        :class:`lifecircle.i18n.Message` (English as ``str``; ``.text(lang)`` in either).
     communities_crs, encoding
         For a ``communities`` file: "wgs84", "gcj02" (Amap AOIs) or "bd09" (Baidu) coordinates,
         converted vertex by vertex to WGS84; the attribute encoding of a shapefile (default:
@@ -622,20 +635,20 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
     LifecircleError
         ``InputFileError``, ``ConfigError`` or ``EmptyAreaError``: one line on bad input.
     """
-    say = progress or _quiet
+    say = _speaker(progress, lang)
     cfg = _as_config(config, level)
     limits = cfg.check_isochrones(isochrone_limits)  # before the work: NaN or inf would draw nothing
     osm, net = _read(source, cfg, say)
     warnings: list[str] = list(getattr(osm, "warnings", []))
     facilities = _facilities(osm.features, cfg, net.crs, pois, pois_mode, warnings, _unread_keys(osm, cfg))
-    say("finding communities and homes")
+    say(Message("progress_communities"))
     buildings = residential_buildings(osm.features, net.crs)
     communities = _community_input(communities, net.crs, communities_crs, encoding, warnings)
     comms, comms_left = _communities(communities, osm.features, net, buildings, area, lang)
-    say(f"snapping {len(facilities):,} facilities and homes of {len(comms):,} communities")
+    say(Message("progress_snap", facilities=len(facilities), communities=len(comms)))
     study = _study(net, cfg, comms, buildings, facilities)
     measured = _measure(study, say)
-    say(f"isochrones for {len(comms):,} communities")
+    say(Message("progress_isochrones", communities=len(comms)))
     centres = study.origins.snapped.subset(study.origins.centres)
     iso = community_isochrones(net, centres, measured[0]["community_id"].values, limits, cfg)
     return _result(osm, study, comms_left, measured, iso, warnings)

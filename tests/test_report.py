@@ -173,8 +173,10 @@ def test_report_contents(analysis, tmp_path, lang):
         summary, basis = [row[1:] for row in parser.rows if row and row[0] == cat.label(lang)]
         assert summary[:4] == [tier_text(config, cat.key, lang), t("metres_value", lang, value=f"{limit:g}"),
                                str(covered), f"{100 * covered / n:.0f}%"]
-        # the basis table cites the clause and the OSM rules of every category
-        assert basis == [cat.clause, cat.describe()]
+        # the basis table gives the distance, its minutes at the run's speed, the clause and the OSM rules
+        minutes = round(limit / (config.speed_kmh * 1000 / 60), 1)
+        assert basis == [t("metres_value", lang, value=f"{limit:g}"), t("walk_minutes_value", lang, value=minutes),
+                         cat.clause, cat.describe()]
     assert esc(rule_text(config, lang)) in html and esc(basis_text(config, lang)) in html
     # each community lists the nearest facility of every category, by name
     for _, row in analysis.communities.iterrows():
@@ -185,10 +187,12 @@ def test_report_contents(analysis, tmp_path, lang):
     assert HOSTILE_COMMUNITY in cells  # parsed back to the original text
     assert cells[CJK_COMMUNITY][0] == analysis.communities.iloc[1]["community_id"]
 
-    # Both charts inlined, decodable, byte-identical to make_charts' files.
-    assert len(parser.images) == 2
+    # The overview map, then both charts inlined, decodable, byte-identical to make_charts' files.
+    overview, *images = parser.images
+    assert base64.b64decode(overview.split(",", 1)[1]) == report.overview_png(analysis, lang)
+    assert len(images) == 2
     charts = report.make_charts(analysis, tmp_path, lang)
-    for src, chart in zip(parser.images, charts):
+    for src, chart in zip(images, charts):
         data = base64.b64decode(src.split(",", 1)[1])
         assert data == chart.read_bytes()
 
@@ -230,3 +234,48 @@ def test_templates_escape_every_value_the_way_esc_does():
         env.from_string("{{ nothing }}").render()
     for name in ("report.html.j2", "map_parts.html.j2"):
         assert env.get_template(name).environment.autoescape is True
+
+
+# ---------------------------------------------------------------- overview map
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_overview_map_draws_the_data(analysis, lang):
+    """Every facility at its place in its category's colour, every community in the colour of
+    the categories it reaches, every street; a scale bar as long as it says; the OSM credit."""
+    from matplotlib.collections import LineCollection, PatchCollection, PathCollection
+    from matplotlib.colors import to_hex
+    from matplotlib.patches import Rectangle
+
+    from lifecircle.outputs.maps import score_color
+
+    fig = report.overview_figure(analysis, lang)
+    assert draw_recording_warnings([fig]) == []  # no glyph missing, in either language
+    ax = fig.axes[0]
+    config, pois, communities = analysis.config, analysis.pois, analysis.communities
+
+    (markers,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    np.testing.assert_allclose(markers.get_offsets(), np.column_stack([pois.geometry.x, pois.geometry.y]))
+    colors = {c.key: c.color.lower() for c in config.categories}
+    assert [to_hex(c) for c in markers.get_facecolors()] == [colors[k] for k in pois["category"]]
+
+    (streets,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert len(streets.get_segments()) == len(analysis.study.net.geoms)
+
+    # geopandas draws one collection of the community polygons, one patch per row in table order
+    (areas,) = [c for c in ax.collections if isinstance(c, PatchCollection)]
+    expected = [score_color(r / len(config.categories)) for r in communities["reached"]]
+    assert [to_hex(c) for c in areas.get_facecolors()] == expected
+
+    # the bar's two halves span the length its label gives, in the analysis CRS's metres
+    assert analysis.communities.crs.axis_info[0].unit_name == "metre"
+    halves = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_zorder() == 6]
+    total = sum(p.get_width() for p in halves)
+    labels = [x.get_text() for x in ax.texts]
+    assert t("metres_value", lang, value=f"{total:g}") in labels or f"{total / 1000:g} km" in labels
+    assert 0.1 < total / np.diff(ax.get_xlim())[0] < 0.4
+    assert t("attribution", lang) in labels
+    # the north arrow points up
+    (arrow,) = [x for x in ax.texts if x.get_text() == t("north", lang)]
+    assert arrow.xy[1] > arrow.xyann[1] and arrow.xy[0] == arrow.xyann[0]
+    assert report.overview_png(analysis, lang) == report.overview_png(analysis, lang)

@@ -47,7 +47,7 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
     each category was judged by), ``left_out.csv`` (facilities and
     residential areas not counted, and why), ``lifecircle.gpkg`` (layers
     communities, pois, isochrones, gaps, routes; EPSG:4326), ``map.html``,
-    ``report.html`` and the PNG charts. All are written to a staging folder
+    ``report.html``, the PNG charts and ``overview.png`` (the report's static map). All are written to a staging folder
     first, so an error leaves no partial file behind. Text cells of the CSV
     files are defused against spreadsheet formulas
     (:func:`lifecircle.fileio.write_csv`), and the workbook's are string
@@ -67,7 +67,7 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
         The folder cannot be written or is in use by another run.
     """
     from .maps import make_map, render_map
-    from .report import chart_figures, png_bytes, report_html
+    from .report import OVERVIEW_NAME, chart_figures, overview_png, png_bytes, report_html
     from .sheets import coverage_workbook, workbook_bytes
 
     folder = Path(folder)
@@ -96,6 +96,10 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
         for name, png in charts.items():
             (stage / name).write_bytes(png)
             written[Path(name).stem] = folder / name
-        (stage / "report.html").write_bytes(report_html(analysis, lang, charts=charts).encode("utf-8"))
+        overview = overview_png(analysis, lang)  # the report's static map, also a file of its own
+        (stage / OVERVIEW_NAME).write_bytes(overview)
+        written["overview"] = folder / OVERVIEW_NAME
+        (stage / "report.html").write_bytes(report_html(analysis, lang, charts=charts, overview=overview)
+                                            .encode("utf-8"))
         written["report"] = folder / "report.html"
     return written

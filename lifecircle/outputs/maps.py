@@ -328,7 +328,9 @@ def _legend_html(config: Config, lang: str) -> str:
 
 def _notes_html(analysis: Any, lang: str) -> str:
     """The run's warnings (categories without facilities, what was left out), if any."""
-    warnings = list(getattr(analysis, "warnings", []) or [])
+    from ..i18n import localize  # warnings are i18n Messages: shown in the map's language
+
+    warnings = [localize(w, lang) for w in getattr(analysis, "warnings", []) or []]
     return str(_parts().notes(warnings, strings(lang))) if warnings else ""
 
 

@@ -1,4 +1,4 @@
-"""Charts (PNG) and a one-page, self-contained HTML report of an analysis.
+"""Charts (PNG), a static overview map and a self-contained HTML report of an analysis that prints on A4.
 
 Chinese labels need a CJK font: matplotlib's default (DejaVu Sans) has no
 Chinese glyphs and would draw empty boxes, warning only once. The font is
@@ -27,7 +27,18 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from ..config import Config
 from ..errors import LifecircleError
-from ..i18n import basis_text, category_label, check_lang, limit_text, rule_text, strings, t, tier_text
+from ..i18n import (
+    basis_text,
+    category_label,
+    check_lang,
+    level_title,
+    limit_text,
+    localize,
+    rule_text,
+    strings,
+    t,
+    tier_text,
+)
 from ..text import flag_of, int_of, is_missing, text_of
 from .htmlassets import data_uri, safe_color, templates, write_atomic
 
@@ -41,6 +52,9 @@ CJK_FAMILIES: tuple[str, ...] = (
 
 #: Chart file names, in the order :func:`make_charts` returns them.
 CHART_NAMES: tuple[str, ...] = ("chart_coverage.png", "chart_reached.png")
+
+#: File name of the static overview map (:func:`overview_figure`).
+OVERVIEW_NAME = "overview.png"
 
 _DPI = 120
 # Keeps the PNG bytes independent of the matplotlib version and the clock.
@@ -231,10 +245,10 @@ def chart_figures(analysis: Any, lang: str = "en") -> dict[str, Figure]:
     }
 
 
-def png_bytes(fig: Figure) -> bytes:
+def png_bytes(fig: Figure, dpi: float = _DPI) -> bytes:
     """Render ``fig`` to PNG bytes (no metadata that varies between runs)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, metadata=_PNG_METADATA, facecolor="white")
+    fig.savefig(buf, format="png", dpi=dpi, metadata=_PNG_METADATA, facecolor="white")
     return buf.getvalue()
 
 
@@ -263,6 +277,154 @@ def make_charts(analysis: Any, folder: str | Path, lang: str = "en") -> list[Pat
             for name, fig in chart_figures(analysis, lang).items()]
 
 
+# ---------------------------------------------------------------- overview map
+
+# Printed at the report's full width (about 180 mm), this is about 200 dpi.
+_OVERVIEW_DPI = 200
+_OVERVIEW_WIDTH_IN = 7.0
+_STREET_COLOR = "#c8c8c8"
+_NICE_LENGTHS_M = (50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000)
+
+
+def _street_lines(analysis: Any) -> list[np.ndarray]:
+    """The walk network's edges as coordinate arrays (analysis CRS): one per
+    street piece from the run's indexed network, or from the graph without it."""
+    import shapely
+
+    net = getattr(getattr(analysis, "study", None), "net", None)
+    if net is not None:
+        geoms = net.geoms
+    else:
+        graph = analysis.graph
+        xy = {n: (d["x"], d["y"]) for n, d in graph.nodes(data=True)}
+        seen: set[tuple] = set()
+        geoms = []
+        for u, v, k, d in graph.edges(keys=True, data=True):
+            if (v, u, k) in seen:  # each street once, not once per direction
+                continue
+            seen.add((u, v, k))
+            geoms.append(d.get("geometry") or shapely.LineString([xy[u], xy[v]]))
+    return [shapely.get_coordinates(g) for g in geoms]
+
+
+def _scale_length(width_m: float) -> float:
+    """A round length near a fifth of the map's width."""
+    target = width_m / 5
+    return float(min(_NICE_LENGTHS_M, key=lambda x: abs(np.log(x / target))))
+
+
+def _scale_bar(ax: Any, bounds: tuple[float, float, float, float], lang: str, family: str) -> None:
+    """A two-segment scale bar in the lower left, in metres of the (projected) analysis CRS."""
+    from matplotlib.patches import Rectangle
+
+    x0, y0, x1, y1 = bounds
+    length = _scale_length(x1 - x0)
+    height = (y1 - y0) * 0.012
+    left, bottom = x0 + (x1 - x0) * 0.03, y0 + (y1 - y0) * 0.03
+    # a white ground keeps the bar readable over communities and streets
+    ax.add_patch(Rectangle((left - length * 0.08, bottom - height * 1.2), length * 1.16, height * 5.2,
+                           facecolor="white", edgecolor="none", alpha=0.85, zorder=5))
+    for i, color in enumerate(("#222222", "white")):
+        ax.add_patch(Rectangle((left + i * length / 2, bottom), length / 2, height, facecolor=color,
+                               edgecolor="#222222", linewidth=0.6, zorder=6))
+    label = t("metres_value", lang, value=f"{length:g}") if length < 1000 else f"{length / 1000:g} km"
+    ax.text(left + length / 2, bottom + height * 1.8, label, ha="center", va="bottom", fontsize=8,
+            family=family, zorder=6)
+
+
+def _north_arrow(ax: Any, lang: str, family: str) -> None:
+    """North is up: the analysis CRS is a UTM zone, whose grid north is within
+    a degree or two of true north."""
+    ax.annotate(t("north", lang), xy=(0.95, 0.95), xytext=(0.95, 0.85), xycoords="axes fraction",
+                ha="center", va="center", fontsize=10, fontweight="bold", family=family,
+                arrowprops={"arrowstyle": "-|>", "color": "#222222", "linewidth": 1.2}, zorder=6)
+
+
+def _overview_legend(fig: Figure, config: Config, pois: pd.DataFrame, lang: str, family: str) -> None:
+    """Below the map: the reach colours, then the facility markers present."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from .maps import score_color
+
+    n = len(config.categories)
+    handles = [Patch(facecolor=score_color(k / n) if n else score_color(float("nan")), edgecolor="#333333",
+                     linewidth=0.5, label=t("legend_entry", lang, k=k, n=n)) for k in range(n, -1, -1)]
+    present = set(pois["category"]) if "category" in pois else set()
+    handles += [Line2D([], [], linestyle="none", marker="o", markersize=5, markerfacecolor=safe_color(c.color),
+                       markeredgecolor="#333333", markeredgewidth=0.4, label=c.label(lang))
+                for c in config.categories if c.key in present]
+    legend = fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=7, frameon=False,
+                        title=t("overview_legend", lang), title_fontsize=8, prop={"family": family, "size": 7})
+    legend.get_title().set_family(family)
+
+
+def overview_figure(analysis: Any, lang: str = "en") -> Figure:
+    """A static map of the run for print: streets light grey, communities coloured by the
+    number of categories they reach (the web map's colours), facilities as small markers
+    in their category's colour, a scale bar, a north arrow and the OSM credit. No tiles.
+
+    Parameters
+    ----------
+    analysis
+        A :class:`lifecircle.analysis.Analysis` (its tables in the projected analysis CRS).
+    lang
+        "zh" or "en".
+
+    Raises
+    ------
+    LifecircleError
+        For ``lang="zh"`` without a CJK font.
+    """
+    from matplotlib.collections import LineCollection
+
+    from .maps import score_color
+
+    check_lang(lang)
+    family = chart_family(lang)
+    config, communities, pois = analysis.config, analysis.communities, analysis.pois
+    shown = [g for g in (communities.geometry, pois.geometry) if len(g)]
+    x0, y0, x1, y1 = pd.concat(shown).total_bounds if shown else (0.0, 0.0, 1.0, 1.0)
+    pad = max(x1 - x0, y1 - y0, 100.0) * 0.06
+    bounds = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    aspect = (bounds[3] - bounds[1]) / (bounds[2] - bounds[0])
+    # at most ~7 inches of map: with its heading and legend it fits one A4 page
+    fig = _new_figure(_OVERVIEW_WIDTH_IN, min(max(_OVERVIEW_WIDTH_IN * aspect, 3.0), 7.0) + 1.2)
+    ax = fig.add_subplot()
+    ax.add_collection(LineCollection(_street_lines(analysis), colors=_STREET_COLOR, linewidths=0.5, zorder=1))
+    n = len(config.categories)
+    reached = pd.to_numeric(communities.get("reached", pd.Series(np.nan, index=communities.index)), errors="coerce")
+    if len(communities):
+        communities.plot(ax=ax, color=[score_color(r / n if n else float("nan")) for r in reached],
+                         edgecolor="#333333", linewidth=0.5, alpha=0.75, zorder=2)
+    colors = {c.key: safe_color(c.color) for c in config.categories}
+    if len(pois):
+        xy = np.column_stack([pois.geometry.x, pois.geometry.y])
+        ax.scatter(xy[:, 0], xy[:, 1], s=9, c=[colors.get(k, safe_color(None)) for k in pois["category"]],
+                   edgecolors="#222222", linewidths=0.3, zorder=4)
+    ax.set_xlim(bounds[0], bounds[2])
+    ax.set_ylim(bounds[1], bounds[3])
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("")  # geopandas labels the axes "Easting [metre]"
+    ax.set_ylabel("")
+    for spine in ax.spines.values():
+        spine.set_edgecolor("#888888")
+    _scale_bar(ax, bounds, lang, family)
+    _north_arrow(ax, lang, family)
+    ax.text(0.995, 0.005, t("attribution", lang), transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
+            family=family, color="#333333", zorder=6,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.5})
+    _overview_legend(fig, config, pois, lang, family)
+    return fig
+
+
+def overview_png(analysis: Any, lang: str = "en") -> bytes:
+    """The overview map (:func:`overview_figure`) as PNG bytes, at print resolution."""
+    return png_bytes(overview_figure(analysis, lang), dpi=_OVERVIEW_DPI)
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -273,16 +435,41 @@ h1 { font-size: 22px; margin-bottom: 4px; }
 h2 { font-size: 17px; margin-top: 28px; }
 table { border-collapse: collapse; margin: 8px 0; }
 th, td { border-bottom: 1px solid #ddd; padding: 3px 10px; text-align: left; }
+td { overflow-wrap: anywhere; }  /* long OSM rules and names wrap instead of running off the page */
+td.tier, td.num { white-space: nowrap; }
+table.basis, table.communities { table-layout: fixed; width: 100%; }
+table.basis th:nth-child(1) { width: 16%; }
+table.basis th:nth-child(2), table.basis th:nth-child(3) { width: 10%; }
+table.basis th:nth-child(4) { width: 28%; }
+table.communities th:nth-child(1) { width: 21%; }
+table.communities th:nth-child(2) { width: 12%; }
+table.communities th:nth-child(3) { width: 10%; }
+table.communities th:nth-child(4) { width: 22%; }
 td.num { text-align: right; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px;
   border: 1px solid #333; }
 img { max-width: 100%; display: block; margin: 8px 0; }
+img.overview { max-height: 240mm; width: auto; margin: 8px auto; }
 footer { margin-top: 32px; color: #555; font-size: 12px; }
 td { vertical-align: top; }
 td.nearest-list { font-size: 12px; }
 .partial { color: #a63603; font-size: 12px; }
+@page { size: A4; margin: 15mm 14mm 16mm;
+  @bottom-center { content: counter(page) " / " counter(pages); font: 8pt "Noto Sans CJK SC", sans-serif;
+    color: #555; } }
+@media print {
+  body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
+  h1 { font-size: 17pt; }
+  h2 { font-size: 13pt; margin-top: 16pt; break-after: avoid; }
+  table { width: 100%; }
+  thead { display: table-header-group; }
+  tr, img, li, footer { break-inside: avoid; }
+  section.keep, section.warnings { break-inside: avoid; }
+  section.overview, section.charts { break-inside: avoid; }
+  td.nearest-list, .partial { font-size: 8.5pt; }
+  th, td { padding: 2px 6px; }
+}
 """
-
 
 def _pct(value: float, lang: str) -> str:
     return t("not_available", lang) if is_missing(value) else f"{100.0 * value:.0f}%"
@@ -295,8 +482,10 @@ def _facts(analysis: Any, lang: str) -> list[tuple[str, str]]:
     n = len(communities)
     complete = int(communities["complete"].fillna(False).astype(bool).sum()) if "complete" in communities else 0
     return [
-        (t("level", lang), config.level),
+        (t("level", lang), level_title(config, lang)),
         (t("basis", lang), basis_text(config, lang)),
+        (t("speed", lang),
+         t("speed_value", lang, speed=config.speed_kmh, per_minute=round(config.metres_per_minute, 1))),
         (t("rule", lang), rule_text(config, lang)),
         (t("n_communities", lang), str(n)),
         (t("n_facilities", lang), str(len(analysis.pois))),
@@ -315,9 +504,12 @@ def _summary_rows(summary: list[CategorySummary], config: Config, lang: str) -> 
 
 
 def _basis_rows(config: Config, lang: str) -> list[dict[str, str]]:
-    """Per category: the clause of the standard and the OSM rules that decided it."""
+    """Per category: its walking distance (and minutes at the run's speed), the clause
+    of the standard and the OSM rules that decided it."""
     return [{
         "key": c.key, "label": c.label(lang), "rules": c.describe(),
+        "limit": limit_text(config, c.key, lang),
+        "minutes": t("walk_minutes_value", lang, value=round(config.limit_m(c.key) / config.metres_per_minute, 1)),
         "clause": c.clause if config.mode == "standard" else basis_text(config, lang),
     } for c in config.categories]
 
@@ -355,7 +547,8 @@ def _community_rows(communities: pd.DataFrame, config: Config, lang: str) -> lis
     return rows
 
 
-def report_html(analysis: Any, lang: str = "en", charts: dict[str, bytes] | None = None) -> str:
+def report_html(analysis: Any, lang: str = "en", charts: dict[str, bytes] | None = None,
+                overview: bytes | None = None) -> str:
     """Return the report page as text.
 
     Rendered from the Jinja2 template ``lifecircle/templates/report.html.j2``,
@@ -369,21 +562,27 @@ def report_html(analysis: Any, lang: str = "en", charts: dict[str, bytes] | None
         "zh" or "en".
     charts
         PNG bytes by file name; rendered from the analysis when None.
+    overview
+        PNG bytes of the overview map (:func:`overview_png`); rendered when None.
 
     Returns
     -------
     str
-        A complete HTML document with the charts inlined as data URIs;
-        every string from OSM, user files or the config is escaped.
+        A complete HTML document with the overview map and the charts inlined
+        as data URIs, laid out for A4 print; every string from OSM, user
+        files or the config is escaped, and the run's warnings are in ``lang``.
     """
     check_lang(lang)
     if charts is None:
         charts = {name: png_bytes(fig) for name, fig in chart_figures(analysis, lang).items()}
+    if overview is None:
+        overview = overview_png(analysis, lang)
     config = analysis.config
     alts = {CHART_NAMES[0]: t("chart_share_title", lang), CHART_NAMES[1]: t("chart_hist_title", lang)}
     return templates().get_template("report.html.j2").render(
         html_lang="zh-CN" if lang == "zh" else "en",
-        title=f'{t("report_title", lang)} · {config.level}',
+        title=f'{t("report_title", lang)} · {level_title(config, lang)}',
+        overview=data_uri(overview, "image/png"),
         css=Markup(_CSS),  # a constant of this module
         t=strings(lang),
         facts=_facts(analysis, lang),
@@ -391,7 +590,7 @@ def report_html(analysis: Any, lang: str = "en", charts: dict[str, bytes] | None
         basis=_basis_rows(config, lang),
         images=[(data_uri(png, "image/png"), alts.get(name, name)) for name, png in charts.items()],
         communities=_community_rows(analysis.communities, config, lang),
-        warnings=list(getattr(analysis, "warnings", []) or []),
+        warnings=[localize(w, lang) for w in getattr(analysis, "warnings", []) or []],
         source=text_of(analysis.source),
     )
 

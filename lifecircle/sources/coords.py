@@ -367,8 +367,9 @@ def export_warning(columns: Any, lon: ArrayLike, lat: ArrayLike, what: str, opti
     if source is None or lon_a.size == 0 or bool(np.all(out_of_china(lon_a, lat_a))):
         return []
     name = "gcj02" if source.startswith("Amap") else "bd09"
-    return [f"{what} looks like a {source} export but no coordinate system was given: read as WGS-84, "
-            f"which puts its places a few hundred metres off; give {option} {name}"]
+    from ..i18n import Message
+
+    return [Message("warn_export_crs", what=what, source=source, option=option, name=name)]
 
 
 def transform_geometries(geoms: Any, crs: str) -> NDArray[np.object_]:

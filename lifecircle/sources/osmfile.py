@@ -28,6 +28,7 @@ import shapely
 
 from ..core.network import build_walk_graph
 from ..errors import EmptyAreaError, InputFileError, first_line
+from ..i18n import Message
 
 #: Tag keys that make an OSM object worth keeping as a feature.
 FEATURE_KEYS = frozenset({
@@ -312,10 +313,7 @@ class _Scanner:
             date = self.newest.astimezone(timezone.utc).date().isoformat()
         warnings = []
         if self.unordered_nodes:
-            warnings.append(
-                f"{self.unordered_nodes:,} node ids repeat or are out of order in the file (first node/"
-                f"{self.first_unordered}); a node given twice keeps one of its locations, which can move "
-                "streets and facilities: check the extract (osmium sort, osmium check-refs)")
+            warnings.append(Message("warn_unordered_nodes", n=self.unordered_nodes, first=self.first_unordered))
         warnings += _far_nodes(self.ways)
         return OSMScan(self.ways, self.features, left_out, date, self.keys, tuple(warnings))
 
@@ -323,11 +321,11 @@ class _Scanner:
 def _check_path(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
-        raise InputFileError(f"OSM file not found: {path}")
+        raise InputFileError(Message("err_osm_not_found", path=str(path)))
     if not path.is_file():
-        raise InputFileError(f"OSM path is not a file: {path}")
+        raise InputFileError(Message("err_osm_not_file", path=str(path)))
     if not path.name.lower().endswith(_SUFFIXES):
-        raise InputFileError(f"{path}: not an OSM file (expected .osm.pbf, .osm or .osm.bz2)")
+        raise InputFileError(Message("err_osm_suffix", path=str(path)))
     return path
 
 
@@ -371,8 +369,8 @@ def scan_osm(path: str | Path, keys: Iterable[str] = (),
             count += 1
             if progress is not None and not count & _PROGRESS_MASK and time.monotonic() - said >= _PROGRESS_EVERY_S:
                 said = time.monotonic()
-                progress(f"read {count / 1e6:.1f} million objects of {path.name}, {len(scanner.ways):,} "
-                         f"street pieces and {len(scanner.features):,} features so far")
+                progress(Message("progress_read_count", millions=count / 1e6, file=path.name,
+                                 ways=len(scanner.ways), features=len(scanner.features)))
             if obj.is_area():
                 scanner.area(obj)
                 continue
@@ -391,7 +389,7 @@ def scan_osm(path: str | Path, keys: Iterable[str] = (),
             if obj.tags:
                 scanner.tagged(obj)
     except (RuntimeError, osmium.InvalidLocationError) as e:  # the latter: lat="nan", lat="abc"
-        raise InputFileError(f"cannot read OSM file {path}: {first_line(e)}") from None
+        raise InputFileError(Message("err_osm_unreadable", path=str(path), reason=first_line(e))) from None
     return scanner.finish(header_date)
 
 
@@ -417,8 +415,7 @@ def _far_nodes(ways: list[dict[str, Any]], factor: float = 20.0, floor_km: float
     i = int(np.argmax(dist))
     nid, lon, lat = int(ids[i]), float(lon[i]), float(lat[i])
     n = len(np.unique(ids[far]))
-    return [f"{n:,} street node(s) lie far from the rest of the extract (e.g. node/{nid} at {lat:.5f}, "
-            f"{lon:.5f}, {dist[i]:,.0f} km away): probably wrong coordinates; their streets are kept"]
+    return [Message("warn_far_nodes", n=n, node=nid, lat=lat, lon=lon, km=float(dist[i]))]
 
 
 def features_frame(features: list[dict[str, Any]]) -> gpd.GeoDataFrame:
@@ -474,7 +471,7 @@ def read_osm(
     """
     scan = scan_osm(path, keys, progress)
     if not scan.ways:
-        raise EmptyAreaError(f"{path}: no walkable streets in the file")
+        raise EmptyAreaError(Message("err_osm_no_streets", path=str(path)))
     graph = build_walk_graph(scan.ways, simplify=simplify, retain_all=retain_all)
     return OSMData(
         graph=graph, features=features_frame(scan.features), source=Path(path).name,

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, InputFileError
+from ..i18n import Message
 
 #: Tried, in this order, when a file declares no encoding.
 UTF8 = "utf-8"
@@ -98,8 +99,7 @@ def decode_text(data: bytes, encoding: str | None, what: str) -> tuple[str, str 
     except UnicodeDecodeError:
         raise InputFileError(f"{what} is neither UTF-8 nor GBK/GB18030 text; "
                              "give its encoding with --encoding") from None
-    return text, (f"{what} is not UTF-8 and declares no encoding: read as GB18030 (GBK); "
-                  "give --encoding if names look wrong")
+    return text, Message("warn_guessed_gb18030", what=what)
 
 
 def _dbf_path(path: Path) -> Path | None:
@@ -206,7 +206,6 @@ def shapefile_encoding(path: str | Path, encoding: str | None, what: str) -> tup
             continue
         if candidate == UTF8:
             return UTF8, None  # GDAL would take undeclared UTF-8 for ISO-8859-1
-        return CHINESE, (f"{what} {path.name} declares no encoding (no .cpg) and is not UTF-8: "
-                         f"read as GB18030 (GBK); give --encoding if names look wrong")
+        return CHINESE, Message("warn_guessed_gb18030_shp", what=what, file=path.name)
     raise InputFileError(f"{what} {path}: its attribute table ({dbf.name}) declares no encoding and is "
                          "neither UTF-8 nor GBK/GB18030; give its encoding with --encoding")

@@ -364,17 +364,19 @@ def _assign_categories(
 
 
 def _skip_warning(keys: pd.Series, keep: pd.Series, path: Path, mapped: bool) -> str:
-    """One line counting the rows dropped, and why."""
+    """One line counting the rows dropped, and why (a Message: English as str, Chinese too)."""
+    from ..i18n import Message
+
     other = keys[~keep & keys.notna()]
     n_none = int(keys.isna().sum())
     parts = []
     if len(other):
-        parts.append(f"{len(other)} in categories not analysed in this run ({', '.join(sorted(set(other)))})")
+        parts.append(Message("skip_other", n=len(other), keys=sorted(set(other))))
     if n_none:
-        where = " in the typecode/tag tables (built-in Amap typecodes, [pois] in the config)"
-        parts.append(f"{n_none} without a category" + (where if mapped else ""))
+        parts.append(Message("skip_none_mapped" if mapped else "skip_none", n=n_none))
     n_skipped = len(keys) - int(keep.sum())
-    return f"user POI file {path.name}: skipped {n_skipped} of {len(keys)} rows: {'; '.join(parts)}"
+    why = Message("pair_semicolon", a=parts[0], b=parts[1]) if len(parts) == 2 else parts[0]
+    return Message("warn_pois_skipped", file=path.name, n_skipped=n_skipped, n=len(keys), parts=why)
 
 
 # --------------------------------------------------------------------------
