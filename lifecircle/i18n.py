@@ -77,6 +77,20 @@ STRINGS: dict[str, dict[str, str]] = {
     "chart_hist_y": {"zh": "社区数", "en": "Number of communities"},
     "communities_heading": {"zh": "社区列表", "en": "Communities"},
     "warnings": {"zh": "警告", "en": "Warnings"},
+    # Site suggestions (lifecircle suggest)
+    "suggest_summary": {"zh": "{n} 处选址使另外 {residents} 名居民步行 {metres} 米内可达{label}；{complete} 个社区由此补齐全部设施",
+                        "en": "{n} sites bring {residents} more residents within {metres} m of {label}; "
+                              "{complete} communities become complete"},
+    "suggest_title": {"zh": "新设施选址建议：{label}", "en": "Where to build next: {label}"},
+    "layer_suggested": {"zh": "建议选址（{label}）", "en": "Suggested sites ({label})"},
+    "layer_newly": {"zh": "新增覆盖的住宅", "en": "Homes newly within reach"},
+    "suggest_tooltip": {"zh": "第 {rank} 处：新增 {residents} 名居民", "en": "Site {rank}: +{residents} residents"},
+    "suggest_site_name": {"zh": "建议{label}选址 {rank}", "en": "Suggested {label} site {rank}"},
+    "rank": {"zh": "排序", "en": "Rank"},
+    "residents_gained": {"zh": "新增覆盖居民", "en": "Residents newly within reach"},
+    "residents_cumulative": {"zh": "累计新增居民", "en": "Residents, cumulative"},
+    "homes_gained": {"zh": "新增覆盖住宅", "en": "Homes newly within reach"},
+    "communities_completed": {"zh": "补齐全部设施的社区", "en": "Communities becoming complete"},
     # Basis of the numbers
     "basis": {"zh": "判定依据", "en": "Basis"},
     "basis_standard": {"zh": "各类设施按其 GB 50180-2018 生活圈层级的步行距离判定",

@@ -1,0 +1,781 @@
+"""Where to build next: maximal covering site selection for one category.
+
+Given an analysis, choose up to ``count`` new sites for a category among
+candidate points so that as many residents as possible are newly brought
+within the category's walking distance (``config.limit_m(category)``), the
+existing facilities kept. Homes already within reach are not demand.
+
+Steps:
+
+1. **Demand**: the homes (weighted by their resident estimate) and the area
+   sample points of home-less communities (weight 0: they decide only
+   whether such a community becomes covered) that no existing facility of
+   the category reaches, measured exactly as the analysis measured them.
+2. **Candidates**: a user's points or polygons (a representative point of
+   each), or points every ``settings.suggest_spacing_m`` metres along the
+   streets within the distance (in a straight line) of an uncovered home.
+3. **Coverage matrix**: sparse candidate x demand, from bounded Dijkstra
+   searches of the engine (:func:`lifecircle.core.engine.origin_node_blocks`):
+   one per candidate by default (``direction="candidates"``), or one per
+   demand point (``"demand"``, the graph being undirected). Both give the
+   same matrix; per candidate is faster whenever there are fewer candidates
+   than uncovered homes, as usual (bench/suggest_bench.py measures both).
+4. **Solve**: the maximal covering location problem exactly with PySAL's
+   spopt (``MCLP.from_cost_matrix``, PuLP's bundled CBC, one thread) on an
+   equivalent reduced instance (demand points with the same set of
+   candidates merged, candidates covering a subset of another's dropped);
+   beyond ``settings.suggest_exact_cells`` cells, or when CBC does not prove
+   optimality within the time limit, the greedy solution, reported with an
+   upper bound on the optimum (the best of the greedy online bound and
+   greedy / (1 - 1/e)).
+5. **Ranking**: the chosen sites in greedy order of what each adds to those
+   before it; a site that adds nobody is dropped (``count`` is an upper
+   limit).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+
+from .. import settings
+from ..core.engine import Snapped, node_distances, origin_node_blocks, point_distances, snap_points
+from ..core.network import StreetNetwork
+from ..errors import ConfigError, InputFileError, first_line
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+    from ..config import Config
+
+DIRECTIONS = ("candidates", "demand")
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_request(config: "Config", category: str, count: int) -> None:
+    """Refuse an unknown category or a count below 1, before any work.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the problem.
+    """
+    if category not in config.keys:
+        raise ConfigError(f"unknown category {category!r} for suggestions; this run analyses: "
+                          f"{', '.join(config.keys)}")
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise ConfigError(f"count must be a whole number of at least 1, got {count!r}")
+
+
+# ---------------------------------------------------------------- coverage matrix
+
+
+@dataclass
+class Coverage:
+    """Which candidates reach which demand points within the limit.
+
+    Attributes
+    ----------
+    reach
+        CSR matrix (n_candidates, n_demand), int8 ones where the walk is
+        within the limit; indices sorted in each row.
+    metres
+        The walk of each stored entry, aligned with ``reach.indices``.
+    """
+
+    reach: sp.csr_matrix
+    metres: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.reach.shape
+
+
+def _to_points(net: StreetNetwork, block: np.ndarray, rows: Snapped, others: Snapped) -> np.ndarray:
+    """Walks from the snapped points of ``rows`` (their node distances in
+    ``block``, as :func:`origin_node_blocks` yields them) to each of ``others``.
+
+    A point at offset ``b`` on edge (u, v) with leg ``h`` is reached at
+    ``min(d(u) + b, d(v) + L - b) + h``, or along a shared edge directly.
+    """
+    out = np.full((len(rows), len(others)), np.inf)
+    ok = np.flatnonzero(others.ok)
+    if len(ok) == 0:
+        return out
+    e, b, h = others.edge[ok], others.offset[ok], others.leg[ok]
+    via_u = block[:, net.eu[e]] + b
+    via_v = block[:, net.ev[e]] + (net.length[e] - b)
+    out[:, ok] = np.minimum(via_u, via_v) + h
+    # a pair on one edge may walk straight along it
+    order = np.argsort(e, kind="stable")
+    se = e[order]
+    for r in range(len(rows)):
+        lo, hi = np.searchsorted(se, [rows.edge[r], rows.edge[r] + 1])
+        if lo == hi:
+            continue
+        j = ok[order[lo:hi]]
+        direct = np.abs(others.offset[j] - rows.offset[r]) + others.leg[j] + rows.leg[r]
+        out[r, j] = np.minimum(out[r, j], direct)
+    return out
+
+
+def coverage_matrix(net: StreetNetwork, candidates: Snapped, demand: Snapped, limit: float,
+                    direction: str = "candidates") -> Coverage:
+    """The sparse candidate x demand matrix of walks within ``limit`` metres.
+
+    Parameters
+    ----------
+    net
+        The indexed network.
+    candidates, demand
+        Snapped points; unsnapped ones reach nothing.
+    limit
+        Walking distance, metres.
+    direction
+        ``"candidates"``: one bounded Dijkstra per candidate;
+        ``"demand"``: one per demand point (same matrix).
+
+    Returns
+    -------
+    Coverage
+    """
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+    src, dst = (candidates, demand) if direction == "candidates" else (demand, candidates)
+    rr, cc, mm = [], [], []
+    for rows, block in origin_node_blocks(net, src, limit):
+        d = _to_points(net, block, src.subset(rows), dst)
+        r, c = np.nonzero(d <= limit)
+        rr.append(rows[r])
+        cc.append(c)
+        mm.append(d[r, c])
+    r = np.concatenate(rr) if rr else np.zeros(0, np.int64)
+    c = np.concatenate(cc) if cc else np.zeros(0, np.int64)
+    m = np.concatenate(mm) if mm else np.zeros(0)
+    if direction == "demand":
+        r, c = c, r
+    return _coverage(r, c, m, (len(candidates), len(demand)))
+
+
+def _coverage(rows: np.ndarray, cols: np.ndarray, metres: np.ndarray, shape: tuple[int, int]) -> Coverage:
+    order = np.lexsort((cols, rows))
+    rows, cols, metres = rows[order], cols[order], metres[order]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=shape[0]))])
+    reach = sp.csr_matrix((np.ones(len(cols), np.int8), cols.astype(np.int32), indptr), shape=shape)
+    return Coverage(reach, metres)
+
+
+# ---------------------------------------------------------------- solvers
+
+
+@dataclass
+class Solution:
+    """Chosen candidates and how good the choice is.
+
+    Attributes
+    ----------
+    chosen
+        Candidate indices, ranked (greedy order of what each adds).
+    gains
+        Weight each adds to those ranked before it (all positive).
+    value
+        Total weight covered.
+    bound
+        Upper bound on the optimum (equal to ``value`` when optimal).
+    method
+        ``"exact"`` (spopt MCLP, proven optimal) or ``"greedy"``.
+    note
+        Why greedy was used, when it was.
+    """
+
+    chosen: list[int]
+    gains: list[float]
+    value: float
+    bound: float
+    method: str
+    note: str = ""
+
+    @property
+    def optimal(self) -> bool:
+        return self.method == "exact"
+
+
+def _weights_of(reach: sp.csr_matrix, w: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+    """Weight each candidate (row; or only ``cols`` of them) covers."""
+    m = reach if cols is None else reach[cols]
+    return np.asarray(m @ w, dtype=float).ravel()
+
+
+def greedy(reach: sp.csr_matrix, weights: np.ndarray, count: int) -> Solution:
+    """The greedy maximal covering: each step takes the candidate adding the
+    most weight (the lowest index on a tie) until ``count`` or nothing is left.
+
+    The bound is the smaller of the online bound (after any step, the
+    covered weight plus the ``count`` largest further gains) and the
+    classic guarantee, greedy / (1 - 1/e).
+    """
+    w = np.asarray(weights, dtype=float).copy()
+    by_demand = reach.T.tocsr()
+    gains = _weights_of(reach, w)
+    chosen, added = [], []
+    covered = 0.0
+    bound = math.inf
+    for _ in range(count + 1):
+        top = np.sort(gains)[::-1][:count]
+        bound = min(bound, covered + float(top[top > 0].sum()))
+        if len(chosen) == count:
+            break
+        j = int(np.argmax(gains)) if len(gains) else -1
+        if j < 0 or gains[j] <= 0:
+            break
+        newly = reach.indices[reach.indptr[j]:reach.indptr[j + 1]]
+        newly = newly[w[newly] > 0]
+        chosen.append(j)
+        added.append(float(gains[j]))
+        covered += float(w[newly].sum())
+        w[newly] = 0.0
+        touched = np.unique(by_demand[newly].indices)
+        gains[touched] = _weights_of(reach, w, touched)  # recomputed, not decremented: no drift
+    if covered > 0:
+        bound = min(bound, covered / (1 - 1 / math.e))
+    return Solution(chosen, added, covered, max(bound, covered), "greedy")
+
+
+def _groups(reach: sp.csr_matrix, weights: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Merge demand points with the same set of candidates: (groups x
+    candidates) 0/1 matrix and the groups' weights (demand of weight 0 or
+    that nobody reaches is dropped)."""
+    by_demand = reach.T.tocsr()
+    by_demand.sort_indices()
+    keys: dict[bytes, int] = {}
+    group = np.full(by_demand.shape[0], -1, dtype=np.int64)
+    for i in np.flatnonzero((np.diff(by_demand.indptr) > 0) & (weights > 0)):
+        key = by_demand.indices[by_demand.indptr[i]:by_demand.indptr[i + 1]].tobytes()
+        group[i] = keys.setdefault(key, len(keys))
+    used = group >= 0
+    gw = np.bincount(group[used], weights=weights[used], minlength=len(keys))
+    first = np.unique(group[used], return_index=True)[1]
+    members = np.flatnonzero(used)[first]
+    return by_demand[members], gw
+
+
+def _undominated(groups: sp.csr_matrix) -> np.ndarray:
+    """Candidates (columns) whose groups are no subset of another's; of equal
+    sets the lowest index is kept. Dropping the others keeps the optimum."""
+    g = sp.csc_matrix(groups, dtype=np.int32)
+    size = np.asarray(g.sum(axis=0)).ravel()
+    overlap = (g.T @ g).tocoo()
+    i, j, o = overlap.row, overlap.col, overlap.data
+    inside = (i != j) & (o == size[i]) & ((size[j] > size[i]) | (j < i))
+    dominated = np.zeros(len(size), bool)
+    dominated[i[inside]] = True
+    return np.flatnonzero(~dominated & (size > 0))
+
+
+def _mclp(groups: sp.csr_matrix, gw: np.ndarray, count: int, time_limit: float) -> np.ndarray | None:
+    """Solve the reduced instance with spopt; the chosen columns, or None
+    when CBC did not prove optimality in time."""
+    import pulp
+    from spopt.locate import MCLP
+
+    # spopt takes a cost matrix and a radius: walks within reach are 0, the rest never
+    cost = np.where(groups.toarray() > 0, 0.0, np.inf)
+    p = min(count, groups.shape[1])
+    model = MCLP.from_cost_matrix(cost, gw, service_radius=0.5, p_facilities=p)
+    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=1, options=["randomCbcSeed 1"])
+    try:
+        model.solve(solver, results=False)
+    except (RuntimeError, pulp.PulpSolverError):
+        return None
+    if model.problem.sol_status != pulp.LpSolutionOptimal:
+        return None
+    return np.array([j for j, x in enumerate(model.fac_vars) if (x.value() or 0) > 0.5], dtype=np.int64)
+
+
+def solve(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, exact: bool = True,
+          time_limit: float | None = None, max_cells: int | None = None) -> Solution:
+    """Choose up to ``count`` candidates (rows of ``reach``) covering the most weight.
+
+    Parameters
+    ----------
+    reach
+        Candidate x demand 0/1 matrix.
+    weights
+        Weight of each demand point.
+    count
+        Most candidates to choose.
+    exact
+        Try the exact MCLP (spopt + CBC); False: greedy only.
+    time_limit, max_cells
+        CBC's time limit (seconds) and the largest reduced instance (groups x
+        candidates) tried exactly; default ``settings.suggest_time_limit_s``
+        and ``settings.suggest_exact_cells``.
+
+    Returns
+    -------
+    Solution
+        Ranked, each chosen candidate adding weight; deterministic.
+    """
+    w = np.asarray(weights, dtype=float)
+    first = greedy(reach, w, count)
+    first.chosen, first.gains = rank(reach, w, np.array(first.chosen, dtype=np.int64))
+    if first.bound <= first.value:
+        return _proven(first)
+    if not exact:
+        return first
+    time_limit = settings.suggest_time_limit_s if time_limit is None else time_limit
+    max_cells = settings.suggest_exact_cells if max_cells is None else max_cells
+    groups, gw = _groups(reach, w)
+    keep = _undominated(groups)
+    cells = groups.shape[0] * len(keep)
+    if cells > max_cells:
+        first.note = f"reduced instance of {cells:,} cells is above the exact limit ({max_cells:,})"
+        return first
+    picked = _mclp(groups[:, keep], gw, count, time_limit)
+    if picked is None:
+        first.note = f"CBC did not prove optimality within {time_limit:g} s"
+        return first
+    chosen, gains = rank(reach, w, keep[picked])
+    return Solution(chosen, gains, float(sum(gains)), float(sum(gains)), "exact")
+
+
+def _proven(s: Solution) -> Solution:
+    """A greedy solution whose bound meets its value is optimal."""
+    return Solution(s.chosen, s.gains, s.value, s.value, "exact", "greedy met its upper bound")
+
+
+def rank(reach: sp.csr_matrix, weights: np.ndarray, chosen: np.ndarray) -> tuple[list[int], list[float]]:
+    """Order ``chosen`` greedily (most added first, lowest index on a tie),
+    after dropping candidates whose demand the others cover already (the
+    highest index first), so that every site ranked is needed."""
+    w = np.asarray(weights, dtype=float).copy()
+    left = sorted(int(j) for j in chosen)
+    while left:
+        sub = reach[left]
+        times = np.asarray(sub.sum(axis=0)).ravel()
+        alone = np.asarray(sub @ (w * (times == 1)), dtype=float).ravel()
+        spare = np.flatnonzero(alone <= 0)
+        if len(spare) == 0:
+            break
+        left.pop(int(spare[-1]))
+    order, gains = [], []
+    while left:
+        g = _weights_of(reach, w, np.array(left))
+        k = int(np.argmax(g))
+        if g[k] <= 0:
+            break
+        j = left.pop(k)
+        order.append(j)
+        gains.append(float(g[k]))
+        w[reach.indices[reach.indptr[j]:reach.indptr[j + 1]]] = 0.0
+    return order, gains
+
+
+# ---------------------------------------------------------------- demand and candidates
+
+
+@dataclass
+class Demand:
+    """The origins of a category's analysis that no facility of it reaches.
+
+    Attributes
+    ----------
+    within
+        Over every origin of the study: reached by an existing facility.
+    origin
+        The demand: positions in the study's origins (homes and area
+        sample points, snapped, not reached).
+    snapped
+        Those origins snapped.
+    weight
+        Residents of each (0 for an area sample point).
+    """
+
+    within: np.ndarray
+    origin: np.ndarray
+    snapped: Snapped
+    weight: np.ndarray
+
+
+def uncovered(study: Any, category: str) -> Demand:
+    """What no facility of ``category`` reaches, measured as the analysis did
+    (same engine calls, same search bound, then within ``limit_m``)."""
+    origins, net = study.origins, study.net
+    points, _ = study.access.of(study.facilities["category"].values == category)
+    node_metres = node_distances(net, points, study.search, study.region)
+    metres = point_distances(net, node_metres, origins.snapped, points, study.search)
+    within = np.nan_to_num(metres, nan=np.inf) <= study.cfg.limit_m(category)
+    demand = np.flatnonzero(~origins.centres & origins.snapped.ok & ~within)
+    weight = np.zeros(len(demand))
+    homes = origins.kind[demand] == origins.HOME
+    weight[homes] = study.buildings["residents"].values[origins.building[demand[homes]]]
+    return Demand(within, demand, origins.snapped.subset(demand), weight)
+
+
+@dataclass
+class Candidates:
+    """Candidate sites: points (analysis CRS), snapped, with an id and a name each."""
+
+    points: np.ndarray
+    snapped: Snapped
+    ids: np.ndarray
+    names: np.ndarray
+    source: str
+
+    def subset(self, mask: np.ndarray) -> "Candidates":
+        return Candidates(self.points[mask], self.snapped.subset(mask), self.ids[mask], self.names[mask],
+                          self.source)
+
+
+def street_candidates(net: StreetNetwork, near: np.ndarray, distance: float,
+                      spacing: float | None = None) -> Candidates:
+    """Points along every street within ``distance`` (straight line) of ``near``.
+
+    Each such street gets ``ceil(length / spacing)`` points, at the middles
+    of equal pieces, so no point of it is more than ``spacing / 2`` from a
+    candidate. Ids name the street by its end nodes' OSM ids and the piece.
+    """
+    spacing = settings.suggest_spacing_m if spacing is None else spacing
+    if len(near) == 0:
+        return _empty_candidates()
+    _, hit = net.tree.query(np.asarray(near), predicate="dwithin", distance=distance)
+    edges = np.unique(hit)
+    pieces = np.maximum(1, np.ceil(net.length[edges] / spacing)).astype(np.int64)
+    edge = np.repeat(edges, pieces)
+    start = np.repeat(np.cumsum(pieces) - pieces, pieces)
+    k = np.arange(len(edge)) - start
+    offset = (k + 0.5) * net.length[edge] / pieces[np.searchsorted(edges, edge)]
+    scale = net.geom_length[edge] / np.where(net.length[edge] > 0, net.length[edge], 1.0)
+    points = shapely.line_interpolate_point(net.geoms[edge], offset * scale)
+    ids = np.array([f"street:{net.nodes[net.eu[e]]}-{net.nodes[net.ev[e]]}:{i}" for e, i in zip(edge, k)],
+                   dtype=object)
+    snapped = Snapped(edge.astype(np.int64), offset, np.zeros(len(edge)))
+    return Candidates(points, snapped, ids, np.full(len(edge), "", dtype=object), "streets")
+
+
+def _empty_candidates() -> Candidates:
+    z = np.zeros(0, dtype=np.int64)
+    return Candidates(np.zeros(0, dtype=object), Snapped(z, np.zeros(0), np.zeros(0)),
+                      np.zeros(0, dtype=object), np.zeros(0, dtype=object), "streets")
+
+
+_ID_COLUMNS = ("candidate_id", "site_id", "id", "fid", "osm_id", "编号")
+_NAME_COLUMNS = ("name", "名称", "site", "名字")
+
+
+def read_candidates(source: str | Path | gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    """Candidate sites from a vector file (or GeoDataFrame) as points in ``crs``.
+
+    Points are kept; polygons (vacant lots, plots, buildings) and lines
+    become a representative point inside them. A file without a CRS is taken
+    as EPSG:4326 when its coordinates are longitudes and latitudes, and
+    refused otherwise.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``candidate_id``, ``name``, geometry (Points, ``crs``).
+
+    Raises
+    ------
+    InputFileError
+        Missing, unreadable or empty file, rows without geometry, or
+        projected-looking coordinates without a CRS.
+    """
+    from ..fileio import find_column, read_vector
+
+    what = "candidates file"
+    if isinstance(source, gpd.GeoDataFrame):
+        gdf, label = source.copy(), "candidates"
+    else:
+        path = Path(source)
+        label = f"{what} {path}"
+        if not path.is_file():
+            raise InputFileError(f"{what} not found: {path}")
+        try:
+            gdf = read_vector(path)
+        except Exception as e:  # pyogrio/GDAL raise many types for bad files
+            raise InputFileError(f"cannot read {label}: {first_line(e)}") from None
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf or len(gdf) == 0:
+        raise InputFileError(f"{label} has no features")
+    geoms = gdf.geometry.values
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if bad.any():
+        raise InputFileError(f"{label}: feature {int(np.argmax(bad)) + 1} has no geometry")
+    if gdf.crs is None:
+        x0, y0, x1, y1 = gdf.total_bounds
+        if min(x0, y0) < -180 or x1 > 180 or max(abs(y0), abs(y1)) > 90:
+            raise InputFileError(f"{label} has no CRS and its coordinates are not longitude/latitude; "
+                                 "save it with its CRS")
+        gdf = gdf.set_crs("EPSG:4326")
+    points = np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
+    id_col, name_col = find_column(gdf.columns, _ID_COLUMNS), find_column(gdf.columns, _NAME_COLUMNS)
+    ids = [f"candidate/{i + 1}" for i in range(len(gdf))] if id_col is None else \
+        [str(v) if not pd.isna(v) else f"candidate/{i + 1}" for i, v in enumerate(gdf[id_col])]
+    names = [""] * len(gdf) if name_col is None else ["" if pd.isna(v) else str(v) for v in gdf[name_col]]
+    out = gpd.GeoDataFrame({"candidate_id": ids, "name": names}, geometry=list(points), crs=gdf.crs)
+    return out.to_crs(crs)
+
+
+def _file_candidates(source: Any, net: StreetNetwork, max_snap_m: float,
+                     warnings: list[str]) -> Candidates:
+    """Snap a user's candidates; those too far from any street are dropped with a warning."""
+    gdf = read_candidates(source, net.crs)
+    points = gdf.geometry.values
+    snapped = snap_points(net, points, max_snap_m)
+    label = str(source) if not isinstance(source, gpd.GeoDataFrame) else "candidates"
+    if not snapped.ok.any():
+        _, dist = net.tree.query_nearest(points, return_distance=True, all_matches=False)
+        raise InputFileError(f"no site of {label} lies within {max_snap_m:g} m of a walkable street "
+                             f"(the nearest is {float(np.min(dist)):.0f} m away)")
+    far = int((~snapped.ok).sum())
+    if far:
+        warnings.append(f"{far} candidate sites are more than {max_snap_m:g} m from any walkable street "
+                        "and were left out")
+    cands = Candidates(points, snapped, np.asarray(gdf["candidate_id"], dtype=object),
+                       np.asarray(gdf["name"], dtype=object), label)
+    return cands.subset(snapped.ok)
+
+
+# ---------------------------------------------------------------- the suggestion
+
+
+SITE_COLUMNS = ["rank", "site_id", "candidate_id", "name", "category", "residents_gained", "residents_cumulative",
+                "homes_gained", "communities_covered", "communities_completed", "completed_ids", "snap_m",
+                "lon", "lat", "geometry"]
+
+
+@dataclass
+class Suggestion:
+    """Where up to ``count`` new facilities of a category serve the most residents.
+
+    Attributes
+    ----------
+    category, limit_m, count
+        The category, the walking distance it is judged at, the most sites asked for.
+    sites
+        GeoDataFrame (analysis CRS), one row per chosen site in rank order:
+        ``rank``, ``site_id`` ("S1", ...), ``candidate_id``, ``name``,
+        ``category``, ``residents_gained`` (residents newly within reach,
+        beyond those of the sites ranked before), ``residents_cumulative``,
+        ``homes_gained``, ``communities_covered`` and
+        ``communities_completed`` (communities that become covered for the
+        category, or complete, with this site and those before it),
+        ``completed_ids``, ``snap_m``, ``lon``, ``lat``.
+    residents_gained
+        Residents newly within reach with all the sites.
+    residents_before, residents_total
+        Residents within reach of the existing facilities; all residents of homes.
+    method, bound, note
+        "exact" (optimal) or "greedy"; an upper bound on the residents any
+        ``count`` candidates could bring; why greedy, when it was.
+    newly
+        GeoDataFrame of the homes the sites bring within reach.
+    n_candidates, n_demand
+        Candidates considered; demand points (homes and area samples) not reached.
+    warnings
+        Non-fatal problems (candidates far from streets, nothing to gain).
+    """
+
+    category: str
+    limit_m: float
+    count: int
+    sites: gpd.GeoDataFrame
+    residents_gained: float
+    residents_before: float
+    residents_total: float
+    method: str
+    bound: float
+    note: str
+    newly: gpd.GeoDataFrame
+    n_candidates: int
+    n_demand: int
+    candidates_source: str
+    warnings: list[str] = field(default_factory=list)
+    analysis: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def optimal(self) -> bool:
+        """True when the residents gained are proven the most possible."""
+        return self.method == "exact"
+
+    @property
+    def communities_completed(self) -> int:
+        return int(self.sites["communities_completed"].sum()) if len(self.sites) else 0
+
+    def summary(self, lang: str = "en") -> str:
+        """The result in one line, e.g. "3 sites bring 1,240 more residents
+        within 300 m of a canteen; 2 communities become complete"."""
+        from ..i18n import category_label, t
+
+        label = category_label(self.analysis.config, self.category, lang) if self.analysis is not None \
+            else self.category
+        if lang == "en":
+            label = label.lower()
+            label = ("an " if label[:1] in "aeiou" else "a ") + label
+        return t("suggest_summary", lang, n=len(self.sites), residents=f"{self.residents_gained:,.0f}",
+                 metres=f"{self.limit_m:g}", label=label, complete=self.communities_completed)
+
+    def method_text(self) -> str:
+        """How the sites were chosen and how good they are, in one line (English)."""
+        if self.optimal:
+            return "exact: the most residents any choice of these candidates can bring (spopt MCLP, CBC)"
+        share = self.residents_gained / self.bound if self.bound > 0 else 1.0
+        return (f"greedy ({self.note}): at least {math.floor(share * 1000) / 10:g}% of the optimum, "
+                f"which is at most {self.bound:,.0f} residents")
+
+    def scenario(self) -> gpd.GeoDataFrame:
+        """The sites as a scenario (``change`` = ``add_facility``), EPSG:4326,
+        as ``lifecircle scenario`` reads it."""
+        from ..outputs.suggestion import scenario_frame
+
+        return scenario_frame(self)
+
+    def map(self, lang: str = "en"):
+        """The folium map of the suggestion (offline; see :func:`lifecircle.outputs.suggestion.suggest_map`)."""
+        from ..outputs.suggestion import suggest_map
+
+        return suggest_map(self, lang)
+
+    def save(self, folder: str | Path, lang: str = "en") -> dict[str, Path]:
+        """Write suggest.csv, suggest.gpkg (layer ``suggested_sites``), suggest.html and
+        suggested_scenario.geojson into ``folder`` (staged, then renamed)."""
+        from ..outputs.suggestion import save_suggestion
+
+        return save_suggestion(self, folder, lang)
+
+
+def suggest_sites(analysis: "Analysis", category: str, count: int,
+                  candidates: str | Path | gpd.GeoDataFrame | None = None, *, direction: str = "candidates",
+                  exact: bool = True, time_limit: float | None = None, spacing: float | None = None) -> Suggestion:
+    """Choose up to ``count`` sites for new ``category`` facilities bringing the
+    most residents within the category's walking distance.
+
+    Parameters
+    ----------
+    analysis
+        A finished :class:`~lifecircle.analysis.Analysis` (it keeps its study).
+    category
+        A category key of the run.
+    count
+        Most sites to choose (at least 1).
+    candidates
+        A vector file or GeoDataFrame of candidate sites (points, or
+        polygons taken at a representative point; any CRS); None places
+        candidates along the streets near uncovered homes
+        (``settings.suggest_spacing_m`` apart, or ``spacing``).
+    direction
+        Coverage matrix by one search per candidate (``"candidates"``) or per
+        uncovered home (``"demand"``): same result.
+    exact, time_limit
+        Solve exactly with spopt (see :func:`solve`), CBC's time limit.
+
+    Returns
+    -------
+    Suggestion
+
+    Raises
+    ------
+    ConfigError
+        Unknown category, count below 1, bad direction.
+    InputFileError
+        A candidates file that is missing, unreadable, empty, or has no site
+        near a street.
+    """
+    study = analysis.study
+    check_request(study.cfg, category, count)
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+    limit = study.cfg.limit_m(category)
+    warnings: list[str] = []
+    demand = uncovered(study, category)
+    if candidates is None:
+        homes = demand.weight > 0
+        cands = street_candidates(study.net, study.origins.points[demand.origin[homes]], limit, spacing)
+    else:
+        cands = _file_candidates(candidates, study.net, study.cfg.max_snap_m, warnings)
+    cover = coverage_matrix(study.net, cands.snapped, demand.snapped, limit, direction)
+    sol = solve(cover.reach, demand.weight, int(count), exact=exact, time_limit=time_limit)
+    if not sol.chosen:
+        warnings.append(f"no candidate site brings any resident within {limit:g} m of a {category}")
+    return _suggestion(analysis, category, int(count), cands, demand, cover, sol, warnings)
+
+
+def _community_flags(study: Any, analysis: "Analysis", category: str, within: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per community: scored points reached, scored points, and whether its
+    other categories are all covered."""
+    origins = study.origins
+    n = len(study.table)
+    scored = ~origins.centres
+    total = np.bincount(origins.community[scored], minlength=n)
+    good = np.bincount(origins.community[scored], weights=within[scored].astype(float), minlength=n)
+    others = [k for k in study.cfg.keys if k != category]
+    comm = analysis.communities
+    rest = comm[[f"covered_{k}" for k in others]].all(axis=1).values if others else np.ones(n, bool)
+    return good, total, rest
+
+
+def _suggestion(analysis: "Analysis", category: str, count: int, cands: Candidates, demand: Demand,
+                cover: Coverage, sol: Solution, warnings: list[str]) -> Suggestion:
+    """Tables of the chosen sites: what each adds, in rank order."""
+    study = analysis.study
+    origins, cfg = study.origins, study.cfg
+    good, total, rest = _community_flags(study, analysis, category, demand.within)
+    covered = np.round(good / np.maximum(total, 1), 4) >= cfg.min_share
+    complete = covered & rest
+    ids, names = study.table["community_id"].values, study.table["name"].values
+    reached = np.zeros(len(demand.origin), bool)
+    rows = []
+    for r, (j, gain) in enumerate(zip(sol.chosen, sol.gains)):
+        hit = cover.reach.indices[cover.reach.indptr[j]:cover.reach.indptr[j + 1]]
+        new = hit[~reached[hit]]
+        reached[new] = True
+        homes_new = int((origins.kind[demand.origin[new]] == origins.HOME).sum())
+        now = np.bincount(origins.community[demand.origin[reached]], minlength=len(total))
+        cov_now = np.round((good + now) / np.maximum(total, 1), 4) >= cfg.min_share
+        done = cov_now & rest
+        newly_done = done & ~complete
+        rows.append({
+            "rank": r + 1, "site_id": f"S{r + 1}", "candidate_id": cands.ids[j], "name": cands.names[j],
+            "category": category, "residents_gained": round(gain, 1),
+            "residents_cumulative": round(float(demand.weight[reached].sum()), 1), "homes_gained": homes_new,
+            "communities_covered": int((cov_now & ~covered).sum()),
+            "communities_completed": int(newly_done.sum()),
+            "completed_ids": ",".join(str(i) for i in ids[newly_done]),
+            "completed_names": "; ".join(str(x) for x in names[newly_done]),
+            "snap_m": round(float(cands.snapped.leg[j]), 1), "geometry": cands.points[j],
+        })
+        covered, complete = cov_now, complete | done
+    sites = _sites_frame(rows, study.net.crs)
+    homes = reached & (origins.kind[demand.origin] == origins.HOME)
+    newly = gpd.GeoDataFrame(
+        {"community_id": ids[origins.community[demand.origin[homes]]], "residents": demand.weight[homes]},
+        geometry=study.buildings.geometry.values[origins.building[demand.origin[homes]]], crs=study.net.crs)
+    home = origins.homes
+    all_res = study.buildings["residents"].values[origins.building[home]]
+    return Suggestion(
+        category=category, limit_m=cfg.limit_m(category), count=count, sites=sites,
+        residents_gained=float(demand.weight[reached].sum()),
+        residents_before=float(all_res[demand.within[home]].sum()), residents_total=float(all_res.sum()),
+        method=sol.method, bound=sol.bound, note=sol.note, newly=newly, n_candidates=len(cands.ids),
+        n_demand=len(demand.origin), candidates_source=cands.source, warnings=warnings, analysis=analysis,
+    )
+
+
+def _sites_frame(rows: list[dict], crs: Any) -> gpd.GeoDataFrame:
+    columns = SITE_COLUMNS[:11] + ["completed_names"] + SITE_COLUMNS[11:]
+    if not rows:
+        return gpd.GeoDataFrame(pd.DataFrame(columns=columns), geometry="geometry", crs=crs)
+    gdf = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=crs)
+    lonlat = gdf.geometry.to_crs(settings.output_crs)
+    gdf["lon"], gdf["lat"] = np.round(lonlat.x.values, 7), np.round(lonlat.y.values, 7)
+    return gdf[columns]
