@@ -78,7 +78,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "communities_heading": {"zh": "社区列表", "en": "Communities"},
     "warnings": {"zh": "警告", "en": "Warnings"},
     # Site suggestions (lifecircle suggest)
-    "suggest_summary": {"zh": "{n} 处选址使另外 {residents} 名居民步行 {metres} 米内可达{label}；{complete} 个社区由此补齐全部设施",
+    "suggest_summary": {"zh": "{n} 处选址使另外 {residents} 名居民步行 {metres} 米内可达{label}；"
+                              "{complete} 个社区由此补齐全部设施",
                         "en": "{n} sites bring {residents} more residents within {metres} m of {label}; "
                               "{complete} communities become complete"},
     "suggest_title": {"zh": "新设施选址建议：{label}", "en": "Where to build next: {label}"},
