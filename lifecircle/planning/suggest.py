@@ -36,6 +36,7 @@ Steps:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -290,12 +291,16 @@ def _mclp(groups: sp.csr_matrix, gw: np.ndarray, count: int, time_limit: float) 
     # spopt takes a cost matrix and a radius: walks within reach are 0, the rest never
     cost = np.where(groups.toarray() > 0, 0.0, np.inf)
     p = min(count, groups.shape[1])
-    model = MCLP.from_cost_matrix(cost, gw, service_radius=0.5, p_facilities=p)
-    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=1, options=["randomCbcSeed 1"])
-    try:
-        model.solve(solver, results=False)
-    except (RuntimeError, pulp.PulpSolverError):
-        return None
+    with warnings.catch_warnings():
+        # PuLP 3 warns of its 4.0 API in spopt's model building and for its bundled CBC
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model = MCLP.from_cost_matrix(cost, gw, service_radius=0.5, p_facilities=p)
+        # one thread and a fixed seed: the same instance gives the same optimum
+        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=1, options=["randomCbcSeed 1"])
+        try:
+            model.solve(solver, results=False)
+        except (RuntimeError, pulp.PulpSolverError):
+            return None
     if model.problem.sol_status != pulp.LpSolutionOptimal:
         return None
     return np.array([j for j, x in enumerate(model.fac_vars) if (x.value() or 0) > 0.5], dtype=np.int64)
@@ -304,6 +309,10 @@ def _mclp(groups: sp.csr_matrix, gw: np.ndarray, count: int, time_limit: float) 
 def solve(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, exact: bool = True,
           time_limit: float | None = None, max_cells: int | None = None) -> Solution:
     """Choose up to ``count`` candidates (rows of ``reach``) covering the most weight.
+
+    The greedy solution first; when its bound does not already prove it
+    optimal, the exact MCLP (:func:`mclp`) if the instance is small enough
+    and CBC proves optimality in time, else the greedy one with its bound.
 
     Parameters
     ----------
@@ -314,16 +323,14 @@ def solve(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, exact: bool 
     count
         Most candidates to choose.
     exact
-        Try the exact MCLP (spopt + CBC); False: greedy only.
+        Try the exact MCLP; False: greedy only.
     time_limit, max_cells
-        CBC's time limit (seconds) and the largest reduced instance (groups x
-        candidates) tried exactly; default ``settings.suggest_time_limit_s``
-        and ``settings.suggest_exact_cells``.
+        See :func:`mclp`.
 
     Returns
     -------
     Solution
-        Ranked, each chosen candidate adding weight; deterministic.
+        Ranked (:func:`rank`), each chosen candidate adding weight; deterministic.
     """
     w = np.asarray(weights, dtype=float)
     first = greedy(reach, w, count)
@@ -332,18 +339,51 @@ def solve(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, exact: bool 
         return _proven(first)
     if not exact:
         return first
+    best = mclp(reach, w, count, time_limit=time_limit, max_cells=max_cells)
+    if isinstance(best, str):
+        first.note = best
+        return first
+    return best
+
+
+def mclp(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, time_limit: float | None = None,
+         max_cells: int | None = None) -> Solution | str:
+    """The exact maximal covering choice, by spopt's MCLP on a reduced instance.
+
+    Demand points with the same set of candidates are merged (weights
+    added), demand nobody reaches or of weight 0 is dropped, and so are
+    candidates whose demand is a subset of another's: the optimum is that
+    of the full instance.
+
+    Parameters
+    ----------
+    reach, weights, count
+        As :func:`solve`.
+    time_limit
+        CBC's time limit, seconds (default ``settings.suggest_time_limit_s``).
+    max_cells
+        Largest reduced instance (groups x candidates) tried (default
+        ``settings.suggest_exact_cells``).
+
+    Returns
+    -------
+    Solution or str
+        The optimal, ranked solution; or why there is none (too large, or
+        not proven optimal in time).
+    """
+    w = np.asarray(weights, dtype=float)
     time_limit = settings.suggest_time_limit_s if time_limit is None else time_limit
     max_cells = settings.suggest_exact_cells if max_cells is None else max_cells
     groups, gw = _groups(reach, w)
     keep = _undominated(groups)
     cells = groups.shape[0] * len(keep)
     if cells > max_cells:
-        first.note = f"reduced instance of {cells:,} cells is above the exact limit ({max_cells:,})"
-        return first
+        return f"reduced instance of {cells:,} cells is above the exact limit ({max_cells:,})"
+    if len(keep) == 0:
+        return Solution([], [], 0.0, 0.0, "exact")
     picked = _mclp(groups[:, keep], gw, count, time_limit)
     if picked is None:
-        first.note = f"CBC did not prove optimality within {time_limit:g} s"
-        return first
+        return f"CBC did not prove optimality within {time_limit:g} s"
     chosen, gains = rank(reach, w, keep[picked])
     return Solution(chosen, gains, float(sum(gains)), float(sum(gains)), "exact")
 
@@ -511,12 +551,17 @@ def read_candidates(source: str | Path | gpd.GeoDataFrame, crs: Any) -> gpd.GeoD
     bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if bad.any():
         raise InputFileError(f"{label}: feature {int(np.argmax(bad)) + 1} has no geometry")
+    x0, y0, x1, y1 = gdf.total_bounds
+    lonlat = x0 >= -180 and x1 <= 180 and max(abs(y0), abs(y1)) <= 90
     if gdf.crs is None:
-        x0, y0, x1, y1 = gdf.total_bounds
-        if min(x0, y0) < -180 or x1 > 180 or max(abs(y0), abs(y1)) > 90:
+        if not lonlat:
             raise InputFileError(f"{label} has no CRS and its coordinates are not longitude/latitude; "
                                  "save it with its CRS")
         gdf = gdf.set_crs("EPSG:4326")
+    elif gdf.crs.is_geographic and not lonlat:
+        # GeoJSON is read as EPSG:4326 whatever it holds: projected metres in it are a mistake
+        raise InputFileError(f"{label}: coordinates such as ({x1:.0f}, {y1:.0f}) are not longitude/latitude, "
+                             "as its CRS says; save it with its projected CRS (e.g. as a GeoPackage)")
     points = np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
     id_col, name_col = find_column(gdf.columns, _ID_COLUMNS), find_column(gdf.columns, _NAME_COLUMNS)
     ids = [f"candidate/{i + 1}" for i in range(len(gdf))] if id_col is None else \
@@ -526,8 +571,7 @@ def read_candidates(source: str | Path | gpd.GeoDataFrame, crs: Any) -> gpd.GeoD
     return out.to_crs(crs)
 
 
-def _file_candidates(source: Any, net: StreetNetwork, max_snap_m: float,
-                     warnings: list[str]) -> Candidates:
+def _file_candidates(source: Any, net: StreetNetwork, max_snap_m: float, notes: list[str]) -> Candidates:
     """Snap a user's candidates; those too far from any street are dropped with a warning."""
     gdf = read_candidates(source, net.crs)
     points = gdf.geometry.values
@@ -539,7 +583,7 @@ def _file_candidates(source: Any, net: StreetNetwork, max_snap_m: float,
                              f"(the nearest is {float(np.min(dist)):.0f} m away)")
     far = int((~snapped.ok).sum())
     if far:
-        warnings.append(f"{far} candidate sites are more than {max_snap_m:g} m from any walkable street "
+        notes.append(f"{far} candidate sites are more than {max_snap_m:g} m from any walkable street "
                         "and were left out")
     cands = Candidates(points, snapped, np.asarray(gdf["candidate_id"], dtype=object),
                        np.asarray(gdf["name"], dtype=object), label)
@@ -696,18 +740,18 @@ def suggest_sites(analysis: "Analysis", category: str, count: int,
     if direction not in DIRECTIONS:
         raise ConfigError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
     limit = study.cfg.limit_m(category)
-    warnings: list[str] = []
+    notes: list[str] = []
     demand = uncovered(study, category)
     if candidates is None:
         homes = demand.weight > 0
         cands = street_candidates(study.net, study.origins.points[demand.origin[homes]], limit, spacing)
     else:
-        cands = _file_candidates(candidates, study.net, study.cfg.max_snap_m, warnings)
+        cands = _file_candidates(candidates, study.net, study.cfg.max_snap_m, notes)
     cover = coverage_matrix(study.net, cands.snapped, demand.snapped, limit, direction)
     sol = solve(cover.reach, demand.weight, int(count), exact=exact, time_limit=time_limit)
     if not sol.chosen:
-        warnings.append(f"no candidate site brings any resident within {limit:g} m of a {category}")
-    return _suggestion(analysis, category, int(count), cands, demand, cover, sol, warnings)
+        notes.append(f"no candidate site brings any resident within {limit:g} m of a {category}")
+    return _suggestion(analysis, category, int(count), cands, demand, cover, sol, notes)
 
 
 def _community_flags(study: Any, analysis: "Analysis", category: str, within: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -725,7 +769,7 @@ def _community_flags(study: Any, analysis: "Analysis", category: str, within: np
 
 
 def _suggestion(analysis: "Analysis", category: str, count: int, cands: Candidates, demand: Demand,
-                cover: Coverage, sol: Solution, warnings: list[str]) -> Suggestion:
+                cover: Coverage, sol: Solution, notes: list[str]) -> Suggestion:
     """Tables of the chosen sites: what each adds, in rank order."""
     study = analysis.study
     origins, cfg = study.origins, study.cfg
@@ -767,7 +811,7 @@ def _suggestion(analysis: "Analysis", category: str, count: int, cands: Candidat
         residents_gained=float(demand.weight[reached].sum()),
         residents_before=float(all_res[demand.within[home]].sum()), residents_total=float(all_res.sum()),
         method=sol.method, bound=sol.bound, note=sol.note, newly=newly, n_candidates=len(cands.ids),
-        n_demand=len(demand.origin), candidates_source=cands.source, warnings=warnings, analysis=analysis,
+        n_demand=len(demand.origin), candidates_source=cands.source, warnings=notes, analysis=analysis,
     )
 
 
