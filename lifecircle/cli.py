@@ -445,7 +445,7 @@ def suggest(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
         click.echo(f"Warning: {w}", err=True)
     written = result.save(out_dir, lang=lang)
     click.echo(result.summary(lang))
-    click.echo(f"  {result.method_text()}")
+    click.echo(f"  {result.method_text(lang)}")
     for row in result.sites.itertuples(index=False):
         click.echo(f"  {row.site_id}: +{row.residents_gained:,.0f} residents ({row.lat:.6f}, {row.lon:.6f})")
     click.echo(f"outputs in {out_dir}/: " + ", ".join(p.name for p in written.values()))

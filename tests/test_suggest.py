@@ -3,6 +3,7 @@ extract against networkx Dijkstra and a re-analysis, outputs, bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -285,3 +286,41 @@ def test_cli_errors_are_one_line(args, message, tmp_path, capsys):
     assert status == 2
     assert len(err.splitlines()) == 1 and message in err
     assert not out.exists() or not any(out.iterdir())
+
+
+# ---------------------------------------------------------------- the map in a browser
+
+
+@pytest.mark.browser
+def test_map_renders_offline_with_hostile_names(small, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    a, s = small
+    # the sites under hostile names, as a user's candidates file could give them
+    hostile = '<img src=x onerror="window.__lcPwned=1;alert(1)">'
+    sites = s.sites.copy()
+    sites["name"] = [hostile, "${window.__lcPwned=2}`", "普通 <b>选址</b>"]
+    bad = dataclasses.replace(s, sites=sites)
+    bad.save(tmp_path, lang="zh")
+    page_errors, dialogs, blocked = [], [], []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1000, "height": 700})
+        page.on("pageerror", lambda e: page_errors.append(str(e)))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:")
+                   else (blocked.append(r.request.url), r.abort()))
+        page.goto((tmp_path / "suggest.html").as_uri())
+        assert page.evaluate("document.querySelectorAll('.lc-site-marker').length") == len(sites)
+        page.click(".lc-site-marker >> nth=0")
+        popup = page.wait_for_selector(".lc-site[data-rank='1']")
+        text = popup.inner_text()
+        assert hostile in text  # shown as text
+        assert f"{sites['residents_gained'].iloc[0]:,.0f}" in text
+        legend = page.inner_text(".lc-suggest")
+        assert s.summary("zh") in legend
+        pwned = page.evaluate("window.__lcPwned")
+        browser.close()
+    assert page_errors == [] and dialogs == [] and pwned is None
+    assert all(u.startswith("https://tile.openstreetmap.org/") for u in blocked)

@@ -119,7 +119,7 @@ def suggest_map(s: "Suggestion", lang: str = "en") -> folium.Map:
     fig = m.get_root()
     box = (f'<div class="lc-box lc-legend lc-suggest" style="border-left: 4px solid {safe_color(_SITE_COLOR)}">'
            f"<b>{esc(t('suggest_title', lang, label=cat.label(lang)))}</b>{esc(s.summary(lang))}<br>"
-           f"<span class=\"lc-rule\">{esc(s.method_text())}</span></div>")
+           f"<span class=\"lc-rule\">{esc(s.method_text(lang))}</span></div>")
     fig.html.add_child(Element(box), name="lc_legend")
     fig.html.add_child(Element(maps._attribution_html(a, lang)), name="lc_attribution")
     if bounds is not None:

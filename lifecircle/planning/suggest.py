@@ -669,13 +669,15 @@ class Suggestion:
         return t("suggest_summary", lang, n=len(self.sites), residents=f"{self.residents_gained:,.0f}",
                  metres=f"{self.limit_m:g}", label=label, complete=self.communities_completed)
 
-    def method_text(self) -> str:
-        """How the sites were chosen and how good they are, in one line (English)."""
+    def method_text(self, lang: str = "en") -> str:
+        """How the sites were chosen and how good they are, in one line."""
+        from ..i18n import t
+
         if self.optimal:
-            return "exact: the most residents any choice of these candidates can bring (spopt MCLP, CBC)"
+            return t("suggest_exact", lang)
         share = self.residents_gained / self.bound if self.bound > 0 else 1.0
-        return (f"greedy ({self.note}): at least {math.floor(share * 1000) / 10:g}% of the optimum, "
-                f"which is at most {self.bound:,.0f} residents")
+        return t("suggest_greedy", lang, note=self.note, share=f"{math.floor(share * 1000) / 10:g}",
+                 bound=f"{self.bound:,.0f}")
 
     def scenario(self) -> gpd.GeoDataFrame:
         """The sites as a scenario (``change`` = ``add_facility``), EPSG:4326,
