@@ -82,6 +82,10 @@ STRINGS: dict[str, dict[str, str]] = {
                               "{complete} 个社区由此补齐全部设施",
                         "en": "{n} sites bring {residents} more residents within {metres} m of {label}; "
                               "{complete} communities become complete"},
+    "suggest_summary_1": {"zh": "1 处选址使另外 {residents} 名居民步行 {metres} 米内可达{label}；"
+                                "{complete} 个社区由此补齐全部设施",
+                          "en": "1 site brings {residents} more residents within {metres} m of {label}; "
+                                "{complete} communities become complete"},
     "suggest_title": {"zh": "新设施选址建议：{label}", "en": "Where to build next: {label}"},
     "layer_suggested": {"zh": "建议选址（{label}）", "en": "Suggested sites ({label})"},
     "layer_newly": {"zh": "新增覆盖的住宅", "en": "Homes newly within reach"},

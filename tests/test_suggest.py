@@ -324,3 +324,38 @@ def test_map_renders_offline_with_hostile_names(small, tmp_path):
         browser.close()
     assert page_errors == [] and dialogs == [] and pwned is None
     assert all(u.startswith("https://tile.openstreetmap.org/") for u in blocked)
+
+
+def test_nothing_to_gain_writes_empty_outputs(small, tmp_path):
+    """A site that reaches no uncovered home: no site is suggested, the files say so."""
+    a, _ = small
+    study = a.study
+    d = sg.uncovered(study, "pharmacy")
+    homes = shapely.get_coordinates(study.origins.points[d.origin[d.weight > 0]])
+    xy = study.net.xy
+    gap = np.min(np.hypot(xy[:, None, 0] - homes[None, :, 0], xy[:, None, 1] - homes[None, :, 1]), axis=1)
+    far = xy[int(np.argmax(gap))]
+    assert gap.max() > 300  # farther than any walk of 300 m
+    r = a.suggest("pharmacy", 2, gpd.GeoDataFrame(geometry=[shapely.Point(*far)], crs=a.crs))
+    assert len(r.sites) == 0 and r.residents_gained == 0 and r.optimal
+    assert r.warnings == ["no candidate site brings any resident within 300 m of a pharmacy"]
+    assert r.summary().startswith("0 sites bring 0 more residents")
+    r.save(tmp_path)
+    assert (tmp_path / "suggest.csv").read_text(encoding="utf-8").startswith("rank,site_id,")
+    assert json.loads((tmp_path / "suggested_scenario.geojson").read_text(encoding="utf-8"))["features"] == []
+    assert not (tmp_path / "suggest.gpkg").exists()
+
+
+def test_cli_suggest_end_to_end(tmp_path, capsys):
+    from lifecircle.cli import run
+
+    out = tmp_path / "out"
+    status = run(["suggest", "--category", "pharmacy", "--count", "2", "--level", "5min", "--out", str(out), "-q"])
+    lines = capsys.readouterr().out.splitlines()
+    assert status == 0
+    assert lines[0].startswith("2 sites bring ") and "more residents within 300 m of a pharmacy; " in lines[0]
+    assert lines[1].startswith("  exact: ")
+    assert sorted(p.name for p in out.iterdir()) == ["suggest.csv", "suggest.gpkg", "suggest.html",
+                                                       "suggested_scenario.geojson"]
+    sites = gpd.read_file(out / "suggest.gpkg", layer="suggested_sites")
+    assert lines[0].split(" more residents")[0] == f"2 sites bring {sites['residents_cumulative'].iloc[-1]:,.0f}"

@@ -34,7 +34,9 @@ _NEWLY_COLOR = "#33a02c"
 
 
 def _label(s: "Suggestion", lang: str) -> str:
-    return category_label(s.analysis.config, s.category, lang)
+    """The category's label as it reads inside a phrase ("pharmacy", "药店")."""
+    label = category_label(s.analysis.config, s.category, lang)
+    return label.lower() if lang == "en" else label
 
 
 def scenario_frame(s: "Suggestion", lang: str = "en") -> gpd.GeoDataFrame:
@@ -85,7 +87,7 @@ def _site_layer(s: "Suggestion", sites: gpd.GeoDataFrame, lang: str) -> folium.F
 
 def _newly_layer(newly: gpd.GeoDataFrame, lang: str) -> folium.GeoJson:
     style = {"color": _NEWLY_COLOR, "weight": 1, "fillColor": _NEWLY_COLOR, "fillOpacity": 0.7}
-    props = [{"style": style, "tooltip": esc(f"{t('residents', lang)}: {r:,.0f}")} for r in newly["residents"]]
+    props = [{"style": style, "tooltip": esc(f"{t('residents', lang)}: {r:,.0f}")} for r in newly.get("residents", [])]
     fc = maps._feature_collection(newly.geometry, props)
     return maps._geojson_layer(fc, t("layer_newly", lang), class_name="lc-newly")
 
