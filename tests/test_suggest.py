@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lifecircle.config import load_config
+from lifecircle.core.engine import Snapped, node_distances, point_distances, snap_points
 from lifecircle.errors import ConfigError, InputFileError
 from lifecircle.planning import suggest as sg
 
@@ -125,8 +126,8 @@ def test_residents_gained_agree_with_networkx(small):
     pts = study.origins.snapped.subset(homes)
     res = study.buildings["residents"].values[study.origins.building[homes]]
     existing, _ = study.access.of(study.facilities["category"].values == "pharmacy")
-    sites = sg.snap_points(study.net, s.sites.geometry.values, 1.0)
-    both = sg.Snapped(np.concatenate([existing.edge, sites.edge]), np.concatenate([existing.offset, sites.offset]),
+    sites = snap_points(study.net, s.sites.geometry.values, 1.0)
+    both = Snapped(np.concatenate([existing.edge, sites.edge]), np.concatenate([existing.offset, sites.offset]),
                       np.concatenate([existing.leg, sites.leg]))
     before = _nx_distances(study.net, existing, pts, limit) <= limit + 1e-6
     after = _nx_distances(study.net, both, pts, limit) <= limit + 1e-6
@@ -151,6 +152,14 @@ def test_exact_at_least_greedy_and_directions_agree(small):
     assert by_cand.reach.nnz > 0
     assert (by_cand.reach != by_dem.reach).nnz == 0
     np.testing.assert_allclose(by_cand.metres, by_dem.metres, rtol=0, atol=1e-9)
+    # each candidate's row is the engine's whole-network search from it alone
+    for j in range(0, len(cands.ids), max(1, len(cands.ids) // 25)):
+        one = cands.snapped.subset(np.array([j]))
+        metres = point_distances(study.net, node_distances(study.net, one, 300.0), d.snapped, one, 300.0)
+        row = by_cand.reach.indices[by_cand.reach.indptr[j]:by_cand.reach.indptr[j + 1]]
+        np.testing.assert_array_equal(row, np.flatnonzero(metres <= 300.0))
+        np.testing.assert_allclose(by_cand.metres[by_cand.reach.indptr[j]:by_cand.reach.indptr[j + 1]], metres[row],
+                                   rtol=0, atol=1e-6)
     for count in (1, 3, 6):
         g = sg.solve(by_cand.reach, d.weight, count, exact=False)
         e = sg.solve(by_cand.reach, d.weight, count)

@@ -14,14 +14,15 @@ Steps:
 2. **Candidates**: a user's points or polygons (a representative point of
    each), or points every ``settings.suggest_spacing_m`` metres along the
    streets within the distance (in a straight line) of an uncovered home.
-3. **Coverage matrix**: sparse candidate x demand, from bounded Dijkstra
-   searches of the engine (:func:`lifecircle.core.engine.origin_node_blocks`):
-   one per candidate by default (``direction="candidates"``), or one per
-   demand point (``"demand"``, the graph being undirected). Both give the
-   same matrix; per candidate is faster whenever there are fewer candidates
-   than uncovered homes, as usual: 4.2 s against 50.7 s for 1,000 candidates
-   and 11,796 uncovered homes on the 250,000-node benchmark grid
-   (bench/suggest_bench.py).
+3. **Coverage matrix**: sparse candidate x demand, from the engine's bounded
+   Dijkstra (:func:`lifecircle.core.engine.origin_node_blocks`) run on the
+   piece of the network within the distance of up to :data:`LOCAL_CHUNK`
+   nearby points at a time: from the candidates, or from the demand points
+   (the graph is undirected: the same matrix). The number of such searches
+   sets the cost, so by default (``direction="auto"``) the side needing
+   fewer is searched from: scattered candidates need about one search
+   each, homes grouped in communities one per 32 (measured on the
+   250,000-node grid by bench/suggest_bench.py: see its RESULTS).
 4. **Solve**: the maximal covering location problem exactly with PySAL's
    spopt (``MCLP.from_cost_matrix``, PuLP's bundled CBC, one thread) on an
    equivalent reduced instance (demand points with the same set of
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     from ..analysis import Analysis
     from ..config import Config
 
-DIRECTIONS = ("candidates", "demand")
+DIRECTIONS = ("auto", "candidates", "demand")
 
 
 # ---------------------------------------------------------------- checks
@@ -103,37 +104,116 @@ class Coverage:
         return self.reach.shape
 
 
-def _to_points(net: StreetNetwork, block: np.ndarray, rows: Snapped, others: Snapped) -> np.ndarray:
-    """Walks from the snapped points of ``rows`` (their node distances in
-    ``block``, as :func:`origin_node_blocks` yields them) to each of ``others``.
+#: Most points per local search in :func:`coverage_matrix` (points of one
+#: square of the limit's size are searched together).
+LOCAL_CHUNK = 32
 
-    A point at offset ``b`` on edge (u, v) with leg ``h`` is reached at
-    ``min(d(u) + b, d(v) + L - b) + h``, or along a shared edge directly.
-    """
-    out = np.full((len(rows), len(others)), np.inf)
-    ok = np.flatnonzero(others.ok)
-    if len(ok) == 0:
-        return out
-    e, b, h = others.edge[ok], others.offset[ok], others.leg[ok]
-    via_u = block[:, net.eu[e]] + b
-    via_v = block[:, net.ev[e]] + (net.length[e] - b)
-    out[:, ok] = np.minimum(via_u, via_v) + h
-    # a pair on one edge may walk straight along it
-    order = np.argsort(e, kind="stable")
-    se = e[order]
-    for r in range(len(rows)):
-        lo, hi = np.searchsorted(se, [rows.edge[r], rows.edge[r] + 1])
-        if lo == hi:
-            continue
-        j = ok[order[lo:hi]]
-        direct = np.abs(others.offset[j] - rows.offset[r]) + others.leg[j] + rows.leg[r]
-        out[r, j] = np.minimum(out[r, j], direct)
+# Edge lengths are measured on the ellipsoid and positions in the projection,
+# which differ by well under 1 %: a walk of L metres ends within
+# L * (1 + _SLACK) + 1 m of its start in projected coordinates.
+_SLACK = 0.01
+
+
+def _positions(net: StreetNetwork, snapped: Snapped) -> np.ndarray:
+    """Coordinates of snapped points on their streets, (m, 2); NaN where unsnapped."""
+    out = np.full((len(snapped), 2), np.nan)
+    ok = snapped.ok
+    e = snapped.edge[ok]
+    scale = net.geom_length[e] / np.where(net.length[e] > 0, net.length[e], 1.0)
+    out[ok] = shapely.get_coordinates(shapely.line_interpolate_point(net.geoms[e], snapped.offset[ok] * scale))
     return out
 
 
+def _chunks(xy: np.ndarray, ok: np.ndarray, size: float) -> list[np.ndarray]:
+    """Positions of the snapped points, grouped by square cells of ``size``
+    metres, at most :data:`LOCAL_CHUNK` a group (deterministic order)."""
+    idx = np.flatnonzero(ok)
+    if len(idx) == 0:
+        return []
+    cell = np.floor((xy[idx] - np.nanmin(xy[idx], axis=0)) / size).astype(np.int64)
+    key = cell[:, 1] * (cell[:, 0].max() + 1) + cell[:, 0]
+    order = np.argsort(key, kind="stable")
+    idx, key = idx[order], key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    bounds = np.r_[starts, len(idx)]
+    return [idx[a:b][i:i + LOCAL_CHUNK] for a, b in zip(bounds[:-1], bounds[1:])
+            for i in range(0, b - a, LOCAL_CHUNK)]
+
+
+@dataclass
+class _Side:
+    """One side of the matrix (candidates or demand): points, positions, index."""
+
+    snapped: Snapped
+    xy: np.ndarray
+    tree: Any = None
+
+    @classmethod
+    def of(cls, net: StreetNetwork, snapped: Snapped, indexed: bool) -> "_Side":
+        from scipy.spatial import cKDTree
+
+        xy = _positions(net, snapped)
+        ok = np.flatnonzero(snapped.ok)
+        return cls(snapped, xy, (ok, cKDTree(xy[ok])) if indexed and len(ok) else None)
+
+    def near(self, centre: np.ndarray, radius: float) -> np.ndarray:
+        if self.tree is None:
+            return np.zeros(0, dtype=np.int64)
+        ok, tree = self.tree
+        return np.sort(ok[np.asarray(tree.query_ball_point(centre, radius), dtype=np.int64)])
+
+
+def _local_walks(net: StreetNetwork, nodes_tree: Any, src: _Side, rows: np.ndarray, dst: _Side,
+                 limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Walks of at most ``limit`` from the ``rows`` of ``src`` to the points of ``dst``.
+
+    The engine's bounded search (:func:`origin_node_blocks`) runs on the
+    piece of the network a walk of ``limit`` from these points can use: the
+    nodes within that distance of them in a straight line, and their own
+    streets' ends. Returns (row positions, dst positions, metres) of the
+    pairs within ``limit``.
+    """
+    from types import SimpleNamespace
+
+    pos = src.xy[rows]
+    lo, hi = pos.min(axis=0), pos.max(axis=0)
+    centre = (lo + hi) / 2
+    radius = float(np.hypot(*(hi - lo))) / 2 + limit * (1 + _SLACK) + 1.0
+    e = src.snapped.edge[rows]
+    nodes = np.union1d(np.asarray(nodes_tree.query_ball_point(centre, radius), dtype=np.int64),
+                       np.concatenate([net.eu[e], net.ev[e]]))
+
+    def local(x: np.ndarray) -> np.ndarray:  # network node -> piece node, len(nodes) where absent
+        at = np.minimum(np.searchsorted(nodes, x), len(nodes) - 1)
+        return np.where(nodes[at] == x, at, len(nodes))
+
+    piece = SimpleNamespace(csr=net.csr[nodes][:, nodes], eu=local(net.eu[e]), ev=local(net.ev[e]),
+                            length=net.length[e], n=len(nodes))
+    here = Snapped(np.arange(len(rows)), src.snapped.offset[rows], src.snapped.leg[rows])
+    _, block = next(origin_node_blocks(piece, here, limit, chunk=len(rows)))
+    block = np.hstack([block, np.full((len(rows), 1), np.inf)])  # the column of absent nodes
+    near = dst.near(centre, radius)
+    if len(near) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    de, b, h = dst.snapped.edge[near], dst.snapped.offset[near], dst.snapped.leg[near]
+    d = np.minimum(block[:, local(net.eu[de])] + b, block[:, local(net.ev[de])] + (net.length[de] - b)) + h
+    # a pair on one street may walk straight along it
+    r, c = np.nonzero(e[:, None] == de[None, :])
+    direct = np.abs(b[c] - src.snapped.offset[rows][r]) + h[c] + src.snapped.leg[rows][r]
+    d[r, c] = np.minimum(d[r, c], direct)
+    r, c = np.nonzero(d <= limit)
+    return rows[r], near[c], d[r, c]
+
+
 def coverage_matrix(net: StreetNetwork, candidates: Snapped, demand: Snapped, limit: float,
-                    direction: str = "candidates") -> Coverage:
+                    direction: str = "auto") -> Coverage:
     """The sparse candidate x demand matrix of walks within ``limit`` metres.
+
+    Every walk is the engine's (:func:`origin_node_blocks`: a bounded
+    Dijkstra from both ends of a point's street, plus its offsets and legs),
+    run for up to :data:`LOCAL_CHUNK` nearby points at a time on the piece of
+    the network within ``limit`` of them, so that its cost follows that piece
+    and not the whole city.
 
     Parameters
     ----------
@@ -144,26 +224,32 @@ def coverage_matrix(net: StreetNetwork, candidates: Snapped, demand: Snapped, li
     limit
         Walking distance, metres.
     direction
-        ``"candidates"``: one bounded Dijkstra per candidate;
-        ``"demand"``: one per demand point (same matrix).
+        ``"candidates"``: searches from the candidates; ``"demand"``: from
+        the demand points (the network is undirected: same matrix);
+        ``"auto"``: from the side that needs fewer local searches. A search
+        serves up to :data:`LOCAL_CHUNK` points of one square, so its count,
+        not the number of points, sets the cost: on the 250,000-node
+        benchmark grid, 1,000 candidates scattered over the city need more
+        searches than 11,796 homes grouped in 200 communities.
 
     Returns
     -------
     Coverage
     """
+    from scipy.spatial import cKDTree
+
     if direction not in DIRECTIONS:
         raise ConfigError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
-    src, dst = (candidates, demand) if direction == "candidates" else (demand, candidates)
-    rr, cc, mm = [], [], []
-    for rows, block in origin_node_blocks(net, src, limit):
-        d = _to_points(net, block, src.subset(rows), dst)
-        r, c = np.nonzero(d <= limit)
-        rr.append(rows[r])
-        cc.append(c)
-        mm.append(d[r, c])
-    r = np.concatenate(rr) if rr else np.zeros(0, np.int64)
-    c = np.concatenate(cc) if cc else np.zeros(0, np.int64)
-    m = np.concatenate(mm) if mm else np.zeros(0)
+    cand, dem = _Side.of(net, candidates, True), _Side.of(net, demand, True)
+    by_cand, by_dem = _chunks(cand.xy, candidates.ok, limit), _chunks(dem.xy, demand.ok, limit)
+    if direction == "auto":
+        direction = "demand" if len(by_dem) < len(by_cand) else "candidates"
+    src, dst, chunks = (cand, dem, by_cand) if direction == "candidates" else (dem, cand, by_dem)
+    nodes_tree = cKDTree(net.xy)
+    found = [_local_walks(net, nodes_tree, src, rows, dst, limit) for rows in chunks]
+    r = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
+    c = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int64)
+    m = np.concatenate([f[2] for f in found]) if found else np.zeros(0)
     if direction == "demand":
         r, c = c, r
     return _coverage(r, c, m, (len(candidates), len(demand)))
@@ -704,7 +790,7 @@ class Suggestion:
 
 
 def suggest_sites(analysis: "Analysis", category: str, count: int,
-                  candidates: str | Path | gpd.GeoDataFrame | None = None, *, direction: str = "candidates",
+                  candidates: str | Path | gpd.GeoDataFrame | None = None, *, direction: str = "auto",
                   exact: bool = True, time_limit: float | None = None, spacing: float | None = None) -> Suggestion:
     """Choose up to ``count`` sites for new ``category`` facilities bringing the
     most residents within the category's walking distance.
@@ -723,8 +809,9 @@ def suggest_sites(analysis: "Analysis", category: str, count: int,
         candidates along the streets near uncovered homes
         (``settings.suggest_spacing_m`` apart, or ``spacing``).
     direction
-        Coverage matrix by one search per candidate (``"candidates"``) or per
-        uncovered home (``"demand"``): same result.
+        Coverage matrix searched from the candidates, the uncovered homes, or
+        (``"auto"``) the side needing fewer searches: same result
+        (:func:`coverage_matrix`).
     exact, time_limit
         Solve exactly with spopt (see :func:`solve`), CBC's time limit.
 
