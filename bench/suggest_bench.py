@@ -12,7 +12,8 @@ each with a resident estimate. The study is built by the pipeline's own
 step (:func:`lifecircle.pipeline._study`) and measured as ``analyze`` does;
 then ``Analysis.suggest`` runs with 1,000 candidate sites (a seeded sample
 of the default street candidates, given as a GeoDataFrame so that they are
-snapped as a user's file would be).
+snapped as a user's file would be), and once more with the default street
+candidates.
 
 Timed: the whole ``suggest`` (exact, coverage searched from the side
 needing fewer searches), its coverage matrix both ways (searched from the
@@ -153,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     hwm_before = _hwm_mb()
     s, t_suggest = _timed(lambda: a.suggest("canteen", args.count, cands))
     hwm_after = _hwm_mb()
+    hwm_file = _hwm_mb()
+    s_default, t_default = _timed(lambda: a.suggest("canteen", args.count))
+    hwm_default = _hwm_mb()
     snapped = sg.snap_points(study.net, cands.geometry.values, a.config.max_snap_m)
     n_cand = len(sg._chunks(sg._positions(study.net, snapped), snapped.ok, limit))
     n_dem = len(sg._chunks(sg._positions(study.net, demand.snapped), demand.snapped.ok, limit))
@@ -185,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         f"| **`Analysis.suggest`, {len(cands)} candidates, exact** | **{t_suggest:.2f} s** | {s.method}; "
         f"+{s.residents_gained:,.0f} residents with {len(s.sites)} sites; peak RSS {hwm_before:,.0f} MB before, "
         f"{hwm_after:,.0f} MB after |",
+        f"| `Analysis.suggest`, default street candidates | {t_default:.2f} s | {s_default.n_candidates:,} "
+        f"candidates; {s_default.method}" + (f" ({s_default.note})" if s_default.note else "") + f"; "
+        f"+{s_default.residents_gained:,.0f} residents, optimum at most {s_default.bound:,.0f}; peak RSS "
+        f"{hwm_default:,.0f} MB after (from {hwm_file:,.0f} MB) |",
         f"| coverage matrix, searched from the {len(cands)} candidates | {t_cand:.2f} s | {n_cand:,} local "
         f"searches; {by_cand.reach.nnz:,} pairs within {limit:g} m |",
         f"| coverage matrix, searched from the {len(demand.origin):,} uncovered homes | {t_dem:.2f} s | {n_dem:,} "
