@@ -68,6 +68,11 @@ def test_mclp_equals_brute_force(inst):
     g = sg.greedy(reach, w, count)
     assert g.value <= best + 1e-9 <= g.bound + 2e-9
     assert g.value >= (1 - 1 / math.e) * best - 1e-9
+    # greedy and swaps: no worse than greedy, never above the optimum
+    h = sg.solve(reach, w, count, exact=False)
+    assert g.value - 1e-9 <= h.value <= best + 1e-9
+    covered = a[h.chosen].any(axis=0) if h.chosen else np.zeros(a.shape[1], bool)
+    assert float(w[covered].sum()) == pytest.approx(h.value)
 
 
 def test_greedy_bound_and_note_when_exact_is_refused():
@@ -77,9 +82,20 @@ def test_greedy_bound_and_note_when_exact_is_refused():
     reach = sp.csr_matrix(a.astype(np.int8))
     best, _ = _brute(a, w, 2)
     assert best == 8.0
-    g = sg.solve(reach, w, 2, max_cells=1)  # too large to try exactly: greedy, with its bound
-    assert g.method == "greedy" and "exact limit" in g.note
+    g = sg.greedy(reach, w, 2)
     assert g.value == 7.0 and g.bound >= best and g.chosen == [0, 1]
+    # too large to try exactly: greedy, then a swap of the first site finds the optimum, which the bound proves
+    h = sg.solve(reach, w, 2, max_cells=1)
+    assert h.value == best and sorted(h.chosen) == [1, 2] and h.method == "exact"
+    assert h.note == "greedy met its upper bound"
+    # here greedy is optimal but its bound (7) cannot prove it: greedy it stays, and says why
+    a4 = np.array([[1, 1, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0], [0, 1, 1, 0, 0, 0], [0, 0, 0, 0, 1, 1]], bool)
+    w4 = np.array([1.0, 2, 2, 1, 1, 1])
+    b4, _ = _brute(a4, w4, 2)
+    h4 = sg.solve(sp.csr_matrix(a4.astype(np.int8)), w4, 2, max_cells=1)
+    assert h4.value == b4 == 6.0
+    assert h4.method == "greedy" and h4.note == "reduced instance of 20 cells is above the exact limit (1)"
+    assert h4.bound == 7.0  # after the first pick: 4 covered + the two best further gains, 2 and 1
     e = sg.solve(reach, w, 2)
     assert e.method == "exact" and e.value == best and sorted(e.chosen) == [1, 2]
 

@@ -400,7 +400,8 @@ def solve(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, exact: bool 
 
     The greedy solution first; when its bound does not already prove it
     optimal, the exact MCLP (:func:`mclp`) if the instance is small enough
-    and CBC proves optimality in time, else the greedy one with its bound.
+    and CBC proves optimality in time, else the greedy one improved by
+    swaps (:func:`swapped`), with the greedy bound.
 
     Parameters
     ----------
@@ -411,7 +412,7 @@ def solve(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, exact: bool 
     count
         Most candidates to choose.
     exact
-        Try the exact MCLP; False: greedy only.
+        Try the exact MCLP; False: greedy and swaps only.
     time_limit, max_cells
         See :func:`mclp`.
 
@@ -425,13 +426,32 @@ def solve(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, exact: bool 
     first.chosen, first.gains = rank(reach, w, np.array(first.chosen, dtype=np.int64))
     if first.bound <= first.value:
         return _proven(first)
-    if not exact:
-        return first
-    best = mclp(reach, w, count, time_limit=time_limit, max_cells=max_cells)
-    if isinstance(best, str):
-        first.note = best
-        return first
-    return best
+    best = mclp(reach, w, count, time_limit=time_limit, max_cells=max_cells) if exact else "exact solver not asked for"
+    if not isinstance(best, str):
+        return best
+    chosen, gains = rank(reach, w, swapped(reach, w, first.chosen))
+    found = Solution(chosen, gains, float(sum(gains)), first.bound, "greedy", best)
+    return _proven(found) if found.bound <= found.value else found
+
+
+def swapped(reach: sp.csr_matrix, weights: np.ndarray, chosen: list[int]) -> np.ndarray:
+    """Improve a choice by swaps: while replacing one chosen candidate by the
+    best other one adds weight, do so (first chosen first, lowest index on a
+    tie). Each swap adds weight, so this ends; it stays deterministic."""
+    w = np.asarray(weights, dtype=float)
+    chosen = [int(j) for j in chosen]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(chosen)):
+            rest = chosen[:i] + chosen[i + 1:]
+            taken = np.asarray(reach[rest].sum(axis=0)).ravel() > 0 if rest else np.zeros(reach.shape[1], bool)
+            gains = _weights_of(reach, np.where(taken, 0.0, w))
+            gains[rest] = -1.0
+            j = int(np.argmax(gains))
+            if gains[j] > gains[chosen[i]] * (1 + 1e-12) + 1e-9:
+                chosen[i], changed = j, True
+    return np.array(chosen, dtype=np.int64)
 
 
 def mclp(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, time_limit: float | None = None,
