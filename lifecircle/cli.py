@@ -446,8 +446,11 @@ def suggest(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     written = result.save(out_dir, lang=lang)
     click.echo(result.summary(lang))
     click.echo(f"  {result.method_text(lang)}")
+    from .i18n import t
+
     for row in result.sites.itertuples(index=False):
-        click.echo(f"  {row.site_id}: +{row.residents_gained:,.0f} residents ({row.lat:.6f}, {row.lon:.6f})")
+        click.echo("  " + t("suggest_site_line", lang, site=row.site_id, residents=f"{row.residents_gained:,.0f}",
+                            lat=f"{row.lat:.6f}", lon=f"{row.lon:.6f}"))
     click.echo(f"outputs in {out_dir}/: " + ", ".join(p.name for p in written.values()))
 
 

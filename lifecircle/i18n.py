@@ -92,6 +92,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "suggest_tooltip": {"zh": "第 {rank} 处：新增 {residents} 名居民", "en": "Site {rank}: +{residents} residents"},
     "suggest_site_name": {"zh": "建议{label}选址 {rank}", "en": "Suggested {label} site {rank}"},
     "rank": {"zh": "排序", "en": "Rank"},
+    "suggest_site_line": {"zh": "{site}：新增 {residents} 名居民（{lat}, {lon}）",
+                          "en": "{site}: +{residents} residents ({lat}, {lon})"},
     "suggest_exact": {"zh": "精确解：这些候选点中可使最多居民受益的选择（spopt MCLP，CBC 求解）",
                       "en": "exact: the most residents any choice of these candidates can bring (spopt MCLP, CBC)"},
     "suggest_greedy": {"zh": "贪心解（{note}）：不低于最优解的 {share}%，最优解至多 {bound} 名居民",
