@@ -119,8 +119,10 @@ def suggest_map(s: "Suggestion", lang: str = "en") -> folium.Map:
     _site_layer(s, sites, lang).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     fig = m.get_root()
-    box = (f'<div class="lc-box lc-legend lc-suggest" style="border-left: 4px solid {safe_color(_SITE_COLOR)}">'
-           f"<b>{esc(t('suggest_title', lang, label=cat.label(lang)))}</b>{esc(s.summary(lang))}<br>"
+    # top left, beside the zoom buttons: the legend's corner would hide the southern sites
+    box = (f'<div class="lc-box lc-suggest" style="left: 56px; top: 10px; max-width: 460px; '
+           f'border-left: 4px solid {safe_color(_SITE_COLOR)}">'
+           f"<b>{esc(t('suggest_title', lang, label=cat.label(lang)))}</b><br>{esc(s.summary(lang))}<br>"
            f"<span class=\"lc-rule\">{esc(s.method_text(lang))}</span></div>")
     fig.html.add_child(Element(box), name="lc_legend")
     fig.html.add_child(Element(maps._attribution_html(a, lang)), name="lc_attribution")
