@@ -407,8 +407,8 @@ def _load_analysis(osm_file, bundle, place, boundary, bbox, buffer_m, communitie
 @_run_options
 @click.option("--count", type=int, default=3, show_default=True, help="Most new sites to suggest.")
 @click.option("--candidates", "candidates_file", type=click.Path(dir_okay=False),
-              help="Candidate sites (points or polygons: vacant lots, plots; GeoJSON, GeoPackage, Shapefile). "
-                   "Default: points along the streets near uncovered homes.")
+              help="Candidate sites (points or polygons: vacant lots, plots; GeoJSON, GeoPackage, Shapefile, "
+                   "or CSV with lon/lat). Default: points along the streets near uncovered homes.")
 @click.option("--time-limit", type=float, help="Seconds the exact solver may take before the greedy choice "
               "is used (default 60).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True,

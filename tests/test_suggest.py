@@ -384,3 +384,20 @@ def test_cli_suggest_end_to_end(tmp_path, capsys):
                                                        "suggested_scenario.geojson"]
     sites = gpd.read_file(out / "suggest.gpkg", layer="suggested_sites")
     assert lines[0].split(" more residents")[0] == f"2 sites bring {sites['residents_cumulative'].iloc[-1]:,.0f}"
+
+
+def test_candidates_csv_with_lonlat(small, tmp_path):
+    """A CSV of lon/lat sites (WGS84) gives the same sites as the same points in a GeoPackage."""
+    a, s = small
+    lonlat = s.sites.to_crs("EPSG:4326").geometry
+    path = tmp_path / "sites.csv"
+    rows = "".join(f"site {i},{p.x:.7f},{p.y:.7f}\n" for i, p in enumerate(lonlat))
+    path.write_text("name,经度,纬度\n" + rows, encoding="utf-8")
+    r = a.suggest("pharmacy", 3, path)
+    assert r.n_candidates == len(s.sites)
+    assert r.residents_gained == pytest.approx(s.residents_gained, abs=0.5)
+    assert sorted(r.sites["name"]) == [f"site {i}" for i in range(len(s.sites))]
+    nocoords = tmp_path / "nocoords.csv"
+    nocoords.write_text("name,address\nlot,somewhere\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match="has no longitude/latitude columns"):
+        a.suggest("pharmacy", 3, nocoords)

@@ -619,10 +619,13 @@ def _empty_candidates() -> Candidates:
 
 _ID_COLUMNS = ("candidate_id", "site_id", "id", "fid", "osm_id", "编号")
 _NAME_COLUMNS = ("name", "名称", "site", "名字")
+_LON_COLUMNS = ("lon", "lng", "longitude", "x", "经度")
+_LAT_COLUMNS = ("lat", "latitude", "y", "纬度")
 
 
 def read_candidates(source: str | Path | gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
-    """Candidate sites from a vector file (or GeoDataFrame) as points in ``crs``.
+    """Candidate sites from a vector file, a CSV with longitude and latitude
+    columns (WGS84), or a GeoDataFrame, as points in ``crs``.
 
     Points are kept; polygons (vacant lots, plots, buildings) and lines
     become a representative point inside them. A file without a CRS is taken
@@ -651,7 +654,9 @@ def read_candidates(source: str | Path | gpd.GeoDataFrame, crs: Any) -> gpd.GeoD
         if not path.is_file():
             raise InputFileError(f"{what} not found: {path}")
         try:
-            gdf = read_vector(path)
+            gdf = read_vector(path) if path.suffix.lower() != ".csv" else _read_csv(path)
+        except InputFileError:
+            raise
         except Exception as e:  # pyogrio/GDAL raise many types for bad files
             raise InputFileError(f"cannot read {label}: {first_line(e)}") from None
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf or len(gdf) == 0:
@@ -678,6 +683,18 @@ def read_candidates(source: str | Path | gpd.GeoDataFrame, crs: Any) -> gpd.GeoD
     names = [""] * len(gdf) if name_col is None else ["" if pd.isna(v) else str(v) for v in gdf[name_col]]
     out = gpd.GeoDataFrame({"candidate_id": ids, "name": names}, geometry=list(points), crs=gdf.crs)
     return out.to_crs(crs)
+
+
+def _read_csv(path: Path) -> gpd.GeoDataFrame:
+    """A CSV of candidate sites with longitude and latitude columns (WGS84)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gdf = gpd.read_file(path, X_POSSIBLE_NAMES=",".join(_LON_COLUMNS), Y_POSSIBLE_NAMES=",".join(_LAT_COLUMNS),
+                            KEEP_GEOM_COLUMNS="NO")
+    if not isinstance(gdf, gpd.GeoDataFrame) or (len(gdf) and shapely.is_missing(gdf.geometry.values).all()):
+        raise InputFileError(f"candidates file {path} has no longitude/latitude columns (need one of "
+                             f"{', '.join(_LON_COLUMNS)} and one of {', '.join(_LAT_COLUMNS)})")
+    return gdf
 
 
 def _file_candidates(source: Any, net: StreetNetwork, max_snap_m: float, notes: list[str]) -> Candidates:
