@@ -78,14 +78,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "communities_heading": {"zh": "社区列表", "en": "Communities"},
     "warnings": {"zh": "警告", "en": "Warnings"},
     # Site suggestions (lifecircle suggest)
-    "suggest_summary": {"zh": "{n} 处选址使另外 {residents} 名居民步行 {metres} 米内可达{label}；"
-                              "{complete} 个社区由此补齐全部设施",
-                        "en": "{n} sites bring {residents} more residents within {metres} m of {label}; "
-                              "{complete} communities become complete"},
-    "suggest_summary_1": {"zh": "1 处选址使另外 {residents} 名居民步行 {metres} 米内可达{label}；"
-                                "{complete} 个社区由此补齐全部设施",
-                          "en": "1 site brings {residents} more residents within {metres} m of {label}; "
-                                "{complete} communities become complete"},
+    "suggest_summary": {"zh": "{n} 处选址使另外 {residents} 名居民步行 {metres} 米内可达{label}；{complete}",
+                        "en": "{n} sites bring {residents} more residents within {metres} m of {label}; {complete}"},
+    "suggest_summary_1": {"zh": "1 处选址使另外 {residents} 名居民步行 {metres} 米内可达{label}；{complete}",
+                          "en": "1 site brings {residents} more residents within {metres} m of {label}; {complete}"},
+    "suggest_complete": {"zh": "{n} 个社区由此补齐全部设施", "en": "{n} communities become complete"},
+    "suggest_complete_1": {"zh": "1 个社区由此补齐全部设施", "en": "1 community becomes complete"},
     "suggest_title": {"zh": "新设施选址建议：{label}", "en": "Where to build next: {label}"},
     "layer_suggested": {"zh": "建议选址（{label}）", "en": "Suggested sites ({label})"},
     "layer_newly": {"zh": "新增覆盖的住宅", "en": "Homes newly within reach"},

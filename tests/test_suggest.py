@@ -401,3 +401,13 @@ def test_candidates_csv_with_lonlat(small, tmp_path):
     nocoords.write_text("name,address\nlot,somewhere\n", encoding="utf-8")
     with pytest.raises(InputFileError, match="has no longitude/latitude columns"):
         a.suggest("pharmacy", 3, nocoords)
+
+
+def test_summary_wording(small):
+    a, s = small
+    one = dataclasses.replace(s, sites=s.sites.iloc[:1].assign(communities_completed=1))
+    assert one.summary().startswith("1 site brings ")
+    assert one.summary().endswith("; 1 community becomes complete")
+    assert one.summary("zh").endswith("；1 个社区由此补齐全部设施")
+    n = int(s.sites["communities_completed"].sum())
+    assert s.summary().endswith(f"; {n} communities become complete") and n > 1

@@ -773,6 +773,11 @@ class Suggestion:
     warnings: list[str] = field(default_factory=list)
     analysis: Any = field(default=None, repr=False, compare=False)
 
+    def __repr__(self) -> str:
+        return (f"<Suggestion {self.category}: {len(self.sites)} of up to {self.count} sites bring "
+                f"{self.residents_gained:,.0f} more residents within {self.limit_m:g} m ({self.method}); "
+                f"{self.n_candidates:,} candidates>")
+
     @property
     def optimal(self) -> bool:
         """True when the residents gained are proven the most possible."""
@@ -792,9 +797,11 @@ class Suggestion:
         if lang == "en":
             label = label.lower()
             label = ("an " if label[:1] in "aeiou" else "a ") + label
+        done = self.communities_completed
+        complete = t("suggest_complete_1", lang) if done == 1 else t("suggest_complete", lang, n=done)
         key = "suggest_summary_1" if len(self.sites) == 1 else "suggest_summary"
         return t(key, lang, n=len(self.sites), residents=f"{self.residents_gained:,.0f}", metres=f"{self.limit_m:g}",
-                 label=label, complete=self.communities_completed)
+                 label=label, complete=complete)
 
     def method_text(self, lang: str = "en") -> str:
         """How the sites were chosen and how good they are, in one line."""
