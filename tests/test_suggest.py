@@ -292,6 +292,12 @@ def test_bad_category_and_count(small):
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ConfigError, match="count must be a whole number of at least 1"):
             a.suggest("pharmacy", bad)
+    with pytest.raises(ConfigError, match="time_limit must be a positive number, got -1"):
+        a.suggest("pharmacy", 2, time_limit=-1)
+    with pytest.raises(ConfigError, match="spacing must be a positive number, got nan"):
+        a.suggest("pharmacy", 2, spacing=float("nan"))
+    with pytest.raises(ConfigError, match="direction must be one of auto, candidates, demand"):
+        a.suggest("pharmacy", 2, direction="sideways")
 
 
 @pytest.mark.parametrize("args, message", [

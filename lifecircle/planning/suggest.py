@@ -876,6 +876,9 @@ def suggest_sites(analysis: "Analysis", category: str, count: int,
     check_request(study.cfg, category, count)
     if direction not in DIRECTIONS:
         raise ConfigError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+    for name, value in (("time_limit", time_limit), ("spacing", spacing)):
+        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ConfigError(f"{name} must be a positive number, got {value!r}")
     limit = study.cfg.limit_m(category)
     notes: list[str] = []
     demand = uncovered(study, category)
