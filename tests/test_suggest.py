@@ -68,9 +68,10 @@ def test_mclp_equals_brute_force(inst):
     g = sg.greedy(reach, w, count)
     assert g.value <= best + 1e-9 <= g.bound + 2e-9
     assert g.value >= (1 - 1 / math.e) * best - 1e-9
-    # greedy and swaps: no worse than greedy, never above the optimum
+    # greedy and swaps: no worse than greedy, never above the optimum, whose bound holds
     h = sg.solve(reach, w, count, exact=False)
-    assert g.value - 1e-9 <= h.value <= best + 1e-9
+    assert g.value - 1e-9 <= h.value <= best + 1e-9 <= h.bound + 2e-9
+    assert h.method == "greedy" or h.value == pytest.approx(best)
     covered = a[h.chosen].any(axis=0) if h.chosen else np.zeros(a.shape[1], bool)
     assert float(w[covered].sum()) == pytest.approx(h.value)
 
@@ -87,17 +88,15 @@ def test_greedy_bound_and_note_when_exact_is_refused():
     # too large to try exactly: greedy, then a swap of the first site finds the optimum, which the bound proves
     h = sg.solve(reach, w, 2, max_cells=1)
     assert h.value == best and sorted(h.chosen) == [1, 2] and h.method == "exact"
-    assert h.note == "greedy met its upper bound"
-    # here greedy is optimal but its bound (7) cannot prove it: greedy it stays, and says why
-    a4 = np.array([[1, 1, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0], [0, 1, 1, 0, 0, 0], [0, 0, 0, 0, 1, 1]], bool)
-    w4 = np.array([1.0, 2, 2, 1, 1, 1])
-    b4, _ = _brute(a4, w4, 2)
-    h4 = sg.solve(sp.csr_matrix(a4.astype(np.int8)), w4, 2, max_cells=1)
-    assert h4.value == b4 == 6.0
-    assert h4.method == "greedy" and h4.note == "reduced instance of 20 cells is above the exact limit (1)"
-    assert h4.bound == 7.0  # after the first pick: 4 covered + the two best further gains, 2 and 1
-    e = sg.solve(reach, w, 2)
-    assert e.method == "exact" and e.value == best and sorted(e.chosen) == [1, 2]
+    assert h.note == "the choice meets an upper bound on the optimum"
+    # here greedy (and swaps) are optimal, but neither greedy's bound nor the LP relaxation's (10.5) proves it
+    a5 = np.array([[1, 0, 1, 1, 1, 0], [0, 0, 1, 0, 1, 1], [0, 1, 0, 1, 1, 0], [1, 1, 1, 0, 0, 0]], bool)
+    w5 = np.array([1.0, 2, 3, 3, 1, 1])
+    b5, _ = _brute(a5, w5, 2)
+    h5 = sg.solve(sp.csr_matrix(a5.astype(np.int8)), w5, 2, max_cells=1)
+    assert h5.value == b5 == 10.0 and sorted(h5.chosen) == [0, 2]
+    assert h5.method == "greedy" and h5.note == "reduced instance of 24 cells is above the exact limit (1)"
+    assert h5.bound == pytest.approx(10.5)
 
 
 # ---------------------------------------------------------------- bundled extract

@@ -28,9 +28,10 @@ Steps:
    equivalent reduced instance (demand points with the same set of
    candidates merged, candidates covering a subset of another's dropped);
    beyond ``settings.suggest_exact_cells`` cells, or when CBC does not prove
-   optimality within the time limit, the greedy solution, reported with an
-   upper bound on the optimum (the best of the greedy online bound and
-   greedy / (1 - 1/e)).
+   optimality within the time limit, the greedy solution improved by swaps,
+   reported with an upper bound on the optimum (the best of the greedy
+   online bound, greedy / (1 - 1/e) and the LP relaxation's optimum, solved
+   sparsely by HiGHS through scipy).
 5. **Ranking**: the chosen sites in greedy order of what each adds to those
    before it; a site that adds nobody is dropped (``count`` is an upper
    limit).
@@ -402,7 +403,8 @@ def solve(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, exact: bool 
     The greedy solution first; when its bound does not already prove it
     optimal, the exact MCLP (:func:`mclp`) if the instance is small enough
     and CBC proves optimality in time, else the greedy one improved by
-    swaps (:func:`swapped`), with the greedy bound.
+    swaps (:func:`swapped`), with the better of the greedy bound and the LP
+    relaxation's (:func:`lp_bound`).
 
     Parameters
     ----------
@@ -425,14 +427,46 @@ def solve(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, exact: bool 
     w = np.asarray(weights, dtype=float)
     first = greedy(reach, w, count)
     first.chosen, first.gains = rank(reach, w, np.array(first.chosen, dtype=np.int64))
-    if first.bound <= first.value:
+    if _meets(first.bound, first.value):
         return _proven(first)
-    best = mclp(reach, w, count, time_limit=time_limit, max_cells=max_cells) if exact else "exact solver not asked for"
+    reduced = _reduce(reach, w)
+    best = mclp(reach, w, count, time_limit=time_limit, max_cells=max_cells, reduced=reduced) if exact \
+        else "exact solver not asked for"
     if not isinstance(best, str):
         return best
     chosen, gains = rank(reach, w, swapped(reach, w, first.chosen))
-    found = Solution(chosen, gains, float(sum(gains)), first.bound, "greedy", best)
-    return _proven(found) if found.bound <= found.value else found
+    groups, gw, keep = reduced
+    bound = min(first.bound, lp_bound(groups[:, keep], gw, count, time_limit))
+    found = Solution(chosen, gains, float(sum(gains)), max(bound, float(sum(gains))), "greedy", best)
+    return _proven(found) if _meets(found.bound, found.value) else found
+
+
+def _meets(bound: float, value: float) -> bool:
+    """The bound proves the value optimal (to the bound's float tolerance)."""
+    return bound <= value * (1 + 1e-8) + 1e-6
+
+
+def lp_bound(groups: sp.csr_matrix, gw: np.ndarray, count: int, time_limit: float | None = None) -> float:
+    """The LP relaxation's optimum of a (reduced) instance: an upper bound on
+    what any ``count`` candidates can cover (inf when HiGHS finds none in time).
+
+    Sparse, so it scales where the exact model does not: maximise
+    ``gw . y`` with ``y_i <= sum of x_j over the candidates j reaching group i``,
+    ``sum x <= count`` and ``0 <= x, y <= 1``.
+    """
+    from scipy.optimize import linprog
+
+    n_g, n_c = groups.shape
+    if n_g == 0 or n_c == 0:
+        return 0.0
+    cover = sp.hstack([-sp.csr_matrix(groups, dtype=float), sp.identity(n_g, format="csr")])
+    budget = sp.csr_matrix(np.r_[np.ones(n_c), np.zeros(n_g)][None, :])
+    limit = settings.suggest_time_limit_s if time_limit is None else time_limit
+    res = linprog(np.r_[np.zeros(n_c), -np.asarray(gw, float)], A_ub=sp.vstack([cover, budget]).tocsr(),
+                  b_ub=np.r_[np.zeros(n_g), float(count)], bounds=(0, 1), method="highs",
+                  options={"time_limit": float(limit)})
+    # the dual bound, not the primal value: a relaxation stopped early proves nothing
+    return float(-res.fun) * (1 + 1e-9) + 1e-9 if res.status == 0 else math.inf
 
 
 def swapped(reach: sp.csr_matrix, weights: np.ndarray, chosen: list[int]) -> np.ndarray:
@@ -455,8 +489,14 @@ def swapped(reach: sp.csr_matrix, weights: np.ndarray, chosen: list[int]) -> np.
     return np.array(chosen, dtype=np.int64)
 
 
+def _reduce(reach: sp.csr_matrix, w: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """The reduced instance: demand groups, their weights, the candidates kept."""
+    groups, gw = _groups(reach, w)
+    return groups, gw, _undominated(groups)
+
+
 def mclp(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, time_limit: float | None = None,
-         max_cells: int | None = None) -> Solution | str:
+         max_cells: int | None = None, reduced: tuple | None = None) -> Solution | str:
     """The exact maximal covering choice, by spopt's MCLP on a reduced instance.
 
     Demand points with the same set of candidates are merged (weights
@@ -473,6 +513,8 @@ def mclp(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, time_limit: f
     max_cells
         Largest reduced instance (groups x candidates) tried (default
         ``settings.suggest_exact_cells``).
+    reduced
+        The reduced instance, when the caller has it already.
 
     Returns
     -------
@@ -483,8 +525,7 @@ def mclp(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, time_limit: f
     w = np.asarray(weights, dtype=float)
     time_limit = settings.suggest_time_limit_s if time_limit is None else time_limit
     max_cells = settings.suggest_exact_cells if max_cells is None else max_cells
-    groups, gw = _groups(reach, w)
-    keep = _undominated(groups)
+    groups, gw, keep = _reduce(reach, w) if reduced is None else reduced
     cells = groups.shape[0] * len(keep)
     if cells > max_cells:
         return f"reduced instance of {cells:,} cells is above the exact limit ({max_cells:,})"
@@ -498,8 +539,8 @@ def mclp(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, time_limit: f
 
 
 def _proven(s: Solution) -> Solution:
-    """A greedy solution whose bound meets its value is optimal."""
-    return Solution(s.chosen, s.gains, s.value, s.value, "exact", "greedy met its upper bound")
+    """A heuristic solution that meets an upper bound on the optimum is optimal."""
+    return Solution(s.chosen, s.gains, s.value, s.value, "exact", "the choice meets an upper bound on the optimum")
 
 
 def rank(reach: sp.csr_matrix, weights: np.ndarray, chosen: np.ndarray) -> tuple[list[int], list[float]]:
