@@ -23,15 +23,17 @@ Steps:
    fewer is searched from: scattered candidates need nearly one search
    each, homes grouped in communities one per dozen or more (measured on
    the 250,000-node grid by bench/suggest_bench.py: see bench/RESULTS.md).
-4. **Solve**: the maximal covering location problem exactly with PySAL's
-   spopt (``MCLP.from_cost_matrix``, PuLP's bundled CBC, one thread) on an
-   equivalent reduced instance (demand points with the same set of
-   candidates merged, candidates covering a subset of another's dropped);
-   beyond ``settings.suggest_exact_cells`` cells, or when CBC does not prove
-   optimality within the time limit, the greedy solution improved by swaps,
-   reported with an upper bound on the optimum (the best of the greedy
-   online bound, greedy / (1 - 1/e) and the LP relaxation's optimum, solved
-   sparsely by HiGHS through scipy).
+4. **Solve**: the maximal covering location problem. The greedy choice,
+   improved by swaps, is taken as optimal when it meets an upper bound on
+   the optimum: greedy's online bound or the LP relaxation's optimum
+   (solved sparsely by HiGHS through scipy; usually tight here). Otherwise
+   it is solved exactly with PySAL's spopt (``MCLP.from_cost_matrix``,
+   PuLP's bundled CBC, one thread, fixed seed) on an equivalent reduced
+   instance (demand points with the same set of candidates merged,
+   candidates covering a subset of another's dropped); beyond
+   ``settings.suggest_exact_cells`` cells, or when CBC does not prove
+   optimality within the time limit, the improved greedy choice is
+   returned with the bound.
 5. **Ranking**: the chosen sites in greedy order of what each adds to those
    before it; a site that adds nobody is dropped (``count`` is an upper
    limit).
@@ -400,11 +402,12 @@ def solve(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, exact: bool 
           time_limit: float | None = None, max_cells: int | None = None) -> Solution:
     """Choose up to ``count`` candidates (rows of ``reach``) covering the most weight.
 
-    The greedy solution first; when its bound does not already prove it
-    optimal, the exact MCLP (:func:`mclp`) if the instance is small enough
-    and CBC proves optimality in time, else the greedy one improved by
-    swaps (:func:`swapped`), with the better of the greedy bound and the LP
-    relaxation's (:func:`lp_bound`).
+    The greedy solution, improved by swaps (:func:`swapped`), is optimal when
+    it meets an upper bound: greedy's own or the LP relaxation's
+    (:func:`lp_bound`, sparse, often tight for covering problems). Otherwise
+    the exact MCLP (:func:`mclp`, spopt on CBC) if the instance is small
+    enough and CBC proves optimality in time, else the improved greedy
+    choice with that bound.
 
     Parameters
     ----------
@@ -429,16 +432,19 @@ def solve(reach: sp.csr_matrix, weights: np.ndarray, count: int, *, exact: bool 
     first.chosen, first.gains = rank(reach, w, np.array(first.chosen, dtype=np.int64))
     if _meets(first.bound, first.value):
         return _proven(first)
+    chosen, gains = rank(reach, w, swapped(reach, w, first.chosen))
     reduced = _reduce(reach, w)
+    groups, gw, keep = reduced
+    bound = max(min(first.bound, lp_bound(groups[:, keep], gw, count, time_limit)), float(sum(gains)))
+    found = Solution(chosen, gains, float(sum(gains)), bound, "greedy")
+    if _meets(found.bound, found.value):
+        return _proven(found)
     best = mclp(reach, w, count, time_limit=time_limit, max_cells=max_cells, reduced=reduced) if exact \
         else "exact solver not asked for"
     if not isinstance(best, str):
         return best
-    chosen, gains = rank(reach, w, swapped(reach, w, first.chosen))
-    groups, gw, keep = reduced
-    bound = min(first.bound, lp_bound(groups[:, keep], gw, count, time_limit))
-    found = Solution(chosen, gains, float(sum(gains)), max(bound, float(sum(gains))), "greedy", best)
-    return _proven(found) if _meets(found.bound, found.value) else found
+    found.note = best
+    return found
 
 
 def _meets(bound: float, value: float) -> bool:
