@@ -94,6 +94,10 @@ STRINGS: dict[str, dict[str, str]] = {
                           "en": "{site}: +{residents} residents ({lat}, {lon})"},
     "suggest_exact": {"zh": "精确解：这些候选点中可使最多居民受益的选择（spopt MCLP，CBC 求解）",
                       "en": "exact: the most residents any choice of these candidates can bring (spopt MCLP, CBC)"},
+    "suggest_exact_bound": {"zh": "精确解：这些候选点中可使最多居民受益的选择"
+                                  "（贪心与交换求得，达到最优解上界，故为最优）",
+                            "en": "exact: the most residents any choice of these candidates can bring (greedy and "
+                                  "swaps, meeting an upper bound on the optimum)"},
     "suggest_greedy": {"zh": "贪心解（{note}）：不低于最优解的 {share}%，最优解至多 {bound} 名居民",
                        "en": "greedy ({note}): at least {share}% of the optimum, which is at most {bound} residents"},
     "residents_gained": {"zh": "新增覆盖居民", "en": "Residents newly within reach"},

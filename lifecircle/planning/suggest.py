@@ -855,7 +855,7 @@ class Suggestion:
         from ..i18n import t
 
         if self.optimal:
-            return t("suggest_exact", lang)
+            return t("suggest_exact_bound" if self.note else "suggest_exact", lang)
         share = self.residents_gained / self.bound if self.bound > 0 else 1.0
         return t("suggest_greedy", lang, note=self.note, share=f"{math.floor(share * 1000) / 10:g}",
                  bound=f"{self.bound:,.0f}")
