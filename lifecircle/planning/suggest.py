@@ -285,9 +285,10 @@ class Solution:
     bound
         Upper bound on the optimum (equal to ``value`` when optimal).
     method
-        ``"exact"`` (spopt MCLP, proven optimal) or ``"greedy"``.
+        ``"exact"`` (proven optimal: by spopt's MCLP, or a heuristic choice
+        meeting an upper bound) or ``"greedy"``.
     note
-        Why greedy was used, when it was.
+        How a heuristic choice was proven optimal, or why greedy was used.
     """
 
     chosen: list[int]
