@@ -416,3 +416,13 @@ def test_summary_wording(small):
     assert one.summary("zh").endswith("；1 个社区由此补齐全部设施")
     n = int(s.sites["communities_completed"].sum())
     assert s.summary().endswith(f"; {n} communities become complete") and n > 1
+
+
+def test_dominated_candidates(monkeypatch):
+    # candidate 1 reaches a subset of candidate 0's homes, 3 the same as 2: 1 and 3 go
+    a = np.array([[1, 1, 0, 0], [1, 0, 0, 0], [0, 1, 1, 1], [0, 1, 1, 1]], bool)
+    groups, gw = sg._groups(sp.csr_matrix(a.astype(np.int8)), np.array([1.0, 2, 3, 4]))
+    assert groups.shape[0] == 3 and sorted(gw) == [1.0, 2.0, 7.0]  # homes 2 and 3 merged
+    assert list(sg._undominated(groups)) == [0, 2]
+    monkeypatch.setattr(sg, "_MAX_OVERLAP_PAIRS", 0)  # too many pairs to compare: all are kept
+    assert list(sg._undominated(groups)) == [0, 1, 2, 3]

@@ -362,11 +362,20 @@ def _groups(reach: sp.csr_matrix, weights: np.ndarray) -> tuple[sp.csr_matrix, n
     return by_demand[members], gw
 
 
+# Dominated candidates are found from the pairs of candidates sharing a demand
+# group: at most this many (about 1 GB), else none are dropped.
+_MAX_OVERLAP_PAIRS = 60_000_000
+
+
 def _undominated(groups: sp.csr_matrix) -> np.ndarray:
     """Candidates (columns) whose groups are no subset of another's; of equal
     sets the lowest index is kept. Dropping the others keeps the optimum."""
     g = sp.csc_matrix(groups, dtype=np.int32)
     size = np.asarray(g.sum(axis=0)).ravel()
+    per_group = np.diff(sp.csr_matrix(groups).indptr).astype(np.int64)
+    if int((per_group ** 2).sum()) > _MAX_OVERLAP_PAIRS:
+        # the pairs of overlapping candidates would not fit in memory: keep them all
+        return np.flatnonzero(size > 0)
     overlap = (g.T @ g).tocoo()
     i, j, o = overlap.row, overlap.col, overlap.data
     inside = (i != j) & (o == size[i]) & ((size[j] > size[i]) | (j < i))
