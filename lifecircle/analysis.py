@@ -222,6 +222,20 @@ class Analysis:
 
         return make_map(self, lang=lang)
 
+    def suggest(self, category: str, count: int, candidates=None, **options: Any):
+        """Where up to ``count`` new ``category`` facilities would bring the most
+        residents within the category's walking distance (the existing ones kept).
+
+        ``candidates``: a vector file or GeoDataFrame of candidate sites, or
+        None for points along the streets near uncovered homes. Options and
+        the result: :func:`lifecircle.planning.suggest.suggest_sites`
+        (a :class:`~lifecircle.planning.suggest.Suggestion`: ``sites``,
+        ``summary()``, ``map()``, ``save(folder)``, ``scenario()``).
+        """
+        from .planning.suggest import suggest_sites
+
+        return suggest_sites(self, category, count, candidates, **options)
+
     def save(self, folder: str | Path, lang: str = "en") -> dict[str, Path]:
         """Write every output into ``folder`` (created if missing).
 

@@ -378,6 +378,115 @@ def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, sch
     return 1 if failed else 0
 
 
+def _suggest_config(category, count, config_file, level, minutes, distance_mode, metres, speed, max_snap,
+                    min_share, iso):
+    """The run's Config for ``suggest``: the level's categories (so that "complete" means what it means
+    in ``analyze``), plus ``category`` when the level lacks it; category and count checked first."""
+    from .planning.suggest import check_request
+
+    if len(category) != 1:
+        raise click.UsageError("give one --category to suggest sites for, e.g. --category canteen")
+    config, iso_limits = _run_config(config_file, level, (), minutes, distance_mode, metres, speed, max_snap,
+                                     min_share, iso)
+    if category[0] not in config.keys:
+        config, iso_limits = _run_config(config_file, level, (*config.keys, category[0]), minutes, distance_mode,
+                                         metres, speed, max_snap, min_share, iso)
+    check_request(config, category[0], count)
+    return config, iso_limits
+
+
+def _load_analysis(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config, iso_limits,
+                   pois_file, pois_crs, pois_mode, lang, say):
+    """The analysis a command starts from, with the same inputs and options as ``analyze``."""
+    _check_buffer(buffer_m, place or boundary or bbox)
+    if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
+        raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
+    from . import pipeline
+    from .communities import read_communities
+
+    user_pois = None
+    if pois_file:
+        from .sources.userpois import read_user_pois
+
+        user_pois = read_user_pois(pois_file, config, crs=pois_crs)
+    area = _study_area(place, boundary, bbox)
+    source = osm_file
+    if bundle:
+        from .sources import online
+
+        source = online.load_bundle(bundle)
+        area = online.bundle_area(bundle)
+    elif area is not None:
+        from .sources import online
+
+        say("downloading walk network and facilities (Overpass)")
+        source = online.fetch(area, buffer_m=buffer_m if buffer_m is not None else config.threshold_m,
+                              keys=config.tag_keys)
+    comms = communities
+    if communities and name_column:
+        comms = read_communities(communities, "EPSG:4326", name_column=name_column)
+    return pipeline.analyze(source, communities=comms, config=config, pois=user_pois, pois_mode=pois_mode, area=area,
+                            isochrone_limits=iso_limits, lang=lang, progress=say)
+
+
+@cli.command()
+@click.option("--osm", "osm_file", type=click.Path(dir_okay=False),
+              help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the bundled central-Helsinki extract.")
+@click.option("--bundle", type=click.Path(file_okay=False), help="Folder saved by `lifecircle fetch` (offline).")
+@_area_options
+@click.option("--communities", type=click.Path(dir_okay=False),
+              help="Community polygons (GeoJSON, GeoPackage, Shapefile) with a name column.")
+@click.option("--name-column", help="Column of --communities holding the names (default: detected).")
+@_run_options
+@click.option("--count", type=int, default=3, show_default=True, help="Most new sites to suggest.")
+@click.option("--candidates", "candidates_file", type=click.Path(dir_okay=False),
+              help="Candidate sites (points or polygons: vacant lots, plots; GeoJSON, GeoPackage, Shapefile, "
+                   "or CSV with lon/lat). Default: points along the streets near uncovered homes.")
+@click.option("--time-limit", type=float, help="Seconds the exact solver may take before the greedy choice "
+              "is used (default 60).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True,
+              help="Output folder.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
+              help="Language of the map and the summary.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+def suggest(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file, level,
+            categories, minutes, distance_mode, metres, speed, min_share, max_snap, iso, pois_file, pois_crs,
+            pois_mode, count, candidates_file, time_limit, out_dir, lang, quiet):
+    """Where to build next: up to --count sites for one --category that bring the most residents
+    within its walking distance (existing facilities kept).
+
+    Same inputs and options as `analyze`. Writes suggest.csv, suggest.gpkg, suggest.html and
+    suggested_scenario.geojson (for `lifecircle scenario`) to --out.
+    """
+    from .fileio import output_folder
+
+    say = _progress(quiet)
+    config, iso_limits = _suggest_config(categories, count, config_file, level, minutes, distance_mode, metres,
+                                         speed, max_snap, min_share, iso)
+    if time_limit is not None and not (time_limit > 0):
+        raise ConfigError(f"--time-limit must be a positive number of seconds, got {time_limit:g}")
+    if candidates_file:
+        from .planning.suggest import read_candidates
+
+        read_candidates(candidates_file, "EPSG:4326")  # a bad file fails now, not after the analysis
+    click.get_current_context().with_resource(output_folder(out_dir))
+    analysis = _load_analysis(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config,
+                              iso_limits, pois_file, pois_crs, pois_mode, lang, say)
+    say(f"choosing up to {count} sites for {categories[0]}")
+    result = analysis.suggest(categories[0], count, candidates_file, time_limit=time_limit)
+    for w in result.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    written = result.save(out_dir, lang=lang)
+    click.echo(result.summary(lang))
+    click.echo(f"  {result.method_text(lang)}")
+    from .i18n import t
+
+    for row in result.sites.itertuples(index=False):
+        click.echo("  " + t("suggest_site_line", lang, site=row.site_id, residents=f"{row.residents_gained:,.0f}",
+                            lat=f"{row.lat:.6f}", lon=f"{row.lon:.6f}"))
+    click.echo(f"outputs in {out_dir}/: " + ", ".join(p.name for p in written.values()))
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, turned into an interrupt so that staging folders and locks are cleaned up."""
 

@@ -60,3 +60,19 @@ fallback_color: str = "#555555"
 #: area (m2) inside is listed in left_out.csv rather than reported: what is
 #: left is a sliver along the edge, not the community.
 min_partial_area_m2: float = 200.0
+
+#: Site suggestions (``lifecircle suggest``): without a candidates file,
+#: candidate sites are placed along the streets within the category's
+#: distance of an uncovered home, at most this far apart (metres): half a
+#: typical block face, so a site is never more than 25 m from one.
+suggest_spacing_m: float = 50.0
+
+#: The exact solver (spopt MCLP on CBC) is tried on reduced instances of at
+#: most this many cells (demand groups x candidates); larger ones are solved
+#: greedily, with a bound on the optimum. spopt builds its model densely, at
+#: about 13 us a cell here (3.7 s for 270,000 cells), before CBC starts.
+suggest_exact_cells: int = 1_000_000
+
+#: CBC's time limit (seconds) on an exact suggestion; past it the greedy
+#: solution is returned with its bound.
+suggest_time_limit_s: float = 60.0
