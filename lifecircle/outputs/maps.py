@@ -2,8 +2,14 @@
 
 The page is a folium map whose CDN links are replaced by Leaflet and jQuery
 inlined from the installed XStatic packages (:mod:`lifecircle.outputs.htmlassets`).
-Only the OpenStreetMap tiles come from the network; offline they simply do
-not load and the data layers draw on a plain background.
+Only the tiles (OpenStreetMap's, the user's own, or none) come from the
+network; offline they do not load and the data layers draw over the
+extract's own streets (:mod:`lifecircle.outputs.basemap`).
+
+Size: the map is for display, so its geometries are simplified (topology
+kept) to a tolerance per layer (:data:`DISPLAY_TOLERANCE_M`) and rounded to
+:data:`COORD_DECIMALS`; each community's gap buildings become one shape per
+category. The analysis tables (and the GeoPackage) keep full detail.
 
 Safety: folium pastes popup and tooltip HTML into the page as given, and
 Leaflet shows layer names and popup strings through ``innerHTML``. Popups,
@@ -38,22 +44,40 @@ from folium.utilities import JsCode
 from .. import adapters, settings
 from ..config import Category, Config
 from ..errors import LifecircleError
-from ..i18n import basis_text, category_label, check_lang, limit_text, rule_text, strings, t, threshold_text
-from ..text import flag_of, int_of, is_missing, text_of
-from . import htmlassets
-from .htmlassets import esc, safe_color
-
-_OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-_OSM_ATTR_HTML = (
-    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+from ..i18n import (
+    basis_text,
+    category_label,
+    check_lang,
+    level_title,
+    limit_text,
+    rule_text,
+    strings,
+    t,
+    threshold_text,
 )
+from ..text import flag_of, int_of, is_missing, text_of
+from . import basemap, htmlassets
+from .basemap import OSM_ATTR_HTML as _OSM_ATTR_HTML
+from .htmlassets import esc, safe_color
 
 #: Decimal places kept for lon/lat: 1e-6 degrees is about 0.1 m.
 COORD_DECIMALS = 6
 
+#: Douglas-Peucker tolerance (metres, topology kept) of each layer's display
+#: geometry: below what the map shows at the zoom it is read at. Isochrones
+#: are 25 m street buffers already, so a few metres change nothing visible.
+DISPLAY_TOLERANCE_M = {"communities": 0.5, "gaps": 0.5, "isochrones": 2.0, "routes": 1.0}
+#: Holes of an isochrone smaller than this (m²) are not drawn: specks between
+#: buffered streets that hold half its vertices and no information.
+ISOCHRONE_MIN_HOLE_M2 = 100.0
+
 # ColorBrewer RdYlGn (5 classes): red = few categories reached, green = all.
 _SCORE_RAMP = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
-_ISOCHRONE_COLOR = "#2b8cbe"
+# Isochrones: a sequential blue ramp (ColorBrewer Blues ends), shortest walk
+# darkest; no blue is in the score ramp.
+_ISOCHRONE_RAMP = ("#08306b", "#6baed6")
+# Gaps: dark hatching with a dashed outline, unlike any filled score colour.
+GAP_COLOR = "#252525"
 
 # Leaflet sets string popups/tooltips with innerHTML; the strings are built
 # from escaped values in Python, so binding them is safe.
@@ -88,7 +112,30 @@ _PAGE_CSS = """
 .lc-notes { right: 10px; top: 60px; max-width: 320px; max-height: 40%; overflow: auto; }
 .lc-notes ul { margin: 2px 0; padding-left: 16px; }
 .lc-popup .lc-partial { color: #a63603; }
-"""
+.lc-legend { max-height: calc(100% - 170px); overflow-y: auto; }
+.lc-legend .lc-swatch { display: inline-block; box-sizing: border-box; width: 18px; height: 14px;
+  margin-right: 6px; vertical-align: middle; }
+.lc-legend .lc-swatch-poi { width: 18px; height: 18px; border-radius: 50%; border: 2px solid;
+  background: #fff; font-size: 10px; line-height: 14px; text-align: center; }
+.lc-legend .lc-swatch-iso { border: 2px solid; }
+.lc-legend .lc-swatch-gap { border: 1.5px dashed GAPCOLOR;
+  background: repeating-linear-gradient(45deg, GAPCOLOR 0 1.5px, transparent 1.5px 5px); }
+.lc-legend .lc-swatch-street { height: 2px; background: STREETCOLOR; }
+.lc-title { left: 50%; top: 10px; transform: translateX(-50%); text-align: center; max-width: 60%; }
+.lc-title h1 { margin: 0; font-size: 16px; }
+.lc-title .lc-subtitle { color: #444; }
+.lc-notes details { color: #555; }
+/* homes beyond reach: hatched (pattern in the page's lc-defs), not a filled colour */
+path.lc-gap { fill: url(#lc-hatch); }
+""".replace("GAPCOLOR", GAP_COLOR).replace("STREETCOLOR", basemap.STREET_COLOR)
+
+# The hatching of the gap layers: an SVG pattern that Leaflet's SVG paths refer to.
+_HATCH_SVG = (
+    '<svg class="lc-defs" width="0" height="0" style="position: absolute" aria-hidden="true"><defs>'
+    '<pattern id="lc-hatch" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)">'
+    f'<rect width="6" height="6" fill="#ffffff" fill-opacity="0.35"/>'
+    f'<line x1="0" y1="0" x2="0" y2="6" stroke="{GAP_COLOR}" stroke-width="2"/></pattern></defs></svg>'
+)
 
 
 # ---------------------------------------------------------------- formatting
@@ -100,15 +147,25 @@ def _fmt_number(value: Any, digits: int) -> str | None:
     return f"{float(value):.{digits}f}"
 
 
+def _ramp_color(ramp: tuple[str, ...], x: float) -> str:
+    """The colour at ``x`` in 0..1 along ``ramp`` (linear in RGB between its stops)."""
+    x = min(max(float(x), 0.0), 1.0) * (len(ramp) - 1)
+    i = min(int(x), len(ramp) - 2)
+    a, b = (np.array([int(c[k:k + 2], 16) for k in (1, 3, 5)]) for c in ramp[i:i + 2])
+    rgb = np.rint(a + (b - a) * (x - i)).astype(int)
+    return "#" + "".join(f"{v:02x}" for v in rgb)
+
+
 def score_color(score: float) -> str:
     """Return the fill colour for a score in 0..1 (red to green)."""
     if is_missing(score):
         return settings.fallback_color
-    x = min(max(float(score), 0.0), 1.0) * (len(_SCORE_RAMP) - 1)
-    i = min(int(x), len(_SCORE_RAMP) - 2)
-    a, b = (np.array([int(c[k:k + 2], 16) for k in (1, 3, 5)]) for c in _SCORE_RAMP[i:i + 2])
-    rgb = np.rint(a + (b - a) * (x - i)).astype(int)
-    return "#" + "".join(f"{v:02x}" for v in rgb)
+    return _ramp_color(_SCORE_RAMP, score)
+
+
+def isochrone_colors(n: int) -> list[str]:
+    """One colour per isochrone threshold, shortest first (dark to light blue)."""
+    return [_ramp_color(_ISOCHRONE_RAMP, i / (n - 1) if n > 1 else 0.0) for i in range(n)]
 
 
 def _share_text(share: Any) -> str:
@@ -139,6 +196,47 @@ def to_display_crs(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
         raise LifecircleError("a result table has no CRS; cannot draw it on the map")
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     return gdf.to_crs(settings.output_crs)
+
+
+def display_frame(gdf: gpd.GeoDataFrame | None, layer: str) -> gpd.GeoDataFrame:
+    """Return ``gdf`` as the map shows it: simplified to the layer's
+    :data:`DISPLAY_TOLERANCE_M` (topology kept) in its own metric CRS, then in
+    EPSG:4326 (coordinates are rounded when written)."""
+    if gdf is None or len(gdf) == 0 or gdf.crs is None or not gdf.crs.is_projected:
+        return to_display_crs(gdf)
+    geoms = gdf.geometry.values
+    if layer == "isochrones":
+        geoms = _without_small_holes(np.asarray(geoms, dtype=object), ISOCHRONE_MIN_HOLE_M2)
+    tolerance = DISPLAY_TOLERANCE_M[layer]
+    gdf = gdf.set_geometry(shapely.simplify(geoms, tolerance, preserve_topology=True), crs=gdf.crs)
+    return to_display_crs(gdf)
+
+
+def _without_small_holes(geoms: np.ndarray, min_area: float) -> np.ndarray:
+    """The (multi)polygons without their interior rings smaller than ``min_area``."""
+    def fill(polygon: Any) -> Any:
+        holes = [r for r in polygon.interiors if shapely.Polygon(r).area >= min_area]
+        return shapely.Polygon(polygon.exterior, holes)
+
+    out = []
+    for g in geoms:
+        if isinstance(g, shapely.Polygon):
+            g = fill(g)
+        elif isinstance(g, shapely.MultiPolygon):
+            g = shapely.MultiPolygon([fill(p) for p in g.geoms])
+        out.append(g)
+    return np.asarray(out, dtype=object)
+
+
+def merged_gaps(gaps: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """One shape per community, category and kind: the gap buildings of a
+    community merged for the map (the table keeps one row per building)."""
+    keys = ["community_id", "category", "kind"]
+    if gaps is None or len(gaps) == 0 or not set(keys) <= set(gaps.columns):
+        return gaps
+    groups = gaps.groupby(keys, sort=True, dropna=False).geometry
+    merged = groups.agg(lambda g: shapely.union_all(g.values)).reset_index()
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=gaps.crs)
 
 
 def _feature_collection(geoms: Iterable[Any], props: Iterable[dict]) -> dict:
@@ -256,14 +354,20 @@ def _poi_layer(pois: gpd.GeoDataFrame, category: Category, lang: str) -> folium.
     return _geojson_layer(fc, name, marker=folium.Marker(icon=icon))
 
 
-def _isochrone_layers(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -> list[folium.GeoJson]:
-    """One layer per isochrone threshold (several with ``--isochrones 5,10,15``)."""
-    style = {"color": _ISOCHRONE_COLOR, "weight": 1, "fillColor": _ISOCHRONE_COLOR,
-             "fillOpacity": 0.08}
+def _isochrone_values(isochrones: gpd.GeoDataFrame, config: Config) -> list[Any]:
+    """The thresholds of the isochrones, shortest first ([None] when they carry none)."""
     col = "minutes" if config.mode == "time" else "metres"
-    values = sorted(set(isochrones[col])) if col in isochrones and len(isochrones) else [None]
+    return sorted(set(isochrones[col])) if col in isochrones and len(isochrones) else [None]
+
+
+def _isochrone_layers(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -> list[folium.GeoJson]:
+    """One layer per isochrone threshold (several with ``--isochrones 5,10,15``), each
+    in its own colour of :func:`isochrone_colors`."""
+    col = "minutes" if config.mode == "time" else "metres"
+    values = _isochrone_values(isochrones, config)
     layers = []
-    for value in values:
+    for value, color in zip(values, isochrone_colors(len(values))):
+        style = {"color": color, "weight": 1.5, "fillColor": color, "fillOpacity": 0.08}
         rows = isochrones if value is None else isochrones[isochrones[col] == value]
         props = [{"community_id": text_of(c), "style": style}
                  for c in rows.get("community_id", pd.Series([None] * len(rows)))]
@@ -277,8 +381,8 @@ def _isochrone_layers(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -
 
 def _gap_layer(gaps: gpd.GeoDataFrame, category: Category, names: dict[str, str],
                lang: str) -> folium.GeoJson:
-    color = safe_color(category.color)
-    style = {"color": color, "weight": 1, "fillColor": color, "fillOpacity": 0.6}
+    # the hatching is a CSS fill (path.lc-gap, _PAGE_CSS); these are its fallbacks
+    style = {"color": GAP_COLOR, "weight": 1.5, "dashArray": "4 3", "fillColor": GAP_COLOR, "fillOpacity": 0.9}
     props = []
     for _, row in gaps.iterrows():
         cid = text_of(row.get("community_id"))
@@ -318,18 +422,63 @@ def _rows_of(gdf: gpd.GeoDataFrame, column: str, value: str) -> gpd.GeoDataFrame
 # ---------------------------------------------------------------- page furniture
 
 
-def _legend_html(config: Config, lang: str) -> str:
+def _legend_html(config: Config, lang: str, iso_values: list[Any]) -> str:
+    """The legend: score colours, each category's marker and distance, the
+    isochrone colours, the gap hatching and the streets."""
     n = len(config.categories)
     entries = [(score_color(k / n), t("legend_entry", lang, k=k, n=n)) for k in range(n, -1, -1)]
-    basis = [{"key": c.key, "icon": c.icon, "label": c.label(lang), "limit": limit_text(config, c.key, lang)}
-             for c in config.categories]
-    return str(_parts().legend(entries, basis, basis_text(config, lang), rule_text(config, lang), strings(lang)))
+    basis = [{"key": c.key, "icon": c.icon, "label": c.label(lang), "limit": limit_text(config, c.key, lang),
+              "color": safe_color(c.color)} for c in config.categories]
+    iso = [(color, threshold_text(config, lang, value))
+           for value, color in zip(iso_values, isochrone_colors(len(iso_values)))] if iso_values != [None] else []
+    return str(_parts().legend(entries, basis, basis_text(config, lang), rule_text(config, lang), strings(lang),
+                               iso))
+
+
+def map_notes(analysis: Any, lang: str) -> list[str]:
+    """The run's warnings as the map states them, in ``lang``.
+
+    In English, the run's own :attr:`~lifecircle.analysis.Analysis.warnings`.
+    In Chinese, the facts behind the usual ones, counted again from the
+    tables (categories without facilities, what was left out, partial
+    communities); the run's messages follow them in the notes box, folded.
+    """
+    if lang == "en":
+        return list(getattr(analysis, "warnings", []) or [])
+    config: Config = analysis.config
+    pois, notes = analysis.pois, []
+    for c in config.categories:
+        if "category" not in pois or not (pois["category"] == c.key).any():
+            notes.append(t("note_no_facilities", lang, label=c.label(lang)))
+    left = getattr(analysis, "left_out", None)
+    if left is not None and len(left) and "what" in left:
+        counts = left["what"].value_counts()
+        notes.append(t("note_left_out", lang, communities=int(counts.get("community", 0)),
+                       pois=int(counts.get("poi", 0))))
+    partial = int(analysis.communities["partial"].sum()) if "partial" in analysis.communities else 0
+    if partial:
+        notes.append(t("note_partial", lang, n=partial))
+    return notes
 
 
 def _notes_html(analysis: Any, lang: str) -> str:
     """The run's warnings (categories without facilities, what was left out), if any."""
-    warnings = list(getattr(analysis, "warnings", []) or [])
-    return str(_parts().notes(warnings, strings(lang))) if warnings else ""
+    notes = map_notes(analysis, lang)
+    messages = [] if lang == "en" else list(getattr(analysis, "warnings", []) or [])
+    return str(_parts().notes(notes, strings(lang), messages)) if notes or messages else ""
+
+
+def _title_html(analysis: Any, lang: str) -> str:
+    """The page's heading: the data's name and the level, then what the map is and the data's date."""
+    place = text_of(getattr(analysis, "source", ""))
+    level = level_title(analysis.config, lang)
+    date = text_of(getattr(analysis, "data_date", "") or "")
+    return str(_parts().title(f"{place} · {level}" if place else level, date, strings(lang)))
+
+
+def _page_title(analysis: Any, lang: str) -> str:
+    place = text_of(getattr(analysis, "source", ""))
+    return " · ".join(x for x in (level_title(analysis.config, lang), place, t("map_title", lang)) if x)
 
 
 def _attribution_html(analysis: Any, lang: str) -> str:
@@ -338,8 +487,13 @@ def _attribution_html(analysis: Any, lang: str) -> str:
     return str(_parts().attribution(source, date, strings(lang)))
 
 
-def _offline_map(location: list[float], lang: str, title: str) -> folium.Map:
-    """A folium map with no CDN links and Leaflet/jQuery inlined."""
+def _offline_map(location: list[float], lang: str, title: str,
+                 tiles: basemap.Tiles | None | str = "osm") -> folium.Map:
+    """A folium map with no CDN links and Leaflet/jQuery inlined, on ``tiles``
+    (a :class:`~lifecircle.outputs.basemap.Tiles`, None for none, or a
+    ``--tiles`` value)."""
+    if isinstance(tiles, str):
+        tiles = basemap.check_tiles(tiles)
     m = folium.Map(location=location, zoom_start=14, tiles=None, control_scale=True)
     adapters.drop_cdn_links(m)
     fig = m.get_root()
@@ -350,9 +504,19 @@ def _offline_map(location: list[float], lang: str, title: str) -> folium.Map:
     for name, js in htmlassets.inline_scripts():
         fig.header.add_child(Element(f"<script>{js}</script>"), name=name)
     fig.header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="lc_css")
-    folium.TileLayer(_OSM_TILES, attr=_OSM_ATTR_HTML, name=esc(t("basemap", lang)),
-                     max_zoom=19, control=False).add_to(m)
+    if tiles is not None:
+        folium.TileLayer(tiles.url, attr=tiles.attribution_html, name=esc(t("basemap", lang)),
+                         max_zoom=19, control=False).add_to(m)
     return m
+
+
+def _street_layer(analysis: Any, m: folium.Map, lang: str) -> None:
+    """The data's own streets under everything (drawn with every tile blocked)."""
+    lines = basemap.street_lines(analysis)
+    if len(lines) == 0:
+        return
+    m.get_root().header.add_child(Element(f"<script>{basemap.STREETS_JS}</script>"), name="lc_streets_js")
+    basemap.StreetLayer(lines, esc(t("layer_streets", lang)), _OSM_ATTR_HTML).add_to(m)
 
 
 # ---------------------------------------------------------------- determinism
@@ -407,14 +571,18 @@ _EXTERNAL_TAG = re.compile(
 # ---------------------------------------------------------------- public
 
 
-def make_map(analysis: Any, lang: str = "en") -> folium.Map:
+def make_map(analysis: Any, lang: str = "en", tiles: str = "osm", tiles_attribution: str | None = None) -> folium.Map:
     """Build the interactive map of an analysis.
 
-    Layers: communities coloured by score (categories reached / analysed)
-    with a legend and a popup table each; one facility layer per category;
-    the walking isochrones; one gap layer per category (the last two hidden
-    until ticked in the layer control). The view fits the communities and
-    facilities.
+    Layers: the data's walkable streets (canvas, under everything: the map
+    reads without tiles); communities coloured by score (categories reached
+    / analysed) with a popup table each; one facility layer per category;
+    one layer per isochrone threshold, each in its own blue; one hatched gap
+    layer per category; the walking routes (isochrones, gaps and routes
+    hidden until ticked in the layer control). A title (data, level, date),
+    a legend of every colour and icon, and the run's warnings sit on the
+    page. The view fits the communities and facilities. Geometries are
+    simplified for display (:data:`DISPLAY_TOLERANCE_M`).
 
     Parameters
     ----------
@@ -422,25 +590,37 @@ def make_map(analysis: Any, lang: str = "en") -> folium.Map:
         A :class:`lifecircle.analysis.Analysis`.
     lang
         "zh" or "en" for every label; OSM names are shown as written.
+    tiles
+        "osm" (default), "none", or the URL template of a WGS-84 / Web
+        Mercator tile service (see :func:`lifecircle.outputs.basemap.check_tiles`).
+    tiles_attribution
+        Credit for a URL tile source (plain text; default "Tiles: <host>").
+        The OpenStreetMap credit for the data is shown in every case.
 
     Returns
     -------
     folium.Map
         Self-contained (no CDN links); save it with :func:`save_map`.
+
+    Raises
+    ------
+    ConfigError
+        A bad ``tiles`` value or a GCJ-02 tile service.
     """
     check_lang(lang)
+    tile_source = basemap.check_tiles(tiles, tiles_attribution)
     config: Config = analysis.config
-    communities = to_display_crs(analysis.communities)
+    communities = display_frame(analysis.communities, "communities")
     pois = to_display_crs(analysis.pois)
-    isochrones = to_display_crs(analysis.isochrones)
-    gaps = to_display_crs(analysis.gaps)
+    isochrones = display_frame(analysis.isochrones, "isochrones")
+    gaps = display_frame(merged_gaps(analysis.gaps), "gaps")
 
     bounds = _bounds([communities, pois]) or _bounds([isochrones, gaps])
     center = [0.0, 0.0] if bounds is None else [
         (bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-    title = f"{t('map_title', lang)} · {config.level}"
-    m = _offline_map(center, lang, title)
+    m = _offline_map(center, lang, _page_title(analysis, lang), tile_source)
 
+    _street_layer(analysis, m, lang)
     _community_layer(communities, config, lang).add_to(m)
     for cat in config.categories:
         _poi_layer(_rows_of(pois, "category", cat.key), cat, lang).add_to(m)
@@ -452,11 +632,13 @@ def make_map(analysis: Any, lang: str = "en") -> folium.Map:
         _gap_layer(_rows_of(gaps, "category", cat.key), cat, names, lang).add_to(m)
     routes = getattr(analysis, "routes", None)
     if routes is not None and len(routes):
-        _route_layer(to_display_crs(routes), config, names, lang).add_to(m)
+        _route_layer(display_frame(routes, "routes"), config, names, lang).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
 
     fig = m.get_root()
-    fig.html.add_child(Element(_legend_html(config, lang)), name="lc_legend")
+    fig.html.add_child(Element(_HATCH_SVG), name="lc_defs")
+    fig.html.add_child(Element(_title_html(analysis, lang)), name="lc_title")
+    fig.html.add_child(Element(_legend_html(config, lang, _isochrone_values(isochrones, config))), name="lc_legend")
     notes = _notes_html(analysis, lang)
     if notes:
         fig.html.add_child(Element(notes), name="lc_notes")
