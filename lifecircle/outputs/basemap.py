@@ -1,5 +1,4 @@
-"""What the map draws under the data: a tile service of the user's choice, and
-the extract's own walkable streets.
+"""What the map draws under the data: the extract's own walkable streets.
 
 Tiles are the only part of the map that needs the network. On an intranet or
 an offline laptop they never load, so the streets of the data itself are
@@ -9,18 +8,13 @@ string (delta-encoded integer coordinates, the "encoded polyline" scheme)
 and drawn as a single Leaflet polyline on a canvas, so a district of
 100,000 streets stays one layer object and a few megabytes.
 
-Tile sources in GCJ-02 (Amap/Gaode, Baidu, Tencent, Google China) are
-refused: their tiles are shifted by hundreds of metres from the WGS-84
-coordinates of OpenStreetMap data, so every polygon would sit beside its
-street.
+The tile source is checked by :mod:`lifecircle.outputs.tiles` (light, so the
+command line checks ``--tiles`` before any work).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 import shapely
@@ -28,11 +22,6 @@ from folium.map import Layer
 from jinja2 import Template
 
 from .. import settings
-from ..errors import ConfigError
-from .htmlassets import esc
-
-OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-OSM_ATTR_HTML = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 
 #: Decimal places of the street base layer's coordinates (as the data layers: ~0.1 m).
 STREET_DECIMALS = 6
@@ -40,93 +29,8 @@ STREET_DECIMALS = 6
 STREET_TOLERANCE_M = 1.0
 STREET_COLOR = "#8c8c8c"
 
-# Hosts whose tiles are drawn in GCJ-02 ("Mars coordinates") or Baidu's BD-09.
-_GCJ02_HOSTS = {
-    "autonavi.com": "Amap/Gaode (GCJ-02)", "amap.com": "Amap/Gaode (GCJ-02)", "gaode.com": "Amap/Gaode (GCJ-02)",
-    "baidu.com": "Baidu (BD-09)", "bdimg.com": "Baidu (BD-09)", "bdstatic.com": "Baidu (BD-09)",
-    "gtimg.com": "Tencent (GCJ-02)", "map.qq.com": "Tencent (GCJ-02)", "google.cn": "Google China (GCJ-02)",
-}
 _ALPHABET_TEXT = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _ALPHABET = np.frombuffer(_ALPHABET_TEXT.encode("ascii"), dtype=np.uint8)
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_KNOWN_FIELDS = {"z", "x", "y", "-y", "s", "r"}
-
-
-@dataclass(frozen=True)
-class Tiles:
-    """A checked tile source: a Leaflet URL template and its attribution (HTML)."""
-
-    url: str
-    attribution_html: str
-
-
-def _gcj02_service(host: str) -> str | None:
-    host = host.lower().rstrip(".")
-    for domain, service in _GCJ02_HOSTS.items():
-        if host == domain or host.endswith("." + domain):
-            return service
-    return None
-
-
-def _check_url(url: str) -> str:
-    """Return the host of a tile URL template, or raise ConfigError saying what is wrong."""
-    if re.search(r"[\s\"'<>`\\]", url):
-        raise ConfigError(f"--tiles: {url!r} is not a URL template (spaces, quotes or <> in it)")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"--tiles: expected osm, none or an http(s) URL template such as "
-                          f"https://tiles.example.org/{{z}}/{{x}}/{{y}}.png, got {url!r}")
-    fields = set(_PLACEHOLDER.findall(url))
-    missing = [f for f in ("z", "x") if f not in fields] + ([] if fields & {"y", "-y"} else ["y"])
-    if missing:
-        raise ConfigError(f"--tiles: the URL template has no {{{missing[0]}}}; "
-                          "Leaflet needs {z}, {x} and {y} to ask for a tile")
-    unknown = sorted(fields - _KNOWN_FIELDS)
-    if unknown:
-        raise ConfigError(f"--tiles: unknown placeholder {{{unknown[0]}}} in the URL template "
-                          "(Leaflet knows {z}, {x}, {y}, {-y}, {s}, {r})")
-    return parts.hostname
-
-
-def check_tiles(tiles: str | None = "osm", attribution: str | None = None) -> Tiles | None:
-    """Check a ``--tiles`` choice and return the tile source (None for no tiles).
-
-    Parameters
-    ----------
-    tiles
-        "osm" (OpenStreetMap's tile server), "none" (no tiles: the data's own
-        streets only) or a Leaflet URL template of the user's tile service in
-        WGS-84 / Web Mercator (e.g. Tianditu, whose CGCS2000 is within
-        centimetres of WGS-84), with the user's key in the URL.
-    attribution
-        Credit shown for a URL tile source (plain text, escaped here);
-        default "Tiles: <host>". Ignored with "osm" and "none".
-
-    Returns
-    -------
-    Tiles or None
-
-    Raises
-    ------
-    ConfigError
-        For a value that is not osm, none or an http(s) template with {z},
-        {x} and {y}; for a tile service in GCJ-02 or BD-09 (Amap/Gaode,
-        Baidu, Tencent, Google China), whose tiles are offset by hundreds of
-        metres from WGS-84 data.
-    """
-    choice = (tiles or "osm").strip()
-    if choice.lower() == "osm":
-        return Tiles(OSM_TILES, OSM_ATTR_HTML)
-    if choice.lower() == "none":
-        return None
-    host = _check_url(choice)
-    service = _gcj02_service(host)
-    if service:
-        raise ConfigError(f"--tiles: {host} serves {service} tiles, offset by hundreds of metres from the "
-                          "WGS-84 OpenStreetMap data; use a WGS-84 / Web Mercator service (e.g. Tianditu) "
-                          "or --tiles none")
-    text = (attribution or "").strip() or f"Tiles: {host}"
-    return Tiles(choice, esc(text))
 
 
 # ---------------------------------------------------------------- streets

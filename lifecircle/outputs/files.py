@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import settings
 from ..fileio import staging_dir, write_csv, writing
+from .tiles import check_tiles
 
 if TYPE_CHECKING:  # heavy: imported where used, so the CLI starts at once
     import geopandas as gpd
@@ -24,7 +25,8 @@ def _gpkg_frame(gdf: "gpd.GeoDataFrame") -> "gpd.GeoDataFrame":
     return gdf.to_crs(settings.output_crs)
 
 
-def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") -> dict[str, Path]:
+def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en", tiles: str = "osm",
+                  tiles_attribution: str | None = None) -> dict[str, Path]:
     """Write every output of ``analysis`` into ``folder``.
 
     Files: ``coverage.csv`` (one row per community), ``basis.csv`` (what
@@ -32,7 +34,9 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") ->
     residential areas not counted, and why), ``lifecircle.gpkg`` (layers
     communities, pois, isochrones, gaps, routes; EPSG:4326), ``map.html``,
     ``report.html`` and the PNG charts. All are written to a staging folder
-    first, so an error leaves no partial file behind. Text cells of the CSV
+    first, so an error leaves no partial file behind. ``tiles`` and
+    ``tiles_attribution`` choose the map's background (see
+    :func:`lifecircle.outputs.maps.make_map`). Text cells of the CSV
     files are defused against spreadsheet formulas
     (:func:`lifecircle.fileio.write_csv`); the GeoPackage keeps them as they are.
 
@@ -50,6 +54,8 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") ->
     from .report import chart_figures, png_bytes, report_html
 
     folder = Path(folder)
+    # a bad tile choice fails before any file is written
+    check_tiles(tiles, tiles_attribution)
     written: dict[str, Path] = {}
     with staging_dir(folder) as stage:
         write_csv(coverage_table(analysis), stage / "coverage.csv")
@@ -67,7 +73,8 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en") ->
         written["gpkg"] = folder / "lifecircle.gpkg"
         # The staging folder already makes the set atomic: files in it are
         # written plainly, not each through a temporary file of its own.
-        (stage / "map.html").write_bytes(render_map(make_map(analysis, lang=lang)).encode("utf-8"))
+        (stage / "map.html").write_bytes(render_map(make_map(analysis, lang=lang, tiles=tiles,
+                                                                  tiles_attribution=tiles_attribution)).encode("utf-8"))
         written["map"] = folder / "map.html"
         charts = {name: png_bytes(fig) for name, fig in chart_figures(analysis, lang).items()}
         for name, png in charts.items():

@@ -57,8 +57,9 @@ from ..i18n import (
 )
 from ..text import flag_of, int_of, is_missing, text_of
 from . import basemap, htmlassets
-from .basemap import OSM_ATTR_HTML as _OSM_ATTR_HTML
 from .htmlassets import esc, safe_color
+from .tiles import OSM_ATTR_HTML as _OSM_ATTR_HTML
+from .tiles import Tiles, check_tiles
 
 #: Decimal places kept for lon/lat: 1e-6 degrees is about 0.1 m.
 COORD_DECIMALS = 6
@@ -488,12 +489,12 @@ def _attribution_html(analysis: Any, lang: str) -> str:
 
 
 def _offline_map(location: list[float], lang: str, title: str,
-                 tiles: basemap.Tiles | None | str = "osm") -> folium.Map:
+                 tiles: Tiles | None | str = "osm") -> folium.Map:
     """A folium map with no CDN links and Leaflet/jQuery inlined, on ``tiles``
-    (a :class:`~lifecircle.outputs.basemap.Tiles`, None for none, or a
+    (a :class:`~lifecircle.outputs.tiles.Tiles`, None for none, or a
     ``--tiles`` value)."""
     if isinstance(tiles, str):
-        tiles = basemap.check_tiles(tiles)
+        tiles = check_tiles(tiles)
     m = folium.Map(location=location, zoom_start=14, tiles=None, control_scale=True)
     adapters.drop_cdn_links(m)
     fig = m.get_root()
@@ -505,7 +506,8 @@ def _offline_map(location: list[float], lang: str, title: str,
         fig.header.add_child(Element(f"<script>{js}</script>"), name=name)
     fig.header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="lc_css")
     if tiles is not None:
-        folium.TileLayer(tiles.url, attr=tiles.attribution_html, name=esc(t("basemap", lang)),
+        credit = _OSM_ATTR_HTML if tiles.attribution is None else esc(tiles.attribution)
+        folium.TileLayer(tiles.url, attr=credit, name=esc(t("basemap", lang)),
                          max_zoom=19, control=False).add_to(m)
     return m
 
@@ -592,7 +594,7 @@ def make_map(analysis: Any, lang: str = "en", tiles: str = "osm", tiles_attribut
         "zh" or "en" for every label; OSM names are shown as written.
     tiles
         "osm" (default), "none", or the URL template of a WGS-84 / Web
-        Mercator tile service (see :func:`lifecircle.outputs.basemap.check_tiles`).
+        Mercator tile service (see :func:`lifecircle.outputs.tiles.check_tiles`).
     tiles_attribution
         Credit for a URL tile source (plain text; default "Tiles: <host>").
         The OpenStreetMap credit for the data is shown in every case.
@@ -608,7 +610,7 @@ def make_map(analysis: Any, lang: str = "en", tiles: str = "osm", tiles_attribut
         A bad ``tiles`` value or a GCJ-02 tile service.
     """
     check_lang(lang)
-    tile_source = basemap.check_tiles(tiles, tiles_attribution)
+    tile_source = check_tiles(tiles, tiles_attribution)
     config: Config = analysis.config
     communities = display_frame(analysis.communities, "communities")
     pois = to_display_crs(analysis.pois)
