@@ -169,6 +169,16 @@ def isochrone_colors(n: int) -> list[str]:
     return [_ramp_color(_ISOCHRONE_RAMP, i / (n - 1) if n > 1 else 0.0) for i in range(n)]
 
 
+def id_text(value: Any) -> str:
+    """An id (OSM "way/123", or from a user's file) as a plain feature property.
+
+    Not HTML, so not escaped, but braces become their full-width forms:
+    branca parses the rendered script as a Jinja2 template once more, where
+    ``{{`` or ``{%`` would be evaluated.
+    """
+    return text_of(value).replace("{", "\uff5b").replace("}", "\uff5d")
+
+
 def _share_text(share: Any) -> str:
     """A share as a whole percentage, rounded down, so that a share just below
     ``min_share`` never reads as reaching it next to a ✗."""
@@ -328,7 +338,7 @@ def _community_layer(communities: gpd.GeoDataFrame, config: Config, lang: str) -
         score = int_of(row.get("reached")) / n if n else float("nan")
         name = text_of(row.get("name")) or t("unnamed", lang)
         props.append({
-            "community_id": text_of(row.get("community_id")),
+            "community_id": id_text(row.get("community_id")),
             "style": {"color": "#333333", "weight": 1, "fillColor": score_color(score),
                       "fillOpacity": 0.55},
             "popup": community_popup(row, config, lang),
@@ -346,7 +356,7 @@ def _poi_layer(pois: gpd.GeoDataFrame, category: Category, lang: str) -> folium.
         class_name=f"lc-poi lc-poi-{category.key}",
     )
     props = [
-        {"poi_id": text_of(row.get("poi_id")), "popup": poi_popup(row, category, lang),
+        {"poi_id": id_text(row.get("poi_id")), "popup": poi_popup(row, category, lang),
          "tooltip": esc(text_of(row.get("name")) or t("unnamed", lang))}
         for _, row in pois.iterrows()
     ]
@@ -370,7 +380,7 @@ def _isochrone_layers(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -
     for value, color in zip(values, isochrone_colors(len(values))):
         style = {"color": color, "weight": 1.5, "fillColor": color, "fillOpacity": 0.08}
         rows = isochrones if value is None else isochrones[isochrones[col] == value]
-        props = [{"community_id": text_of(c), "style": style}
+        props = [{"community_id": id_text(c), "style": style}
                  for c in rows.get("community_id", pd.Series([None] * len(rows)))]
         fc = _feature_collection(rows.geometry, props)
         name = t("layer_isochrones", lang, threshold=threshold_text(config, lang, value))
@@ -391,7 +401,7 @@ def _gap_layer(gaps: gpd.GeoDataFrame, category: Category, names: dict[str, str]
         kind_text = t(f"gap_kind_{kind}", lang) if kind in ("building", "area") else kind
         tip = t("gap_tooltip", lang, label=category.label(lang),
                 community=names.get(cid) or t("unnamed", lang))
-        props.append({"community_id": cid, "style": style,
+        props.append({"community_id": id_text(cid), "style": style,
                       "tooltip": f"{esc(tip)} ({esc(kind_text)})"})
     fc = _feature_collection(gaps.geometry, props)
     name = t("layer_gaps", lang, label=category.label(lang))
@@ -408,7 +418,7 @@ def _route_layer(routes: gpd.GeoDataFrame, config: Config, names: dict[str, str]
         tip = t("route_tooltip", lang, community=names.get(cid) or t("unnamed", lang),
                 label=category_label(config, key, lang), facility=text_of(row.get("name")) or t("unnamed", lang),
                 metres=f"{float(row.get('metres')):.0f}")
-        props.append({"community_id": cid, "category": key, "tooltip": esc(tip),
+        props.append({"community_id": id_text(cid), "category": key, "tooltip": esc(tip),
                       "style": {"color": color, "weight": 3, "opacity": 0.8, "dashArray": "6 4"}})
     fc = _feature_collection(routes.geometry, props)
     return _geojson_layer(fc, t("layer_routes", lang), show=False, class_name="lc-route")

@@ -52,8 +52,8 @@ def _gcj02_service(host: str) -> str | None:
 
 def _check_url(url: str) -> str:
     """Return the host of a tile URL template, or raise ConfigError saying what is wrong."""
-    if re.search(r"[\s\"'<>`\\]", url):
-        raise ConfigError(f"--tiles: {url!r} is not a URL template (spaces, quotes or <> in it)")
+    if re.search(r"[\s\"'<>`\\]|\{[{%#]", url):
+        raise ConfigError(f"--tiles: {url!r} is not a URL template (spaces, quotes, <> or template braces in it)")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"--tiles: expected osm, none or an http(s) URL template such as "
