@@ -247,9 +247,10 @@ def test_output_is_deterministic(analysis, tmp_path):
 
 
 def embedded_features(html: str) -> list[dict]:
-    """The GeoJSON features folium embedded in the page's script."""
-    return [f for data in re.findall(r"_add\((\{.*?\})\);\n", html)
-            for f in json.loads(data)["features"]]
+    """The GeoJSON features folium embedded in the page's script, and those of
+    the compact layers (lcFeatures: communities, isochrones, gaps, routes)."""
+    found = re.findall(r"_add\((\{.*?\})\);\n|lcFeatures\((\{.*?\}), \d+\)", html)
+    return [f for pair in found for f in json.loads(pair[0] or pair[1])["features"]]
 
 
 def test_hostile_names_are_escaped_in_the_file(map_files):

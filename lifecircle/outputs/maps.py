@@ -56,13 +56,12 @@ from ..i18n import (
     threshold_text,
 )
 from ..text import flag_of, int_of, is_missing, text_of
-from . import basemap, htmlassets
+from . import basemap, compact, htmlassets
 from .htmlassets import esc, safe_color
 from .tiles import OSM_ATTR_HTML as _OSM_ATTR_HTML
 from .tiles import Tiles, check_tiles
 
-#: Decimal places kept for lon/lat: 1e-6 degrees is about 0.1 m.
-COORD_DECIMALS = 6
+COORD_DECIMALS = compact.COORD_DECIMALS
 
 #: Douglas-Peucker tolerance (metres, topology kept) of each layer's display
 #: geometry: below what the map shows at the zoom it is read at. Isochrones
@@ -331,7 +330,18 @@ def _geojson_layer(fc: dict, name: str, show: bool = True, **options: Any) -> fo
     return folium.GeoJson(fc, name=esc(name), show=show, on_each_feature=_BIND_JS, **options)
 
 
-def _community_layer(communities: gpd.GeoDataFrame, config: Config, lang: str) -> folium.GeoJson:
+def _compact_layer(geoms: Iterable[Any], props: Iterable[dict], name: str, show: bool = True,
+                   **options: Any) -> compact.CompactGeoJson:
+    """A layer of polygons or lines (communities, isochrones, gaps, routes) in compact form.
+
+    Its features carry ``style``/``popup``/``tooltip`` like
+    :func:`_geojson_layer`'s; ``name`` is plain text, escaped here;
+    ``options`` are Leaflet's (``className``, ``interactive``).
+    """
+    return compact.CompactGeoJson(geoms, props, esc(name), show=show, **options)
+
+
+def _community_layer(communities: gpd.GeoDataFrame, config: Config, lang: str) -> compact.CompactGeoJson:
     props = []
     for _, row in communities.iterrows():
         n = int_of(row.get("n_categories"), len(config.categories))
@@ -344,25 +354,21 @@ def _community_layer(communities: gpd.GeoDataFrame, config: Config, lang: str) -
             "popup": community_popup(row, config, lang),
             "tooltip": esc(name),
         })
-    fc = _feature_collection(communities.geometry, props)
-    return _geojson_layer(fc, t("layer_communities", lang), class_name="lc-community")
+    return _compact_layer(communities.geometry, props, t("layer_communities", lang), className="lc-community")
 
 
-def _poi_layer(pois: gpd.GeoDataFrame, category: Category, lang: str) -> folium.GeoJson:
+def _poi_layer(pois: gpd.GeoDataFrame, category: Category, lang: str) -> compact.CompactGeoJson:
     color = safe_color(category.color)
-    icon = folium.DivIcon(
-        html=f'<span style="border-color: {color}">{esc(category.icon)}</span>',
-        icon_size=(24, 24), icon_anchor=(12, 12), popup_anchor=(0, -12),
-        class_name=f"lc-poi lc-poi-{category.key}",
-    )
+    icon = {"html": f'<span style="border-color: {color}">{esc(category.icon)}</span>',
+            "iconSize": [24, 24], "iconAnchor": [12, 12], "popupAnchor": [0, -12],
+            "className": f"lc-poi lc-poi-{category.key}"}
     props = [
         {"poi_id": id_text(row.get("poi_id")), "popup": poi_popup(row, category, lang),
          "tooltip": esc(text_of(row.get("name")) or t("unnamed", lang))}
         for _, row in pois.iterrows()
     ]
-    fc = _feature_collection(pois.geometry, props)
     name = t("layer_facilities", lang, label=f"{category.icon} {category.label(lang)}")
-    return _geojson_layer(fc, name, marker=folium.Marker(icon=icon))
+    return _compact_layer(pois.geometry, props, name, icon=icon)
 
 
 def _isochrone_values(isochrones: gpd.GeoDataFrame, config: Config) -> list[Any]:
@@ -371,7 +377,7 @@ def _isochrone_values(isochrones: gpd.GeoDataFrame, config: Config) -> list[Any]
     return sorted(set(isochrones[col])) if col in isochrones and len(isochrones) else [None]
 
 
-def _isochrone_layers(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -> list[folium.GeoJson]:
+def _isochrone_layers(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -> list[compact.CompactGeoJson]:
     """One layer per isochrone threshold (several with ``--isochrones 5,10,15``), each
     in its own colour of :func:`isochrone_colors`."""
     col = "minutes" if config.mode == "time" else "metres"
@@ -382,16 +388,16 @@ def _isochrone_layers(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -
         rows = isochrones if value is None else isochrones[isochrones[col] == value]
         props = [{"community_id": id_text(c), "style": style}
                  for c in rows.get("community_id", pd.Series([None] * len(rows)))]
-        fc = _feature_collection(rows.geometry, props)
         name = t("layer_isochrones", lang, threshold=threshold_text(config, lang, value))
         # Not interactive: they overlap everything and would swallow the
         # clicks meant for the communities underneath.
-        layers.append(_geojson_layer(fc, name, show=False, interactive=False, class_name="lc-isochrone"))
+        layers.append(_compact_layer(rows.geometry, props, name, show=False, interactive=False,
+                                     className="lc-isochrone"))
     return layers
 
 
 def _gap_layer(gaps: gpd.GeoDataFrame, category: Category, names: dict[str, str],
-               lang: str) -> folium.GeoJson:
+               lang: str) -> compact.CompactGeoJson:
     # the hatching is a CSS fill (path.lc-gap, _PAGE_CSS); these are its fallbacks
     style = {"color": GAP_COLOR, "weight": 1.5, "dashArray": "4 3", "fillColor": GAP_COLOR, "fillOpacity": 0.9}
     props = []
@@ -403,12 +409,12 @@ def _gap_layer(gaps: gpd.GeoDataFrame, category: Category, names: dict[str, str]
                 community=names.get(cid) or t("unnamed", lang))
         props.append({"community_id": id_text(cid), "style": style,
                       "tooltip": f"{esc(tip)} ({esc(kind_text)})"})
-    fc = _feature_collection(gaps.geometry, props)
     name = t("layer_gaps", lang, label=category.label(lang))
-    return _geojson_layer(fc, name, show=False, class_name=f"lc-gap lc-gap-{category.key}")
+    return _compact_layer(gaps.geometry, props, name, show=False, className=f"lc-gap lc-gap-{category.key}")
 
 
-def _route_layer(routes: gpd.GeoDataFrame, config: Config, names: dict[str, str], lang: str) -> folium.GeoJson:
+def _route_layer(routes: gpd.GeoDataFrame, config: Config, names: dict[str, str],
+                 lang: str) -> compact.CompactGeoJson:
     """One layer: the walk from each community's centre to its nearest facility of each category."""
     props = []
     for _, row in routes.iterrows():
@@ -420,8 +426,7 @@ def _route_layer(routes: gpd.GeoDataFrame, config: Config, names: dict[str, str]
                 metres=f"{float(row.get('metres')):.0f}")
         props.append({"community_id": id_text(cid), "category": key, "tooltip": esc(tip),
                       "style": {"color": color, "weight": 3, "opacity": 0.8, "dashArray": "6 4"}})
-    fc = _feature_collection(routes.geometry, props)
-    return _geojson_layer(fc, t("layer_routes", lang), show=False, class_name="lc-route")
+    return _compact_layer(routes.geometry, props, t("layer_routes", lang), show=False, className="lc-route")
 
 
 def _rows_of(gdf: gpd.GeoDataFrame, column: str, value: str) -> gpd.GeoDataFrame:
@@ -515,6 +520,7 @@ def _offline_map(location: list[float], lang: str, title: str,
     for name, js in htmlassets.inline_scripts():
         fig.header.add_child(Element(f"<script>{js}</script>"), name=name)
     fig.header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="lc_css")
+    fig.header.add_child(Element(f"<script>{compact.DECODE_JS}</script>"), name="lc_decode")
     if tiles is not None:
         credit = _OSM_ATTR_HTML if tiles.attribution is None else esc(tiles.attribution)
         folium.TileLayer(tiles.url, attr=credit, name=esc(t("basemap", lang)),
@@ -527,7 +533,6 @@ def _street_layer(analysis: Any, m: folium.Map, lang: str) -> None:
     lines = basemap.street_lines(analysis)
     if len(lines) == 0:
         return
-    m.get_root().header.add_child(Element(f"<script>{basemap.STREETS_JS}</script>"), name="lc_streets_js")
     basemap.StreetLayer(lines, esc(t("layer_streets", lang)), _OSM_ATTR_HTML).add_to(m)
 
 
