@@ -95,6 +95,26 @@ def test_cli_refuses_bad_tiles_in_one_line_before_any_work(tmp_path, url):
 # ---------------------------------------------------------------- what the page holds (no browser)
 
 
+def test_compact_coordinates_round_trip():
+    """Any lon/lat, including the extremes and long jumps, comes back rounded to 6 decimals."""
+    rng = np.random.default_rng(3)
+    xy = np.column_stack([rng.uniform(-180, 180, 500), rng.uniform(-90, 90, 500)])
+    xy = np.vstack([xy, [[180, 90], [-180, -90], [0, 0], [179.9999995, -0.0000004]]])
+    back = compact.decode_coords(compact.encode_coords(xy))
+    assert np.array_equal(np.rint(back * 1e6), np.rint(xy * 1e6))
+    text = compact.encode_coords(xy)
+    assert set(text) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    # mixed geometries keep their nesting
+    geoms = [shapely.Point(1, 2), shapely.LineString([(0, 0), (1, 1)]),
+             shapely.box(0, 0, 2, 2).difference(shapely.box(0.5, 0.5, 1, 1)),
+             shapely.MultiPolygon([shapely.box(5, 5, 6, 6), shapely.box(7, 7, 8, 8)]),
+             shapely.MultiLineString([[(0, 0), (3, 3)], [(4, 4), (5, 6), (7, 8)]])]
+    decoded = compact.decode_features(compact.compact_features(geoms, [{"i": i} for i in range(5)]))
+    assert [p["i"] for _, p in decoded] == list(range(5))
+    assert all(g.equals(d) for g, (d, _) in zip(geoms, decoded))
+
+
+
 def page_layers(html: str) -> list[dict]:
     """The data of every compact layer in the page (lcFeatures' argument)."""
     return [json.loads(d) for d in re.findall(r"lcFeatures\((\{.*?\}), \d+\)", html)]
