@@ -7,17 +7,23 @@ network; offline they do not load and the data layers draw over the
 extract's own streets (:mod:`lifecircle.outputs.basemap`).
 
 Size: the map is for display, so its geometries are simplified (topology
-kept) to a tolerance per layer (:data:`DISPLAY_TOLERANCE_M`) and rounded to
-:data:`COORD_DECIMALS`; each community's gap buildings become one shape per
-category. The analysis tables (and the GeoPackage) keep full detail.
+kept) to a tolerance per layer (:data:`DISPLAY_TOLERANCE_M`), rounded to
+:data:`COORD_DECIMALS` and written as delta-encoded integers
+(:mod:`lifecircle.outputs.compact`); each community's gap buildings become
+one shape per category. The analysis tables (and the GeoPackage) keep full
+detail.
 
 Safety: folium pastes popup and tooltip HTML into the page as given, and
 Leaflet shows layer names and popup strings through ``innerHTML``. Popups,
 the legend and the notes are therefore rendered from the autoescaping
 Jinja2 macros of ``templates/map_parts.html.j2``, and the few plain strings
 (tooltips, layer names) pass through the same :func:`esc`; the fragments then
-travel inside JSON (folium's ``tojson``, which escapes ``<``, ``>``, ``&``
-and ``'``), so nothing can end the ``<script>`` they sit in.
+travel inside JSON (:func:`lifecircle.outputs.compact.script_json`, which
+writes ``</`` and ``<!--`` escaped), so nothing can end the ``<script>`` they
+sit in. branca parses every rendered script as a Jinja2 template once more:
+:func:`esc` writes braces as references, ids carry full-width braces
+(:func:`id_text`) and ``script_json`` escapes ``{{``, ``{%`` and ``{#``, so
+no OSM or user string is ever evaluated there.
 
 Determinism: branca gives every element a random id; :func:`make_map`
 renumbers them in tree order so the same analysis always gives the same
