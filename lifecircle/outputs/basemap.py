@@ -22,7 +22,7 @@ from folium.map import Layer
 from jinja2 import Template
 
 from .. import settings
-from .compact import encode_coords
+from .compact import encode_coords, script_json
 
 #: Decimal places of the street base layer's coordinates (as the data layers: ~0.1 m).
 STREET_DECIMALS = 6
@@ -90,7 +90,7 @@ class StreetLayer(Layer):
             var options = {{ this.options|tojson }};
             options.renderer = L.canvas({pane: 'lc-streets', padding: 0.5});
             var c = lcCoords({{ this.text|tojson }}, {{ this.decimals }}), k = 0;
-            var lines = {{ this.counts|tojson }}.map(function (n) {
+            var lines = {{ this.counts_json }}.map(function (n) {
                 var line = [];
                 for (var i = 0; i < n; i++, k += 2) line.push([c[k], c[k + 1]]);
                 return line;
@@ -105,6 +105,7 @@ class StreetLayer(Layer):
         self._name = "StreetLayer"
         self.text = encode_coords(shapely.get_coordinates(lines), STREET_DECIMALS)
         self.counts = shapely.get_num_coordinates(lines).tolist()
+        self.counts_json = script_json(self.counts)
         self.decimals = STREET_DECIMALS
         self.options = {"color": STREET_COLOR, "weight": 1.2, "opacity": 0.9, "interactive": False,
                         "pane": "lc-streets", "attribution": attribution, "className": "lc-streets"}

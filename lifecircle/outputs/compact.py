@@ -23,6 +23,9 @@ import shapely
 from folium.map import Layer
 from jinja2 import Template
 
+#: Marks a slot of a shared popup template (a control character: esc leaves it, OSM names hardly hold it).
+SLOT = "\x01"
+
 #: Decimal places kept for lon/lat: 1e-6 degrees is about 0.1 m.
 COORD_DECIMALS = 6
 
@@ -174,6 +177,12 @@ function lcCoords(text, decimals) {
 }
 function lcFeatures(data, decimals) {
   var c = lcCoords(data.text, decimals), k = 0;
+  // a layer's shared popup: its slots filled with the feature's escaped values
+  function popup(p) {
+    return data.popup[p.n ? 0 : 1].replace(/\\u0001(\\w+)\\u0001/g, function (m, key) {
+      return key === "i" ? (p.i !== undefined ? p.i : p.poi_id) : (p[key] || "");
+    });
+  }
   function points(n) {
     var out = [];
     for (var i = 0; i < n; i++, k += 2) out.push([c[k + 1], c[k]]);
@@ -183,6 +192,8 @@ function lcFeatures(data, decimals) {
   return {type: "FeatureCollection", features: data.features.map(function (f) {
     var p = f.properties;
     if (p.s !== undefined) p.style = data.styles[p.s];
+    if (data.popup && p.popup === undefined) p.popup = popup(p);
+    if (data.tooltip !== undefined && p.tooltip === undefined) p.tooltip = p.n || data.tooltip;
     var coords = f.type === "Point" ? points(1)[0] : nest(f.n);
     return {type: "Feature", properties: p, geometry: {type: f.type, coordinates: coords}};
   })};
@@ -201,6 +212,13 @@ class CompactGeoJson(Layer):
     Features carry ``style``, ``popup`` and ``tooltip`` properties, bound as
     for the other layers; ``name`` is HTML (escaped by the caller). Points
     become markers with ``icon`` (``L.divIcon`` options) when given.
+
+    ``shared`` holds what many features would repeat (facilities: one popup
+    per category): ``popup``, two HTML templates (for features with a name
+    ``n``, and without) whose slots :data:`SLOT` + key + :data:`SLOT` take the
+    feature's property of that key (``i``: its escaped id, else ``poi_id``),
+    filled in one pass so a value is never read as a slot; ``tooltip``, the
+    text for features without ``n``. Every value is escaped HTML already.
     ``options`` are Leaflet's (``className``, ``interactive``...). The page
     needs :data:`DECODE_JS` in its header.
     """
@@ -221,10 +239,10 @@ class CompactGeoJson(Layer):
     """)
 
     def __init__(self, geoms: Iterable[Any], props: Iterable[dict], name: str, show: bool = True,
-                 icon: dict | None = None, **options: Any):
+                 icon: dict | None = None, shared: dict | None = None, **options: Any):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "CompactGeoJson"
-        self.data = compact_features(geoms, props)
+        self.data = {**compact_features(geoms, props), **(shared or {})}
         self.json = script_json(self.data)
         # points are drawn as this L.divIcon (its html escaped by the caller)
         self.icon = script_json(icon) if icon else None

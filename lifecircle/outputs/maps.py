@@ -364,17 +364,26 @@ def _community_layer(communities: gpd.GeoDataFrame, config: Config, lang: str) -
 
 
 def _poi_layer(pois: gpd.GeoDataFrame, category: Category, lang: str) -> compact.CompactGeoJson:
+    """A category's facilities as markers. Their popups differ only in name and id, so
+    the layer carries one popup template (:func:`poi_popup` with slots) and each
+    facility its escaped name ``n`` (and ``i``, its escaped id, where escaping changes it)."""
     color = safe_color(category.color)
     icon = {"html": f'<span style="border-color: {color}">{esc(category.icon)}</span>',
             "iconSize": [24, 24], "iconAnchor": [12, 12], "popupAnchor": [0, -12],
             "className": f"lc-poi lc-poi-{category.key}"}
-    props = [
-        {"poi_id": id_text(row.get("poi_id")), "popup": poi_popup(row, category, lang),
-         "tooltip": esc(text_of(row.get("name")) or t("unnamed", lang))}
-        for _, row in pois.iterrows()
-    ]
+    slot = compact.SLOT
+    template = pd.Series({"name": f"{slot}n{slot}", "poi_id": f"{slot}i{slot}"})
+    shared = {"popup": [poi_popup(template, category, lang), poi_popup(template.drop("name"), category, lang)],
+              "tooltip": esc(t("unnamed", lang))}
+    props = []
+    for _, row in pois.iterrows():
+        poi_id = id_text(row.get("poi_id"))
+        p = {"poi_id": poi_id, "n": esc(text_of(row.get("name")))}
+        if esc(poi_id) != poi_id:
+            p["i"] = esc(poi_id)
+        props.append(p)
     name = t("layer_facilities", lang, label=f"{category.icon} {category.label(lang)}")
-    return _compact_layer(pois.geometry, props, name, icon=icon)
+    return _compact_layer(pois.geometry, props, name, icon=icon, shared=shared)
 
 
 def _isochrone_values(isochrones: gpd.GeoDataFrame, config: Config) -> list[Any]:
