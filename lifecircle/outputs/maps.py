@@ -135,11 +135,11 @@ _PAGE_CSS = """
 path.lc-gap { fill: url(#lc-hatch); }
 """.replace("GAPCOLOR", GAP_COLOR).replace("STREETCOLOR", basemap.STREET_COLOR)
 
-# The hatching of the gap layers: an SVG pattern that Leaflet's SVG paths refer to.
+# The hatching of the gap layers: an SVG pattern that Leaflet's SVG paths refer to
+# (lines on a transparent ground: the community's score colour shows through).
 _HATCH_SVG = (
     '<svg class="lc-defs" width="0" height="0" style="position: absolute" aria-hidden="true"><defs>'
     '<pattern id="lc-hatch" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)">'
-    f'<rect width="6" height="6" fill="#ffffff" fill-opacity="0.35"/>'
     f'<line x1="0" y1="0" x2="0" y2="6" stroke="{GAP_COLOR}" stroke-width="2"/></pattern></defs></svg>'
 )
 
