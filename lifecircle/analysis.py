@@ -204,7 +204,7 @@ class Analysis:
         """
         return self.communities.drop(columns="geometry")
 
-    def map(self, lang: str = "en"):
+    def map(self, lang: str = "en", tiles: str = "osm", tiles_attribution: str | None = None):
         """Return the interactive folium map of this analysis.
 
         Communities are coloured by the share of categories they reach, with
@@ -217,10 +217,13 @@ class Analysis:
         ----------
         lang
             "en" or "zh": language of the labels and legend.
+        tiles, tiles_attribution
+            Background tiles: "osm", "none" or a WGS-84 tile URL template with
+            its credit (see :func:`lifecircle.outputs.maps.make_map`).
         """
         from .outputs.maps import make_map
 
-        return make_map(self, lang=lang)
+        return make_map(self, lang=lang, tiles=tiles, tiles_attribution=tiles_attribution)
 
     def suggest(self, category: str, count: int, candidates=None, **options: Any):
         """Where up to ``count`` new ``category`` facilities would bring the most
@@ -236,7 +239,8 @@ class Analysis:
 
         return suggest_sites(self, category, count, candidates, **options)
 
-    def save(self, folder: str | Path, lang: str = "en") -> dict[str, Path]:
+    def save(self, folder: str | Path, lang: str = "en", tiles: str = "osm",
+             tiles_attribution: str | None = None) -> dict[str, Path]:
         """Write every output into ``folder`` (created if missing).
 
         Files: ``coverage.csv`` (:attr:`coverage`), ``coverage.xlsx`` (a
@@ -253,6 +257,8 @@ class Analysis:
             Output folder.
         lang
             "en" or "zh": language of the map, charts, report and workbook.
+        tiles, tiles_attribution
+            Background tiles of ``map.html``, as for :meth:`map`.
 
         Returns
         -------
@@ -261,4 +267,4 @@ class Analysis:
         """
         from .outputs.files import save_analysis
 
-        return save_analysis(self, folder, lang=lang)
+        return save_analysis(self, folder, lang=lang, tiles=tiles, tiles_attribution=tiles_attribution)

@@ -151,10 +151,14 @@ def _study_area(place, boundary, bbox):
               help="Output folder.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
               help="Language of the map and report.")
+@click.option("--tiles", default="osm", show_default=True,
+              help="Map background: osm, none (the data's streets only), or a WGS-84 tile URL template with "
+                   "{z}/{x}/{y} (e.g. Tianditu with your key). GCJ-02 services (Amap, Baidu) are refused.")
+@click.option("--tiles-attribution", help="Credit shown for a --tiles URL (default: its host name).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file, level,
             categories, minutes, distance_mode, metres, speed, min_share, max_snap, iso, pois_file, pois_crs,
-            pois_mode, out_dir, lang, quiet, communities_crs=None, encoding=None):
+            pois_mode, out_dir, lang, tiles, tiles_attribution, quiet, communities_crs=None, encoding=None):
     """Walking access from every community to every daily facility.
 
     By default each category is judged at its GB 50180-2018 tier's walking
@@ -177,6 +181,9 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
         raise click.UsageError("--communities-crs applies to a --communities file")
     if encoding and not (communities or pois_file):
         raise click.UsageError("--encoding applies to --communities and --pois files")
+    from .outputs.tiles import check_tiles
+
+    check_tiles(tiles, tiles_attribution)
     if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
         raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
     # --out is checked and locked before the work, and released when the command ends
@@ -216,7 +223,7 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     for w in analysis.warnings:
         click.echo(Message("term_warning", text=w).text(lang), err=True)
     say(Message("progress_write", folder=out_dir))
-    written = analysis.save(out_dir, lang=lang)
+    written = analysis.save(out_dir, lang=lang, tiles=tiles, tiles_attribution=tiles_attribution)
     click.echo(summary_text(analysis, lang))
     click.echo(Message("term_outputs", folder=out_dir, files=", ".join(p.name for p in written.values())).text(lang))
 

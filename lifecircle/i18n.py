@@ -31,6 +31,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "layer_gaps": {"zh": "覆盖缺口：{label}", "en": "Gaps: {label}"},
     "legend_title": {"zh": "覆盖类别数", "en": "Categories reached"},
     "legend_entry": {"zh": "{k} / {n} 类", "en": "{k} of {n}"},
+    # Map page furniture
+    "layer_streets": {"zh": "可步行街道（数据自带）", "en": "Walkable streets (from the data)"},
+    "legend_facilities": {"zh": "设施图标与判定距离", "en": "Facility icons and distances"},
+    "legend_isochrones": {"zh": "步行等时圈", "en": "Walking isochrones"},
+    "legend_other": {"zh": "其他图层", "en": "Other layers"},
+    "legend_gaps": {"zh": "覆盖缺口：超出步行距离的住宅（斜线）", "en": "Gaps: homes beyond the walk (hatched)"},
     # the ODbL's required credit, on the map and in the report
     "attribution": {"zh": "© OpenStreetMap contributors", "en": "© OpenStreetMap contributors"},
     "data_source": {"zh": "数据来源", "en": "Data source"},

@@ -153,7 +153,7 @@ def expected_layer_names(analysis, lang: str) -> list[str]:
     # the standard basis draws one isochrone per tier distance: 300 m and 500 m
     assert config.isochrone_limits() == [300, 500]
     return (
-        [t("layer_communities", lang)]
+        [t("layer_streets", lang), t("layer_communities", lang)]
         + [t("layer_facilities", lang, label=f"{c.icon} {c.label(lang)}") for c in config.categories]
         + [t("layer_isochrones", lang, threshold=t("metres_value", lang, value=v)) for v in (300, 500)]
         + [t("layer_gaps", lang, label=c.label(lang)) for c in config.categories]
@@ -247,15 +247,16 @@ def test_output_is_deterministic(analysis, tmp_path):
 
 
 def embedded_features(html: str) -> list[dict]:
-    """The GeoJSON features folium embedded in the page's script."""
-    return [f for data in re.findall(r"_add\((\{.*?\})\);\n", html)
-            for f in json.loads(data)["features"]]
+    """The GeoJSON features folium embedded in the page's script, and those of
+    the compact layers (lcFeatures: communities, isochrones, gaps, routes)."""
+    found = re.findall(r"_add\((\{.*?\})\);\n|lcFeatures\((\{.*?\}), \d+\)", html)
+    return [f for pair in found for f in json.loads(pair[0] or pair[1])["features"]]
 
 
 def test_hostile_names_are_escaped_in_the_file(map_files):
     html = map_files["en"].read_text("utf-8")
     strings = [v for f in embedded_features(html) for k, v in f["properties"].items()
-               if k in ("popup", "tooltip")]
+               if k in ("popup", "tooltip", "n")]  # n: a facility's escaped name, for its layer's popup
     for name in HOSTILE + [HOSTILE_COMMUNITY]:
         assert name not in html
         assert not any(name in s for s in strings)
@@ -326,7 +327,9 @@ def test_every_feature_is_drawn(page_en, analysis):
     assert page_en.count("path.lc-isochrone") == int((analysis.isochrones["metres"] == 500).sum()) > 0
     key = analysis.gaps["category"].value_counts().index[0]
     page_en.toggle_layer(t("layer_gaps", "en", label=analysis.config.category(key).label("en")))
-    assert page_en.count(f"path.lc-gap-{key}") == int((analysis.gaps["category"] == key).sum()) > 0
+    # one shape per community and kind: its gap buildings merged for the map
+    shapes = analysis.gaps[analysis.gaps["category"] == key].groupby(["community_id", "kind"]).ngroups
+    assert page_en.count(f"path.lc-gap-{key}") == shapes > 0
     assert page_en.count("path.lc-gap") == page_en.count(f"path.lc-gap-{key}")
     # the walking routes to the nearest facilities: one line each
     assert page_en.count("path.lc-route") == 0

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from .. import settings
 from ..fileio import staging_dir, write_csv, writing
+from .tiles import check_tiles
 
 if TYPE_CHECKING:  # heavy: imported where used, so the CLI starts at once
     import geopandas as gpd
@@ -39,7 +40,8 @@ def _gpkg_frame(gdf: "gpd.GeoDataFrame") -> "gpd.GeoDataFrame":
 
 
 def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
-                  extra_sheets: "Mapping[str, pd.DataFrame] | None" = None) -> dict[str, Path]:
+                  extra_sheets: "Mapping[str, pd.DataFrame] | None" = None, tiles: str = "osm",
+                  tiles_attribution: str | None = None) -> dict[str, Path]:
     """Write every output of ``analysis`` into ``folder``.
 
     Files: ``coverage.csv`` (one row per community), ``coverage.xlsx``
@@ -48,7 +50,9 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
     residential areas not counted, and why), ``lifecircle.gpkg`` (layers
     communities, pois, isochrones, gaps, routes; EPSG:4326), ``map.html``,
     ``report.html``, the PNG charts and ``overview.png`` (the report's static map). All are written to a staging folder
-    first, so an error leaves no partial file behind. Text cells of the CSV
+    first, so an error leaves no partial file behind. ``tiles`` and
+    ``tiles_attribution`` choose the map's background (see
+    :func:`lifecircle.outputs.maps.make_map`). Text cells of the CSV
     files are defused against spreadsheet formulas
     (:func:`lifecircle.fileio.write_csv`), and the workbook's are string
     cells; the GeoPackage keeps them as they are.
@@ -71,6 +75,8 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
     from .sheets import coverage_workbook, workbook_bytes
 
     folder = Path(folder)
+    # a bad tile choice fails before any file is written
+    check_tiles(tiles, tiles_attribution)
     written: dict[str, Path] = {}
     with staging_dir(folder) as stage:
         write_csv(coverage_table(analysis), stage / "coverage.csv")
@@ -90,7 +96,8 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
         written["gpkg"] = folder / "lifecircle.gpkg"
         # The staging folder already makes the set atomic: files in it are
         # written plainly, not each through a temporary file of its own.
-        (stage / "map.html").write_bytes(render_map(make_map(analysis, lang=lang)).encode("utf-8"))
+        (stage / "map.html").write_bytes(render_map(make_map(analysis, lang=lang, tiles=tiles,
+                                                                  tiles_attribution=tiles_attribution)).encode("utf-8"))
         written["map"] = folder / "map.html"
         charts = {name: png_bytes(fig) for name, fig in chart_figures(analysis, lang).items()}
         for name, png in charts.items():

@@ -50,6 +50,10 @@ def esc(value: Any) -> str:
     literals, where ``${...}`` would run and ``\\x3c`` would turn into
     ``<``. The browser displays the original characters.
 
+    Braces become references too: branca parses every rendered map script
+    as a Jinja2 template once more, where ``{{ ... }}`` in an OSM name
+    would be evaluated (and could run Python).
+
     Parameters
     ----------
     value
@@ -64,6 +68,8 @@ def esc(value: Any) -> str:
         .replace("`", "&#96;")
         .replace("$", "&#36;")
         .replace("\\", "&#92;")
+        .replace("{", "&#123;")
+        .replace("}", "&#125;")
     )
 
 

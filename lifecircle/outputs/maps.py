@@ -2,16 +2,28 @@
 
 The page is a folium map whose CDN links are replaced by Leaflet and jQuery
 inlined from the installed XStatic packages (:mod:`lifecircle.outputs.htmlassets`).
-Only the OpenStreetMap tiles come from the network; offline they simply do
-not load and the data layers draw on a plain background.
+Only the tiles (OpenStreetMap's, the user's own, or none) come from the
+network; offline they do not load and the data layers draw over the
+extract's own streets (:mod:`lifecircle.outputs.basemap`).
+
+Size: the map is for display, so its geometries are simplified (topology
+kept) to a tolerance per layer (:data:`DISPLAY_TOLERANCE_M`), rounded to
+:data:`COORD_DECIMALS` and written as delta-encoded integers
+(:mod:`lifecircle.outputs.compact`); each community's gap buildings become
+one shape per category. The analysis tables (and the GeoPackage) keep full
+detail.
 
 Safety: folium pastes popup and tooltip HTML into the page as given, and
 Leaflet shows layer names and popup strings through ``innerHTML``. Popups,
 the legend and the notes are therefore rendered from the autoescaping
 Jinja2 macros of ``templates/map_parts.html.j2``, and the few plain strings
 (tooltips, layer names) pass through the same :func:`esc`; the fragments then
-travel inside JSON (folium's ``tojson``, which escapes ``<``, ``>``, ``&``
-and ``'``), so nothing can end the ``<script>`` they sit in.
+travel inside JSON (:func:`lifecircle.outputs.compact.script_json`, which
+writes ``</`` and ``<!--`` escaped), so nothing can end the ``<script>`` they
+sit in. branca parses every rendered script as a Jinja2 template once more:
+:func:`esc` writes braces as references, ids carry full-width braces
+(:func:`id_text`) and ``script_json`` escapes ``{{``, ``{%`` and ``{#``, so
+no OSM or user string is ever evaluated there.
 
 Determinism: branca gives every element a random id; :func:`make_map`
 renumbers them in tree order so the same analysis always gives the same
@@ -38,22 +50,40 @@ from folium.utilities import JsCode
 from .. import adapters, settings
 from ..config import Category, Config
 from ..errors import LifecircleError
-from ..i18n import basis_text, category_label, check_lang, limit_text, rule_text, strings, t, threshold_text
-from ..text import flag_of, int_of, is_missing, text_of
-from . import htmlassets
-from .htmlassets import esc, safe_color
-
-_OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-_OSM_ATTR_HTML = (
-    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+from ..i18n import (
+    basis_text,
+    category_label,
+    check_lang,
+    level_title,
+    limit_text,
+    rule_text,
+    strings,
+    t,
+    threshold_text,
 )
+from ..text import flag_of, int_of, is_missing, text_of
+from . import basemap, compact, htmlassets
+from .htmlassets import esc, safe_color
+from .tiles import OSM_ATTR_HTML as _OSM_ATTR_HTML
+from .tiles import Tiles, check_tiles
 
-#: Decimal places kept for lon/lat: 1e-6 degrees is about 0.1 m.
-COORD_DECIMALS = 6
+COORD_DECIMALS = compact.COORD_DECIMALS
+
+#: Douglas-Peucker tolerance (metres, topology kept) of each layer's display
+#: geometry: below what the map shows at the zoom it is read at. Isochrones
+#: are 25 m street buffers already, so a few metres change nothing visible.
+DISPLAY_TOLERANCE_M = {"communities": 0.5, "gaps": 0.5, "isochrones": 2.0, "routes": 1.0}
+#: Holes of an isochrone smaller than this (m²) are not drawn: specks between
+#: buffered streets that hold half its vertices and no information.
+ISOCHRONE_MIN_HOLE_M2 = 100.0
 
 # ColorBrewer RdYlGn (5 classes): red = few categories reached, green = all.
 _SCORE_RAMP = ("#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641")
-_ISOCHRONE_COLOR = "#2b8cbe"
+# Isochrones: a sequential blue ramp (ColorBrewer Blues ends), shortest walk
+# darkest; no blue is in the score ramp.
+_ISOCHRONE_RAMP = ("#08306b", "#6baed6")
+# Gaps: dark hatching with a dashed outline, unlike any filled score colour.
+GAP_COLOR = "#252525"
 
 # Leaflet sets string popups/tooltips with innerHTML; the strings are built
 # from escaped values in Python, so binding them is safe.
@@ -88,7 +118,30 @@ _PAGE_CSS = """
 .lc-notes { right: 10px; top: 60px; max-width: 320px; max-height: 40%; overflow: auto; }
 .lc-notes ul { margin: 2px 0; padding-left: 16px; }
 .lc-popup .lc-partial { color: #a63603; }
-"""
+.lc-legend { max-height: calc(100% - 170px); overflow-y: auto; }
+.lc-legend .lc-swatch { display: inline-block; box-sizing: border-box; width: 18px; height: 14px;
+  margin-right: 6px; vertical-align: middle; }
+.lc-legend .lc-swatch-poi { width: 18px; height: 18px; border-radius: 50%; border: 2px solid;
+  background: #fff; font-size: 10px; line-height: 14px; text-align: center; }
+.lc-legend .lc-swatch-iso { border: 2px solid; }
+.lc-legend .lc-swatch-gap { border: 1.5px dashed GAPCOLOR;
+  background: repeating-linear-gradient(45deg, GAPCOLOR 0 1.5px, transparent 1.5px 5px); }
+.lc-legend .lc-swatch-street { height: 2px; background: STREETCOLOR; }
+.lc-title { left: 50%; top: 10px; transform: translateX(-50%); text-align: center; max-width: 60%; }
+.lc-title h1 { margin: 0; font-size: 16px; }
+.lc-title .lc-subtitle { color: #444; }
+.lc-notes details { color: #555; }
+/* homes beyond reach: hatched (pattern in the page's lc-defs), not a filled colour */
+path.lc-gap { fill: url(#lc-hatch); }
+""".replace("GAPCOLOR", GAP_COLOR).replace("STREETCOLOR", basemap.STREET_COLOR)
+
+# The hatching of the gap layers: an SVG pattern that Leaflet's SVG paths refer to
+# (lines on a transparent ground: the community's score colour shows through).
+_HATCH_SVG = (
+    '<svg class="lc-defs" width="0" height="0" style="position: absolute" aria-hidden="true"><defs>'
+    '<pattern id="lc-hatch" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)">'
+    f'<line x1="0" y1="0" x2="0" y2="6" stroke="{GAP_COLOR}" stroke-width="2"/></pattern></defs></svg>'
+)
 
 
 # ---------------------------------------------------------------- formatting
@@ -100,15 +153,35 @@ def _fmt_number(value: Any, digits: int) -> str | None:
     return f"{float(value):.{digits}f}"
 
 
+def _ramp_color(ramp: tuple[str, ...], x: float) -> str:
+    """The colour at ``x`` in 0..1 along ``ramp`` (linear in RGB between its stops)."""
+    x = min(max(float(x), 0.0), 1.0) * (len(ramp) - 1)
+    i = min(int(x), len(ramp) - 2)
+    a, b = (np.array([int(c[k:k + 2], 16) for k in (1, 3, 5)]) for c in ramp[i:i + 2])
+    rgb = np.rint(a + (b - a) * (x - i)).astype(int)
+    return "#" + "".join(f"{v:02x}" for v in rgb)
+
+
 def score_color(score: float) -> str:
     """Return the fill colour for a score in 0..1 (red to green)."""
     if is_missing(score):
         return settings.fallback_color
-    x = min(max(float(score), 0.0), 1.0) * (len(_SCORE_RAMP) - 1)
-    i = min(int(x), len(_SCORE_RAMP) - 2)
-    a, b = (np.array([int(c[k:k + 2], 16) for k in (1, 3, 5)]) for c in _SCORE_RAMP[i:i + 2])
-    rgb = np.rint(a + (b - a) * (x - i)).astype(int)
-    return "#" + "".join(f"{v:02x}" for v in rgb)
+    return _ramp_color(_SCORE_RAMP, score)
+
+
+def isochrone_colors(n: int) -> list[str]:
+    """One colour per isochrone threshold, shortest first (dark to light blue)."""
+    return [_ramp_color(_ISOCHRONE_RAMP, i / (n - 1) if n > 1 else 0.0) for i in range(n)]
+
+
+def id_text(value: Any) -> str:
+    """An id (OSM "way/123", or from a user's file) as a plain feature property.
+
+    Not HTML, so not escaped, but braces become their full-width forms:
+    branca parses the rendered script as a Jinja2 template once more, where
+    ``{{`` or ``{%`` would be evaluated.
+    """
+    return text_of(value).replace("{", "\uff5b").replace("}", "\uff5d")
 
 
 def _share_text(share: Any) -> str:
@@ -139,6 +212,47 @@ def to_display_crs(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
         raise LifecircleError("a result table has no CRS; cannot draw it on the map")
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     return gdf.to_crs(settings.output_crs)
+
+
+def display_frame(gdf: gpd.GeoDataFrame | None, layer: str) -> gpd.GeoDataFrame:
+    """Return ``gdf`` as the map shows it: simplified to the layer's
+    :data:`DISPLAY_TOLERANCE_M` (topology kept) in its own metric CRS, then in
+    EPSG:4326 (coordinates are rounded when written)."""
+    if gdf is None or len(gdf) == 0 or gdf.crs is None or not gdf.crs.is_projected:
+        return to_display_crs(gdf)
+    geoms = gdf.geometry.values
+    if layer == "isochrones":
+        geoms = _without_small_holes(np.asarray(geoms, dtype=object), ISOCHRONE_MIN_HOLE_M2)
+    tolerance = DISPLAY_TOLERANCE_M[layer]
+    gdf = gdf.set_geometry(shapely.simplify(geoms, tolerance, preserve_topology=True), crs=gdf.crs)
+    return to_display_crs(gdf)
+
+
+def _without_small_holes(geoms: np.ndarray, min_area: float) -> np.ndarray:
+    """The (multi)polygons without their interior rings smaller than ``min_area``."""
+    def fill(polygon: Any) -> Any:
+        holes = [r for r in polygon.interiors if shapely.Polygon(r).area >= min_area]
+        return shapely.Polygon(polygon.exterior, holes)
+
+    out = []
+    for g in geoms:
+        if isinstance(g, shapely.Polygon):
+            g = fill(g)
+        elif isinstance(g, shapely.MultiPolygon):
+            g = shapely.MultiPolygon([fill(p) for p in g.geoms])
+        out.append(g)
+    return np.asarray(out, dtype=object)
+
+
+def merged_gaps(gaps: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """One shape per community, category and kind: the gap buildings of a
+    community merged for the map (the table keeps one row per building)."""
+    keys = ["community_id", "category", "kind"]
+    if gaps is None or len(gaps) == 0 or not set(keys) <= set(gaps.columns):
+        return gaps
+    groups = gaps.groupby(keys, sort=True, dropna=False).geometry
+    merged = groups.agg(lambda g: shapely.union_all(g.values)).reset_index()
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=gaps.crs)
 
 
 def _feature_collection(geoms: Iterable[Any], props: Iterable[dict]) -> dict:
@@ -222,63 +336,85 @@ def _geojson_layer(fc: dict, name: str, show: bool = True, **options: Any) -> fo
     return folium.GeoJson(fc, name=esc(name), show=show, on_each_feature=_BIND_JS, **options)
 
 
-def _community_layer(communities: gpd.GeoDataFrame, config: Config, lang: str) -> folium.GeoJson:
+def _compact_layer(geoms: Iterable[Any], props: Iterable[dict], name: str, show: bool = True,
+                   **options: Any) -> compact.CompactGeoJson:
+    """A layer of polygons or lines (communities, isochrones, gaps, routes) in compact form.
+
+    Its features carry ``style``/``popup``/``tooltip`` like
+    :func:`_geojson_layer`'s; ``name`` is plain text, escaped here;
+    ``options`` are Leaflet's (``className``, ``interactive``).
+    """
+    return compact.CompactGeoJson(geoms, props, esc(name), show=show, **options)
+
+
+def _community_layer(communities: gpd.GeoDataFrame, config: Config, lang: str) -> compact.CompactGeoJson:
     props = []
     for _, row in communities.iterrows():
         n = int_of(row.get("n_categories"), len(config.categories))
         score = int_of(row.get("reached")) / n if n else float("nan")
         name = text_of(row.get("name")) or t("unnamed", lang)
         props.append({
-            "community_id": text_of(row.get("community_id")),
+            "community_id": id_text(row.get("community_id")),
             "style": {"color": "#333333", "weight": 1, "fillColor": score_color(score),
                       "fillOpacity": 0.55},
             "popup": community_popup(row, config, lang),
             "tooltip": esc(name),
         })
-    fc = _feature_collection(communities.geometry, props)
-    return _geojson_layer(fc, t("layer_communities", lang), class_name="lc-community")
+    return _compact_layer(communities.geometry, props, t("layer_communities", lang), className="lc-community")
 
 
-def _poi_layer(pois: gpd.GeoDataFrame, category: Category, lang: str) -> folium.GeoJson:
+def _poi_layer(pois: gpd.GeoDataFrame, category: Category, lang: str) -> compact.CompactGeoJson:
+    """A category's facilities as markers. Their popups differ only in name and id, so
+    the layer carries one popup template (:func:`poi_popup` with slots) and each
+    facility its escaped name ``n`` (and ``i``, its escaped id, where escaping changes it)."""
     color = safe_color(category.color)
-    icon = folium.DivIcon(
-        html=f'<span style="border-color: {color}">{esc(category.icon)}</span>',
-        icon_size=(24, 24), icon_anchor=(12, 12), popup_anchor=(0, -12),
-        class_name=f"lc-poi lc-poi-{category.key}",
-    )
-    props = [
-        {"poi_id": text_of(row.get("poi_id")), "popup": poi_popup(row, category, lang),
-         "tooltip": esc(text_of(row.get("name")) or t("unnamed", lang))}
-        for _, row in pois.iterrows()
-    ]
-    fc = _feature_collection(pois.geometry, props)
+    icon = {"html": f'<span style="border-color: {color}">{esc(category.icon)}</span>',
+            "iconSize": [24, 24], "iconAnchor": [12, 12], "popupAnchor": [0, -12],
+            "className": f"lc-poi lc-poi-{category.key}"}
+    slot = compact.SLOT
+    template = pd.Series({"name": f"{slot}n{slot}", "poi_id": f"{slot}i{slot}"})
+    shared = {"popup": [poi_popup(template, category, lang), poi_popup(template.drop("name"), category, lang)],
+              "tooltip": esc(t("unnamed", lang))}
+    props = []
+    for _, row in pois.iterrows():
+        poi_id = id_text(row.get("poi_id"))
+        p = {"poi_id": poi_id, "n": esc(text_of(row.get("name")))}
+        if esc(poi_id) != poi_id:
+            p["i"] = esc(poi_id)
+        props.append(p)
     name = t("layer_facilities", lang, label=f"{category.icon} {category.label(lang)}")
-    return _geojson_layer(fc, name, marker=folium.Marker(icon=icon))
+    return _compact_layer(pois.geometry, props, name, icon=icon, shared=shared)
 
 
-def _isochrone_layers(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -> list[folium.GeoJson]:
-    """One layer per isochrone threshold (several with ``--isochrones 5,10,15``)."""
-    style = {"color": _ISOCHRONE_COLOR, "weight": 1, "fillColor": _ISOCHRONE_COLOR,
-             "fillOpacity": 0.08}
+def _isochrone_values(isochrones: gpd.GeoDataFrame, config: Config) -> list[Any]:
+    """The thresholds of the isochrones, shortest first ([None] when they carry none)."""
     col = "minutes" if config.mode == "time" else "metres"
-    values = sorted(set(isochrones[col])) if col in isochrones and len(isochrones) else [None]
+    return sorted(set(isochrones[col])) if col in isochrones and len(isochrones) else [None]
+
+
+def _isochrone_layers(isochrones: gpd.GeoDataFrame, config: Config, lang: str) -> list[compact.CompactGeoJson]:
+    """One layer per isochrone threshold (several with ``--isochrones 5,10,15``), each
+    in its own colour of :func:`isochrone_colors`."""
+    col = "minutes" if config.mode == "time" else "metres"
+    values = _isochrone_values(isochrones, config)
     layers = []
-    for value in values:
+    for value, color in zip(values, isochrone_colors(len(values))):
+        style = {"color": color, "weight": 1.5, "fillColor": color, "fillOpacity": 0.08}
         rows = isochrones if value is None else isochrones[isochrones[col] == value]
-        props = [{"community_id": text_of(c), "style": style}
+        props = [{"community_id": id_text(c), "style": style}
                  for c in rows.get("community_id", pd.Series([None] * len(rows)))]
-        fc = _feature_collection(rows.geometry, props)
         name = t("layer_isochrones", lang, threshold=threshold_text(config, lang, value))
         # Not interactive: they overlap everything and would swallow the
         # clicks meant for the communities underneath.
-        layers.append(_geojson_layer(fc, name, show=False, interactive=False, class_name="lc-isochrone"))
+        layers.append(_compact_layer(rows.geometry, props, name, show=False, interactive=False,
+                                     className="lc-isochrone"))
     return layers
 
 
 def _gap_layer(gaps: gpd.GeoDataFrame, category: Category, names: dict[str, str],
-               lang: str) -> folium.GeoJson:
-    color = safe_color(category.color)
-    style = {"color": color, "weight": 1, "fillColor": color, "fillOpacity": 0.6}
+               lang: str) -> compact.CompactGeoJson:
+    # the hatching is a CSS fill (path.lc-gap, _PAGE_CSS); these are its fallbacks
+    style = {"color": GAP_COLOR, "weight": 1.5, "dashArray": "4 3", "fillColor": GAP_COLOR, "fillOpacity": 0.9}
     props = []
     for _, row in gaps.iterrows():
         cid = text_of(row.get("community_id"))
@@ -286,14 +422,14 @@ def _gap_layer(gaps: gpd.GeoDataFrame, category: Category, names: dict[str, str]
         kind_text = t(f"gap_kind_{kind}", lang) if kind in ("building", "area") else kind
         tip = t("gap_tooltip", lang, label=category.label(lang),
                 community=names.get(cid) or t("unnamed", lang))
-        props.append({"community_id": cid, "style": style,
+        props.append({"community_id": id_text(cid), "style": style,
                       "tooltip": f"{esc(tip)} ({esc(kind_text)})"})
-    fc = _feature_collection(gaps.geometry, props)
     name = t("layer_gaps", lang, label=category.label(lang))
-    return _geojson_layer(fc, name, show=False, class_name=f"lc-gap lc-gap-{category.key}")
+    return _compact_layer(gaps.geometry, props, name, show=False, className=f"lc-gap lc-gap-{category.key}")
 
 
-def _route_layer(routes: gpd.GeoDataFrame, config: Config, names: dict[str, str], lang: str) -> folium.GeoJson:
+def _route_layer(routes: gpd.GeoDataFrame, config: Config, names: dict[str, str],
+                 lang: str) -> compact.CompactGeoJson:
     """One layer: the walk from each community's centre to its nearest facility of each category."""
     props = []
     for _, row in routes.iterrows():
@@ -303,10 +439,9 @@ def _route_layer(routes: gpd.GeoDataFrame, config: Config, names: dict[str, str]
         tip = t("route_tooltip", lang, community=names.get(cid) or t("unnamed", lang),
                 label=category_label(config, key, lang), facility=text_of(row.get("name")) or t("unnamed", lang),
                 metres=f"{float(row.get('metres')):.0f}")
-        props.append({"community_id": cid, "category": key, "tooltip": esc(tip),
+        props.append({"community_id": id_text(cid), "category": key, "tooltip": esc(tip),
                       "style": {"color": color, "weight": 3, "opacity": 0.8, "dashArray": "6 4"}})
-    fc = _feature_collection(routes.geometry, props)
-    return _geojson_layer(fc, t("layer_routes", lang), show=False, class_name="lc-route")
+    return _compact_layer(routes.geometry, props, t("layer_routes", lang), show=False, className="lc-route")
 
 
 def _rows_of(gdf: gpd.GeoDataFrame, column: str, value: str) -> gpd.GeoDataFrame:
@@ -318,20 +453,44 @@ def _rows_of(gdf: gpd.GeoDataFrame, column: str, value: str) -> gpd.GeoDataFrame
 # ---------------------------------------------------------------- page furniture
 
 
-def _legend_html(config: Config, lang: str) -> str:
+def _legend_html(config: Config, lang: str, iso_values: list[Any]) -> str:
+    """The legend: score colours, each category's marker and distance, the
+    isochrone colours, the gap hatching and the streets."""
     n = len(config.categories)
     entries = [(score_color(k / n), t("legend_entry", lang, k=k, n=n)) for k in range(n, -1, -1)]
-    basis = [{"key": c.key, "icon": c.icon, "label": c.label(lang), "limit": limit_text(config, c.key, lang)}
-             for c in config.categories]
-    return str(_parts().legend(entries, basis, basis_text(config, lang), rule_text(config, lang), strings(lang)))
+    basis = [{"key": c.key, "icon": c.icon, "label": c.label(lang), "limit": limit_text(config, c.key, lang),
+              "color": safe_color(c.color)} for c in config.categories]
+    iso = [(color, threshold_text(config, lang, value))
+           for value, color in zip(iso_values, isochrone_colors(len(iso_values)))] if iso_values != [None] else []
+    return str(_parts().legend(entries, basis, basis_text(config, lang), rule_text(config, lang), strings(lang),
+                               iso))
+
+
+def map_notes(analysis: Any, lang: str) -> list[str]:
+    """The run's :attr:`~lifecircle.analysis.Analysis.warnings` as the map states them, in ``lang``
+    (plain text: the template escapes them)."""
+    from ..i18n import localize
+
+    return [localize(w, lang) for w in getattr(analysis, "warnings", []) or []]
 
 
 def _notes_html(analysis: Any, lang: str) -> str:
     """The run's warnings (categories without facilities, what was left out), if any."""
-    from ..i18n import localize  # warnings are i18n Messages: shown in the map's language
+    notes = map_notes(analysis, lang)
+    return str(_parts().notes(notes, strings(lang))) if notes else ""
 
-    warnings = [localize(w, lang) for w in getattr(analysis, "warnings", []) or []]
-    return str(_parts().notes(warnings, strings(lang))) if warnings else ""
+
+def _title_html(analysis: Any, lang: str) -> str:
+    """The page's heading: the data's name and the level, then what the map is and the data's date."""
+    place = text_of(getattr(analysis, "source", ""))
+    level = level_title(analysis.config, lang)
+    date = text_of(getattr(analysis, "data_date", "") or "")
+    return str(_parts().title(f"{place} · {level}" if place else level, date, strings(lang)))
+
+
+def _page_title(analysis: Any, lang: str) -> str:
+    place = text_of(getattr(analysis, "source", ""))
+    return " · ".join(x for x in (level_title(analysis.config, lang), place, t("map_title", lang)) if x)
 
 
 def _attribution_html(analysis: Any, lang: str) -> str:
@@ -340,8 +499,13 @@ def _attribution_html(analysis: Any, lang: str) -> str:
     return str(_parts().attribution(source, date, strings(lang)))
 
 
-def _offline_map(location: list[float], lang: str, title: str) -> folium.Map:
-    """A folium map with no CDN links and Leaflet/jQuery inlined."""
+def _offline_map(location: list[float], lang: str, title: str,
+                 tiles: Tiles | None | str = "osm") -> folium.Map:
+    """A folium map with no CDN links and Leaflet/jQuery inlined, on ``tiles``
+    (a :class:`~lifecircle.outputs.tiles.Tiles`, None for none, or a
+    ``--tiles`` value)."""
+    if isinstance(tiles, str):
+        tiles = check_tiles(tiles)
     m = folium.Map(location=location, zoom_start=14, tiles=None, control_scale=True)
     adapters.drop_cdn_links(m)
     fig = m.get_root()
@@ -352,9 +516,20 @@ def _offline_map(location: list[float], lang: str, title: str) -> folium.Map:
     for name, js in htmlassets.inline_scripts():
         fig.header.add_child(Element(f"<script>{js}</script>"), name=name)
     fig.header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="lc_css")
-    folium.TileLayer(_OSM_TILES, attr=_OSM_ATTR_HTML, name=esc(t("basemap", lang)),
-                     max_zoom=19, control=False).add_to(m)
+    fig.header.add_child(Element(f"<script>{compact.DECODE_JS}</script>"), name="lc_decode")
+    if tiles is not None:
+        credit = _OSM_ATTR_HTML if tiles.attribution is None else esc(tiles.attribution)
+        folium.TileLayer(tiles.url, attr=credit, name=esc(t("basemap", lang)),
+                         max_zoom=19, control=False).add_to(m)
     return m
+
+
+def _street_layer(analysis: Any, m: folium.Map, lang: str) -> None:
+    """The data's own streets under everything (drawn with every tile blocked)."""
+    lines = basemap.street_lines(analysis)
+    if len(lines) == 0:
+        return
+    basemap.StreetLayer(lines, esc(t("layer_streets", lang)), _OSM_ATTR_HTML).add_to(m)
 
 
 # ---------------------------------------------------------------- determinism
@@ -409,14 +584,18 @@ _EXTERNAL_TAG = re.compile(
 # ---------------------------------------------------------------- public
 
 
-def make_map(analysis: Any, lang: str = "en") -> folium.Map:
+def make_map(analysis: Any, lang: str = "en", tiles: str = "osm", tiles_attribution: str | None = None) -> folium.Map:
     """Build the interactive map of an analysis.
 
-    Layers: communities coloured by score (categories reached / analysed)
-    with a legend and a popup table each; one facility layer per category;
-    the walking isochrones; one gap layer per category (the last two hidden
-    until ticked in the layer control). The view fits the communities and
-    facilities.
+    Layers: the data's walkable streets (canvas, under everything: the map
+    reads without tiles); communities coloured by score (categories reached
+    / analysed) with a popup table each; one facility layer per category;
+    one layer per isochrone threshold, each in its own blue; one hatched gap
+    layer per category; the walking routes (isochrones, gaps and routes
+    hidden until ticked in the layer control). A title (data, level, date),
+    a legend of every colour and icon, and the run's warnings sit on the
+    page. The view fits the communities and facilities. Geometries are
+    simplified for display (:data:`DISPLAY_TOLERANCE_M`).
 
     Parameters
     ----------
@@ -424,25 +603,37 @@ def make_map(analysis: Any, lang: str = "en") -> folium.Map:
         A :class:`lifecircle.analysis.Analysis`.
     lang
         "zh" or "en" for every label; OSM names are shown as written.
+    tiles
+        "osm" (default), "none", or the URL template of a WGS-84 / Web
+        Mercator tile service (see :func:`lifecircle.outputs.tiles.check_tiles`).
+    tiles_attribution
+        Credit for a URL tile source (plain text; default "Tiles: <host>").
+        The OpenStreetMap credit for the data is shown in every case.
 
     Returns
     -------
     folium.Map
         Self-contained (no CDN links); save it with :func:`save_map`.
+
+    Raises
+    ------
+    ConfigError
+        A bad ``tiles`` value or a GCJ-02 tile service.
     """
     check_lang(lang)
+    tile_source = check_tiles(tiles, tiles_attribution)
     config: Config = analysis.config
-    communities = to_display_crs(analysis.communities)
+    communities = display_frame(analysis.communities, "communities")
     pois = to_display_crs(analysis.pois)
-    isochrones = to_display_crs(analysis.isochrones)
-    gaps = to_display_crs(analysis.gaps)
+    isochrones = display_frame(analysis.isochrones, "isochrones")
+    gaps = display_frame(merged_gaps(analysis.gaps), "gaps")
 
     bounds = _bounds([communities, pois]) or _bounds([isochrones, gaps])
     center = [0.0, 0.0] if bounds is None else [
         (bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-    title = f"{t('map_title', lang)} · {config.level}"
-    m = _offline_map(center, lang, title)
+    m = _offline_map(center, lang, _page_title(analysis, lang), tile_source)
 
+    _street_layer(analysis, m, lang)
     _community_layer(communities, config, lang).add_to(m)
     for cat in config.categories:
         _poi_layer(_rows_of(pois, "category", cat.key), cat, lang).add_to(m)
@@ -454,11 +645,13 @@ def make_map(analysis: Any, lang: str = "en") -> folium.Map:
         _gap_layer(_rows_of(gaps, "category", cat.key), cat, names, lang).add_to(m)
     routes = getattr(analysis, "routes", None)
     if routes is not None and len(routes):
-        _route_layer(to_display_crs(routes), config, names, lang).add_to(m)
+        _route_layer(display_frame(routes, "routes"), config, names, lang).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
 
     fig = m.get_root()
-    fig.html.add_child(Element(_legend_html(config, lang)), name="lc_legend")
+    fig.html.add_child(Element(_HATCH_SVG), name="lc_defs")
+    fig.html.add_child(Element(_title_html(analysis, lang)), name="lc_title")
+    fig.html.add_child(Element(_legend_html(config, lang, _isochrone_values(isochrones, config))), name="lc_legend")
     notes = _notes_html(analysis, lang)
     if notes:
         fig.html.add_child(Element(notes), name="lc_notes")
