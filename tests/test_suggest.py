@@ -257,7 +257,7 @@ def test_candidate_file_polygons_projected_and_escaped(small, tmp_path):
     html = (out / "suggest.html").read_text(encoding="utf-8")
     assert "<img src=x" not in html and "onerror=\"alert" not in html
     assert "cdn." not in html and "unpkg" not in html
-    csv = (out / "suggest.csv").read_text(encoding="utf-8")
+    csv = (out / "suggest.csv").read_text(encoding="utf-8-sig")
     assert "=HYPERLINK" not in csv.replace("'=HYPERLINK", "")
 
 
@@ -371,7 +371,7 @@ def test_nothing_to_gain_writes_empty_outputs(small, tmp_path):
     assert r.warnings == ["no candidate site brings any resident within 300 m of a pharmacy"]
     assert r.summary().startswith("0 sites bring 0 more residents")
     r.save(tmp_path)
-    assert (tmp_path / "suggest.csv").read_text(encoding="utf-8").startswith("rank,site_id,")
+    assert (tmp_path / "suggest.csv").read_text(encoding="utf-8").startswith("\ufeffrank,site_id,")
     assert json.loads((tmp_path / "suggested_scenario.geojson").read_text(encoding="utf-8"))["features"] == []
     assert not (tmp_path / "suggest.gpkg").exists()
 
