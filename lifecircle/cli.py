@@ -110,18 +110,6 @@ def _run_options(f):
     return f
 
 
-def _run_config(config_file, level, categories, minutes, distance_mode, metres, speed, max_snap, min_share, iso):
-    """The Config and isochrone limits that :func:`_run_options` ask for, every number checked."""
-    from .config import load_config
-
-    config = load_config(
-        config_file, level=level, categories=list(categories) or None, minutes=minutes,
-        distance_m=metres, mode="distance" if (distance_mode or metres is not None) else None,
-        speed_kmh=speed, max_snap_m=max_snap, min_share=min_share,
-    )
-    return config, config.check_isochrones(_floats(iso))
-
-
 def _study_area(place, boundary, bbox):
     """Return the study-area polygon (EPSG:4326) from the area options, or None."""
     given = [x for x in (place, boundary, bbox) if x]
@@ -134,31 +122,135 @@ def _study_area(place, boundary, bbox):
     return online.study_area(place=place, boundary=boundary, bbox=bbox)
 
 
+def _input_options(f):
+    """Where the data and the communities come from: shared by analyze, scenario and suggest."""
+    for opt in reversed([
+        click.option("--osm", "osm_file", type=click.Path(dir_okay=False),
+                     help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the bundled central-Helsinki extract."),
+        click.option("--bundle", type=click.Path(file_okay=False),
+                     help="Folder saved by `lifecircle fetch` (offline)."),
+        _area_options,
+        click.option("--communities", type=click.Path(dir_okay=False),
+                     help="Community polygons (GeoJSON, GeoPackage, Shapefile) with a name column."),
+        click.option("--name-column", help="Column of --communities holding the names (default: detected)."),
+        click.option("--communities-crs", type=click.Choice(["wgs84", "gcj02", "bd09"]),
+                     help="Coordinate system of --communities (Amap AOIs: gcj02, Baidu: bd09); default wgs84."),
+        click.option("--encoding", help="Text encoding of --communities and --pois shapefiles (.dbf) and CSVs, "
+                     "e.g. gbk (default: UTF-8, else GB18030 with a warning)."),
+        _run_options,
+    ]):
+        f = opt(f)
+    return f
+
+
+def _output_options(f):
+    """--out, --lang and --quiet, shared by the commands that write a folder."""
+    for opt in reversed([
+        click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True,
+                     help="Output folder."),
+        click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
+                     help="Language of the map, report, workbook and terminal."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress messages."),
+    ]):
+        f = opt(f)
+    return f
+
+
+#: the parameters of :func:`_run_options`, in :func:`_run_config`'s order
+RUN_KEYS = ("config_file", "level", "categories", "minutes", "distance_mode", "metres", "speed", "max_snap",
+            "min_share", "iso")
+
+
+def _run_config(config_file, level, categories, minutes, distance_mode, metres, speed, max_snap, min_share, iso):
+    """The Config and isochrone limits that :func:`_run_options` ask for, every number checked."""
+    from .config import load_config
+
+    config = load_config(
+        config_file, level=level, categories=list(categories) or None, minutes=minutes,
+        distance_m=metres, mode="distance" if (distance_mode or metres is not None) else None,
+        speed_kmh=speed, max_snap_m=max_snap, min_share=min_share,
+    )
+    return config, config.check_isochrones(_floats(iso))
+
+
+def _check_inputs(o: dict) -> None:
+    """Usage errors among the input options, found before any work."""
+    from .sources.textenc import check_encoding
+
+    _check_buffer(o["buffer_m"], o["place"] or o["boundary"] or o["bbox"])
+    check_encoding(o["encoding"])
+    if o["communities_crs"] and not o["communities"]:
+        raise click.UsageError("--communities-crs applies to a --communities file")
+    if o["encoding"] and not (o["communities"] or o["pois_file"]):
+        raise click.UsageError("--encoding applies to --communities and --pois files")
+    if sum(bool(x) for x in (o["osm_file"], o["bundle"], o["place"] or o["boundary"] or o["bbox"])) > 1:
+        raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
+
+
+def _source(o: dict, config, say):
+    """The OSM source and the study area (EPSG:4326 or None) that the input options name."""
+    from .i18n import Message
+
+    area = _study_area(o["place"], o["boundary"], o["bbox"])
+    if o["bundle"]:
+        from .sources import online
+
+        return online.load_bundle(o["bundle"]), online.bundle_area(o["bundle"])  # the fetched area, not its buffer
+    if area is not None:
+        from .sources import online
+
+        say(Message("progress_download"))
+        buffer_m = o["buffer_m"] if o["buffer_m"] is not None else config.threshold_m
+        return online.fetch(area, buffer_m=buffer_m, keys=config.tag_keys), area
+    return o["osm_file"], None
+
+
+def _load_analysis(o: dict, config, iso_limits, lang: str, say):
+    """The analysis of the input options ``o`` (a command's parameters), as ``analyze`` runs it."""
+    from . import pipeline
+    from .communities import read_communities
+
+    user_pois = None
+    if o["pois_file"]:
+        from .sources.userpois import read_user_pois
+
+        # an unstated --pois-crs lets the reader warn about Amap/Baidu exports read as WGS-84
+        stated = click.get_current_context().get_parameter_source("pois_crs") != ParameterSource.DEFAULT
+        user_pois = read_user_pois(o["pois_file"], config, crs=o["pois_crs"] if stated else None,
+                                   encoding=o["encoding"])
+    source, area = _source(o, config, say)
+    comms = o["communities"]
+    if comms and o["name_column"]:
+        comms = read_communities(comms, "EPSG:4326", name_column=o["name_column"],
+                                 coordinate_system=o["communities_crs"], encoding=o["encoding"])
+    return pipeline.analyze(
+        source, communities=comms, config=config, pois=user_pois, pois_mode=o["pois_mode"], area=area,
+        isochrone_limits=iso_limits, lang=lang, progress=say, communities_crs=o["communities_crs"],
+        encoding=o["encoding"],
+    )
+
+
+def _warn(warnings, lang: str) -> None:
+    from .i18n import Message
+
+    for w in warnings:
+        click.echo(Message("term_warning", text=w).text(lang), err=True)
+
+
+def _written(out_dir, written, lang: str) -> None:
+    from .i18n import Message
+
+    click.echo(Message("term_outputs", folder=out_dir, files=", ".join(p.name for p in written.values())).text(lang))
+
+
 @cli.command()
-@click.option("--osm", "osm_file", type=click.Path(dir_okay=False),
-              help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the bundled central-Helsinki extract.")
-@click.option("--bundle", type=click.Path(file_okay=False), help="Folder saved by `lifecircle fetch` (offline).")
-@_area_options
-@click.option("--communities", type=click.Path(dir_okay=False),
-              help="Community polygons (GeoJSON, GeoPackage, Shapefile) with a name column.")
-@click.option("--name-column", help="Column of --communities holding the names (default: detected).")
-@click.option("--communities-crs", type=click.Choice(["wgs84", "gcj02", "bd09"]),
-              help="Coordinate system of --communities (Amap AOIs: gcj02, Baidu: bd09); default wgs84.")
-@click.option("--encoding", help="Text encoding of --communities and --pois shapefiles (.dbf) and CSVs, e.g. gbk "
-              "(default: UTF-8, else GB18030 with a warning).")
-@_run_options
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True,
-              help="Output folder.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
-              help="Language of the map and report.")
+@_input_options
+@_output_options
 @click.option("--tiles", default="osm", show_default=True,
               help="Map background: osm, none (the data's streets only), or a WGS-84 tile URL template with "
                    "{z}/{x}/{y} (e.g. Tianditu with your key). GCJ-02 services (Amap, Baidu) are refused.")
 @click.option("--tiles-attribution", help="Credit shown for a --tiles URL (default: its host name).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file, level,
-            categories, minutes, distance_mode, metres, speed, min_share, max_snap, iso, pois_file, pois_crs,
-            pois_mode, out_dir, lang, tiles, tiles_attribution, quiet, communities_crs=None, encoding=None):
+def analyze(out_dir, lang, quiet, tiles, tiles_attribution, **options):
     """Walking access from every community to every daily facility.
 
     By default each category is judged at its GB 50180-2018 tier's walking
@@ -168,64 +260,22 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     """
     from .fileio import output_folder
     from .i18n import Message
-    from .sources.textenc import check_encoding
+    from .outputs.tiles import check_tiles
 
     say = _progress(quiet, lang)
     # every option is checked before any work, and all numbers in one place
     # (config.check_number): a bad value costs a second, not a whole analysis
-    config, iso_limits = _run_config(config_file, level, categories, minutes, distance_mode, metres, speed,
-                                     max_snap, min_share, iso)
-    _check_buffer(buffer_m, place or boundary or bbox)
-    check_encoding(encoding)
-    if communities_crs and not communities:
-        raise click.UsageError("--communities-crs applies to a --communities file")
-    if encoding and not (communities or pois_file):
-        raise click.UsageError("--encoding applies to --communities and --pois files")
-    from .outputs.tiles import check_tiles
-
+    config, iso_limits = _run_config(*(options[k] for k in RUN_KEYS))
+    _check_inputs(options)
     check_tiles(tiles, tiles_attribution)
-    if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
-        raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
     # --out is checked and locked before the work, and released when the command ends
     click.get_current_context().with_resource(output_folder(out_dir))
-
-    from . import pipeline
-    from .communities import read_communities
-
-    user_pois = None
-    if pois_file:
-        from .sources.userpois import read_user_pois
-
-        # an unstated --pois-crs lets the reader warn about Amap/Baidu exports read as WGS-84
-        stated = click.get_current_context().get_parameter_source("pois_crs") != ParameterSource.DEFAULT
-        user_pois = read_user_pois(pois_file, config, crs=pois_crs if stated else None, encoding=encoding)
-    area = _study_area(place, boundary, bbox)
-    source = osm_file
-    if bundle:
-        from .sources import online
-
-        source = online.load_bundle(bundle)
-        area = online.bundle_area(bundle)  # report on the fetched area, not its buffer
-    elif area is not None:
-        from .sources import online
-
-        say(Message("progress_download"))
-        source = online.fetch(area, buffer_m=buffer_m if buffer_m is not None else config.threshold_m,
-                              keys=config.tag_keys)
-    comms = communities
-    if communities and name_column:
-        comms = read_communities(communities, "EPSG:4326", name_column=name_column,
-                                 coordinate_system=communities_crs, encoding=encoding)
-    analysis = pipeline.analyze(
-        source, communities=comms, config=config, pois=user_pois, pois_mode=pois_mode, area=area,
-        isochrone_limits=iso_limits, lang=lang, progress=say, communities_crs=communities_crs, encoding=encoding,
-    )
-    for w in analysis.warnings:
-        click.echo(Message("term_warning", text=w).text(lang), err=True)
+    analysis = _load_analysis(options, config, iso_limits, lang, say)
+    _warn(analysis.warnings, lang)
     say(Message("progress_write", folder=out_dir))
     written = analysis.save(out_dir, lang=lang, tiles=tiles, tiles_attribution=tiles_attribution)
     click.echo(summary_text(analysis, lang))
-    click.echo(Message("term_outputs", folder=out_dir, files=", ".join(p.name for p in written.values())).text(lang))
+    _written(out_dir, written, lang)
 
 
 def _circle(cfg, lang: str) -> str:
@@ -385,80 +435,32 @@ def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, sch
     return 1 if failed else 0
 
 
-def _suggest_config(category, count, config_file, level, minutes, distance_mode, metres, speed, max_snap,
-                    min_share, iso):
+def _suggest_config(options: dict, count: int):
     """The run's Config for ``suggest``: the level's categories (so that "complete" means what it means
-    in ``analyze``), plus ``category`` when the level lacks it; category and count checked first."""
+    in ``analyze``), plus the one ``--category`` when the level lacks it; category and count checked first."""
     from .planning.suggest import check_request
 
+    category = options["categories"]
     if len(category) != 1:
         raise click.UsageError("give one --category to suggest sites for, e.g. --category canteen")
-    config, iso_limits = _run_config(config_file, level, (), minutes, distance_mode, metres, speed, max_snap,
-                                     min_share, iso)
+    run = {**{k: options[k] for k in RUN_KEYS}, "categories": ()}
+    config, iso_limits = _run_config(**run)
     if category[0] not in config.keys:
-        config, iso_limits = _run_config(config_file, level, (*config.keys, category[0]), minutes, distance_mode,
-                                         metres, speed, max_snap, min_share, iso)
+        config, iso_limits = _run_config(**{**run, "categories": (*config.keys, category[0])})
     check_request(config, category[0], count)
     return config, iso_limits
 
 
-def _load_analysis(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config, iso_limits,
-                   pois_file, pois_crs, pois_mode, lang, say):
-    """The analysis a command starts from, with the same inputs and options as ``analyze``."""
-    _check_buffer(buffer_m, place or boundary or bbox)
-    if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
-        raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
-    from . import pipeline
-    from .communities import read_communities
-
-    user_pois = None
-    if pois_file:
-        from .sources.userpois import read_user_pois
-
-        user_pois = read_user_pois(pois_file, config, crs=pois_crs)
-    area = _study_area(place, boundary, bbox)
-    source = osm_file
-    if bundle:
-        from .sources import online
-
-        source = online.load_bundle(bundle)
-        area = online.bundle_area(bundle)
-    elif area is not None:
-        from .sources import online
-
-        say("downloading walk network and facilities (Overpass)")
-        source = online.fetch(area, buffer_m=buffer_m if buffer_m is not None else config.threshold_m,
-                              keys=config.tag_keys)
-    comms = communities
-    if communities and name_column:
-        comms = read_communities(communities, "EPSG:4326", name_column=name_column)
-    return pipeline.analyze(source, communities=comms, config=config, pois=user_pois, pois_mode=pois_mode, area=area,
-                            isochrone_limits=iso_limits, lang=lang, progress=say)
-
-
 @cli.command()
-@click.option("--osm", "osm_file", type=click.Path(dir_okay=False),
-              help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the bundled central-Helsinki extract.")
-@click.option("--bundle", type=click.Path(file_okay=False), help="Folder saved by `lifecircle fetch` (offline).")
-@_area_options
-@click.option("--communities", type=click.Path(dir_okay=False),
-              help="Community polygons (GeoJSON, GeoPackage, Shapefile) with a name column.")
-@click.option("--name-column", help="Column of --communities holding the names (default: detected).")
-@_run_options
+@_input_options
+@_output_options
 @click.option("--count", type=int, default=3, show_default=True, help="Most new sites to suggest.")
 @click.option("--candidates", "candidates_file", type=click.Path(dir_okay=False),
               help="Candidate sites (points or polygons: vacant lots, plots; GeoJSON, GeoPackage, Shapefile, "
                    "or CSV with lon/lat). Default: points along the streets near uncovered homes.")
 @click.option("--time-limit", type=float, help="Seconds the exact solver may take before the greedy choice "
               "is used (default 60).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True,
-              help="Output folder.")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
-              help="Language of the map and the summary.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def suggest(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file, level,
-            categories, minutes, distance_mode, metres, speed, min_share, max_snap, iso, pois_file, pois_crs,
-            pois_mode, count, candidates_file, time_limit, out_dir, lang, quiet):
+def suggest(out_dir, lang, quiet, count, candidates_file, time_limit, **options):
     """Where to build next: up to --count sites for one --category that bring the most residents
     within its walking distance (existing facilities kept).
 
@@ -466,10 +468,11 @@ def suggest(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     suggested_scenario.geojson (for `lifecircle scenario`) to --out.
     """
     from .fileio import output_folder
+    from .i18n import t
 
-    say = _progress(quiet)
-    config, iso_limits = _suggest_config(categories, count, config_file, level, minutes, distance_mode, metres,
-                                         speed, max_snap, min_share, iso)
+    say = _progress(quiet, lang)
+    config, iso_limits = _suggest_config(options, count)
+    _check_inputs(options)
     if time_limit is not None and not (time_limit > 0):
         raise ConfigError(f"--time-limit must be a positive number of seconds, got {time_limit:g}")
     if candidates_file:
@@ -477,21 +480,18 @@ def suggest(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
 
         read_candidates(candidates_file, "EPSG:4326")  # a bad file fails now, not after the analysis
     click.get_current_context().with_resource(output_folder(out_dir))
-    analysis = _load_analysis(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config,
-                              iso_limits, pois_file, pois_crs, pois_mode, lang, say)
-    say(f"choosing up to {count} sites for {categories[0]}")
-    result = analysis.suggest(categories[0], count, candidates_file, time_limit=time_limit)
-    for w in result.warnings:
-        click.echo(f"Warning: {w}", err=True)
+    analysis = _load_analysis(options, config, iso_limits, lang, say)
+    category = options["categories"][0]
+    say(t("progress_suggest", lang, count=count, label=config.category(category).label(lang)))
+    result = analysis.suggest(category, count, candidates_file, time_limit=time_limit)
+    _warn(result.warnings, lang)
     written = result.save(out_dir, lang=lang)
     click.echo(result.summary(lang))
     click.echo(f"  {result.method_text(lang)}")
-    from .i18n import t
-
     for row in result.sites.itertuples(index=False):
         click.echo("  " + t("suggest_site_line", lang, site=row.site_id, residents=f"{row.residents_gained:,.0f}",
                             lat=f"{row.lat:.6f}", lon=f"{row.lon:.6f}"))
-    click.echo(f"outputs in {out_dir}/: " + ", ".join(p.name for p in written.values()))
+    _written(out_dir, written, lang)
 
 
 class Terminated(KeyboardInterrupt):

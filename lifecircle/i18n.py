@@ -119,6 +119,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "suggest_tooltip": {"zh": "第 {rank} 处：新增 {residents} 名居民", "en": "Site {rank}: +{residents} residents"},
     "suggest_site_name": {"zh": "建议{label}选址 {rank}", "en": "Suggested {label} site {rank}"},
     "rank": {"zh": "排序", "en": "Rank"},
+    "progress_suggest": {"zh": "为「{label}」选择至多 {count} 处新址",
+                         "en": "choosing up to {count} sites for {label}"},
     "suggest_site_line": {"zh": "{site}：新增 {residents} 名居民（{lat}, {lon}）",
                           "en": "{site}: +{residents} residents ({lat}, {lon})"},
     "suggest_exact": {"zh": "精确解：这些候选点中可使最多居民受益的选择（spopt MCLP，CBC 求解）",
