@@ -145,9 +145,11 @@ def _study_area(place, boundary, bbox):
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
               help="Language of the map and report.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+@click.option("--export-graph", "graph_file", type=click.Path(dir_okay=False),
+              help="Also write the projected walk network: .graphml (osmnx GraphML) or .gpkg (GeoPackage).")
 def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file, level,
             categories, minutes, distance_mode, metres, speed, min_share, max_snap, iso, pois_file, pois_crs,
-            pois_mode, out_dir, lang, quiet):
+            pois_mode, out_dir, lang, quiet, graph_file):
     """Walking access from every community to every daily facility.
 
     By default each category is judged at its GB 50180-2018 tier's walking
@@ -163,6 +165,10 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     config, iso_limits = _run_config(config_file, level, categories, minutes, distance_mode, metres, speed,
                                      max_snap, min_share, iso)
     _check_buffer(buffer_m, place or boundary or bbox)
+    if graph_file:
+        from .core.network import check_graph_path
+
+        check_graph_path(graph_file)
     if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
         raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
     # --out is checked and locked before the work, and released when the command ends
@@ -202,6 +208,9 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     written = analysis.save(out_dir, lang=lang)
     click.echo(summary_text(analysis))
     click.echo(f"outputs in {out_dir}/: " + ", ".join(p.name for p in written.values()))
+    if graph_file:
+        say(f"writing the walk network to {graph_file}")
+        click.echo(f"walk network in {analysis.save_graph(graph_file)}")
 
 
 def summary_text(analysis) -> str:

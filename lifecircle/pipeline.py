@@ -539,6 +539,10 @@ def _read(source: str | Path | OSMData | None, cfg: Config, say: Progress) -> tu
     """The OSM data and its walk network, projected and indexed."""
     say("reading OSM data")
     osm = load_source(source, cfg.tag_keys, say)
+    walk = getattr(osm, "walk", None)
+    if walk is not None:  # read from a file: arrays straight to the engine, no networkx graph
+        say(f"projecting walk network ({len(walk.nodes):,} nodes)")
+        return osm, StreetNetwork.from_walk(walk)
     say(f"projecting walk network ({osm.graph.number_of_nodes():,} nodes)")
     # a graph read here is ours to project in place; a caller's is copied
     return osm, StreetNetwork.from_graph(project(osm.graph, copy=isinstance(source, OSMData)))
@@ -558,7 +562,7 @@ def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tupl
                         "the part inside it (partial = True)")
     return Analysis(
         config=study.cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs), isochrones=iso,
-        gaps=gaps, left_out=left_out, graph=net.graph, source=osm.source, crs=net.crs, warnings=warnings,
+        gaps=gaps, left_out=left_out, graph=None, source=osm.source, crs=net.crs, warnings=warnings,
         data_date=getattr(osm, "data_date", None), routes=_routes(study, comm_gdf), study=study,
     )
 

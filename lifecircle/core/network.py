@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import groupby, pairwise
+from pathlib import Path
 from typing import Any, Iterable, NamedTuple
 
 import networkx as nx
@@ -27,7 +28,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from .. import settings
-from ..errors import EmptyAreaError
+from ..errors import EmptyAreaError, OutputError
 from ..sources.coords import local_utm
 
 # An edge geometry starting within this many metres of node u starts at u.
@@ -132,6 +133,57 @@ def build_walk_graph(
     if simplify:
         G = ox.simplify_graph(G)
     return G
+
+
+#: File suffixes :func:`save_graph` writes, and the format of each.
+GRAPH_FORMATS = {".graphml": "GraphML", ".gpkg": "GeoPackage"}
+
+
+def check_graph_path(path: str | Path) -> Path:
+    """``path`` as a Path if :func:`save_graph` can write it (checked before a long run).
+
+    Raises
+    ------
+    OutputError
+        The suffix is neither .graphml nor .gpkg.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in GRAPH_FORMATS:
+        raise OutputError(f"cannot write the walk network to {path}: give a .graphml or .gpkg file name")
+    return path
+
+
+def save_graph(G: nx.MultiDiGraph, path: str | Path) -> Path:
+    """Write an osmnx graph as GraphML (``osmnx.save_graphml``) or GeoPackage
+    (``osmnx.save_graph_geopackage``: layers nodes and edges, one edge per
+    street), chosen by the suffix, all at once: a failure leaves no file.
+
+    List attributes of merged streets (several names or way ids) are sorted
+    first: osmnx builds them from sets, and one input should give one file.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    OutputError
+        Bad suffix, or the file cannot be written (one line).
+    """
+    from ..fileio import staging_dir, writing
+
+    path = check_graph_path(path)
+    for _, _, d in G.edges(data=True):
+        for k, v in d.items():
+            if isinstance(v, list):
+                d[k] = sorted(v, key=str)
+    with staging_dir(path.parent) as stage, writing(stage / path.name):
+        if path.suffix.lower() == ".graphml":
+            ox.save_graphml(G, stage / path.name)
+        else:
+            ox.save_graph_geopackage(G, stage / path.name)
+    return path
 
 
 def project(G: nx.MultiDiGraph, crs: Any = None, *, copy: bool = True) -> nx.MultiDiGraph:
