@@ -166,3 +166,34 @@ def test_no_segments():
         build_walk_network(WalkPieces.from_ways(lone))
     with pytest.raises(EmptyAreaError, match="no walkable streets"):
         build_walk_graph(lone)
+
+
+def test_save_graph_geopackage_and_graphml(tmp_path):
+    import geopandas as gpd
+    import osmnx as ox
+
+    from lifecircle.core.network import save_graph
+    from lifecircle.errors import OutputError
+
+    got, _ = both_ways(random_ways(5))
+    G = got.graph
+    path = save_graph(G, tmp_path / "a" / "walk.gpkg")
+    nodes = gpd.read_file(path, layer="nodes")
+    edges = gpd.read_file(path, layer="edges")
+    assert sorted(nodes["osmid"]) == got.nodes.tolist()
+    assert nodes.crs == got.crs and edges.crs == got.crs
+    # the streets of the arrays, each way round
+    def key(u, v, line):
+        coords = np.round(shapely.get_coordinates(line), 6)
+        return (min(u, v), max(u, v), min(coords.tobytes(), coords[::-1].tobytes()))
+
+    written = {key(u, v, g) for u, v, g in zip(edges["u"], edges["v"], edges.geometry)}
+    assert written == {key(int(got.nodes[a]), int(got.nodes[b]), g) for a, b, g in zip(got.eu, got.ev, got.geoms)}
+    # same graph, same bytes
+    again = save_graph(got.graph, tmp_path / "b" / "walk.gpkg")
+    assert again.read_bytes() == path.read_bytes()
+    back = ox.load_graphml(save_graph(G, tmp_path / "walk.graphml"))
+    assert sorted(back.nodes) == got.nodes.tolist() and back.number_of_edges() == G.number_of_edges()
+    with pytest.raises(OutputError, match=r"walk\.csv.*\.graphml or \.gpkg"):
+        save_graph(G, tmp_path / "walk.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "walk.graphml"]
