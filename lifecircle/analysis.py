@@ -59,7 +59,7 @@ import geopandas as gpd
 import networkx as nx
 
 from .config import Config
-from .core.network import LazyGraph
+from .core.lazy import LazyGraph
 from .i18n import basis_name
 
 

@@ -30,6 +30,7 @@ from scipy.sparse.csgraph import connected_components
 from .. import settings
 from ..errors import EmptyAreaError, OutputError
 from ..sources.coords import local_utm
+from .lazy import LazyGraph, graph_is_built  # noqa: F401 (graph_is_built: re-exported)
 
 # An edge geometry starting within this many metres of node u starts at u.
 _SAME_POINT_M = 0.01
@@ -40,36 +41,6 @@ _EDGE_TAGS = tuple(ox.settings.useful_tags_way)
 # csgraph treats an explicit zero as "no edge"; a zero-length edge (two OSM
 # nodes at one spot) must still connect.
 _ZERO = 1e-12
-
-
-class LazyGraph:
-    """A dataclass field holding a networkx graph that may be given as None:
-    it is then built on first read by the owner's ``_build_graph()`` and kept.
-
-    The field stays required (no default), so existing positional and
-    keyword constructions work unchanged.
-    """
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.slot = "_lazy_" + name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            # what dataclasses read as "this field has no default"
-            raise AttributeError(self.slot)
-        value = obj.__dict__.get(self.slot)
-        if value is None:
-            value = obj._build_graph()
-            obj.__dict__[self.slot] = value
-        return value
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__[self.slot] = value
-
-
-def graph_is_built(obj: Any, name: str = "graph") -> bool:
-    """True if ``obj``'s lazy graph field has been given or built already."""
-    return obj.__dict__.get("_lazy_" + name) is not None
 
 
 def edge_name(value: object) -> str:
