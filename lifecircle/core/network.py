@@ -13,11 +13,13 @@ graph is built only when someone reads ``graph``.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import groupby, pairwise
+from itertools import chain, groupby, pairwise
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -104,6 +106,24 @@ def build_walk_graph(
     if simplify:
         G = ox.simplify_graph(G)
     return G
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the block.
+
+    Making a city's worth of shapely geometries (acyclic objects) otherwise
+    sets off collections that walk the whole heap, again and again: 3 s
+    instead of 0.2 s for 140,000 street lines after reading a 75,000-node
+    extract.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 #: File suffixes :func:`save_graph` writes, and the format of each.
@@ -378,7 +398,8 @@ class StreetNetwork:
         xy = np.column_stack(to.transform(walk.lon, walk.lat))
         # every polyline already runs from u to v: nothing to flip
         owner = np.repeat(np.arange(len(walk.eu)), np.diff(walk.vertex_ptr))
-        geoms = shapely.linestrings(np.column_stack(to.transform(walk.vertex_lon, walk.vertex_lat)), indices=owner)
+        with gc_paused():
+            geoms = shapely.linestrings(np.column_stack(to.transform(walk.vertex_lon, walk.vertex_lat)), indices=owner)
         geom_len = shapely.length(geoms)
         return cls(
             graph=None, nodes=walk.nodes, xy=xy, eu=walk.eu, ev=walk.ev, length=walk.length,
@@ -551,15 +572,13 @@ class WalkPieces:
         """Pack way pieces (``osmid``, ``tags``, ``nodes`` as [(id, lon, lat)])."""
         ways = list(ways)
         sizes = np.fromiter((len(w["nodes"]) for w in ways), np.int64, len(ways))
-        total = int(sizes.sum())
-
-        def column(i: int, dtype: type) -> np.ndarray:
-            return np.fromiter((n[i] for w in ways for n in w["nodes"]), dtype, total)
-
+        # one pass in C over the (id, lon, lat) tuples
+        flat = np.array(list(chain.from_iterable(w["nodes"] for w in ways)),
+                        dtype=[("id", np.int64), ("lon", float), ("lat", float)]).reshape(-1)
         return cls(
             osmid=np.fromiter((w["osmid"] for w in ways), np.int64, len(ways)),
             tags=[w["tags"] for w in ways], start=np.concatenate([[0], np.cumsum(sizes)]),
-            ids=column(0, np.int64), lon=column(1, float), lat=column(2, float),
+            ids=flat["id"].copy(), lon=flat["lon"].copy(), lat=flat["lat"].copy(),
         )
 
     def ways(self) -> list[dict[str, Any]]:
@@ -750,7 +769,8 @@ def _kept_nodes(seg: _Segments, first: np.ndarray, n: int, simplify: bool,
 def _name_codes(tags: list[dict[str, str]]) -> tuple[np.ndarray, np.ndarray]:
     """Each piece's name as a code ordered as the names sort, "" last, and
     the names by code."""
-    stripped = [t["name"].strip() if isinstance(t.get("name"), str) else "" for t in tags]
+    with gc_paused():
+        stripped = [n.strip() if isinstance(n := t.get("name"), str) else "" for t in tags]
     table = sorted({n for n in stripped if n})
     index = {n: i for i, n in enumerate(table)}
     codes = np.fromiter((index.get(n, len(table)) for n in stripped), np.int64, len(stripped))
