@@ -25,7 +25,7 @@ from .core.engine import (
     snap_points,
 )
 from .core.isochrones import reach_polygon
-from .core.network import Region, StreetNetwork, project
+from .core.network import Region, StreetNetwork, graph_is_built, project
 from .errors import ConfigError, EmptyAreaError, LifecircleError
 from .pois import access_points, categorize, display_points
 from .sources.osmfile import OSMData, read_osm
@@ -540,7 +540,9 @@ def _read(source: str | Path | OSMData | None, cfg: Config, say: Progress) -> tu
     say("reading OSM data")
     osm = load_source(source, cfg.tag_keys, say)
     walk = getattr(osm, "walk", None)
-    if walk is not None:  # read from a file: arrays straight to the engine, no networkx graph
+    # read from a file: arrays straight to the engine, no networkx graph (unless the
+    # caller has read or replaced osm.graph: then that graph, as given, is analysed)
+    if walk is not None and not graph_is_built(osm):
         say(f"projecting walk network ({len(walk.nodes):,} nodes)")
         return osm, StreetNetwork.from_walk(walk)
     say(f"projecting walk network ({osm.graph.number_of_nodes():,} nodes)")

@@ -197,3 +197,22 @@ def test_save_graph_geopackage_and_graphml(tmp_path):
     with pytest.raises(OutputError, match=r"walk\.csv.*\.graphml or \.gpkg"):
         save_graph(G, tmp_path / "walk.csv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "walk.graphml"]
+
+
+def test_analyze_reads_arrays_unless_the_graph_was_touched(bundled_osm):
+    from lifecircle import pipeline
+    from lifecircle.config import load_config
+    from lifecircle.sources.osmfile import read_osm
+
+    cfg = load_config(None)
+    osm = read_osm(bundled_osm)
+    _, net = pipeline._read(osm, cfg, lambda m: None)
+    assert net.walk is osm.walk
+    assert not graph_is_built(osm) and not graph_is_built(net)
+    # a graph the caller has changed is the one analysed
+    for _, _, d in osm.graph.edges(data=True):
+        d["length"] *= 2
+    _, changed = pipeline._read(osm, cfg, lambda m: None)
+    assert changed.walk is None
+    assert np.array_equal(changed.length, 2 * net.length)
+    assert np.array_equal(changed.eu, net.eu) and np.array_equal(changed.xy, net.xy)

@@ -147,7 +147,8 @@ class OSMData:
         ids, street nodes far from the rest), one sentence each.
     walk
         The same walk network as arrays (read from a file; else None):
-        :func:`lifecircle.analyze` indexes it without building ``graph``.
+        :func:`lifecircle.analyze` indexes it without building ``graph``
+        (unless ``graph`` was read or set by then: that graph is analysed).
     """
 
     graph: nx.MultiDiGraph = LazyGraph()
