@@ -168,7 +168,8 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     if graph_file:
         from .core.network import check_graph_path
 
-        check_graph_path(graph_file)
+        # its folder is checked and locked now, as --out is, not after the analysis
+        click.get_current_context().with_resource(output_folder(check_graph_path(graph_file).parent))
     if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
         raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
     # --out is checked and locked before the work, and released when the command ends

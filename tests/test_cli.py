@@ -101,11 +101,15 @@ def check_exported_graph(path, analysis):
     assert {n: (d["x"], d["y"]) for n, d in G.nodes(data=True)} == dict(zip(net.nodes.tolist(), map(tuple, net.xy)))
 
 
-def test_export_graph_bad_suffix(tmp_path):
+def test_export_graph_bad_path_fails_before_the_run(tmp_path):
     out = tmp_path / "out"
     line = assert_one_error_line(run("analyze", "--out", out, "-q", "--export-graph", tmp_path / "walk.txt"), out)
     assert "walk.txt" in line and ".graphml" in line
     assert not (tmp_path / "walk.txt").exists()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    line = assert_one_error_line(run("analyze", "--out", out, "-q", "--export-graph", blocker / "walk.gpkg"), out)
+    assert "blocker" in line
 
 
 def test_uniform_time_basis_and_min_share(tmp_path, bundled_osm):
