@@ -605,7 +605,8 @@ class WalkNetwork:
         Node locations (degrees).
     eu, ev
         Indices of each street's end nodes (``eu <= ev``), rows in the
-        order :meth:`StreetNetwork.from_graph` gives them.
+        order :meth:`StreetNetwork.from_graph` gives them (which, like it,
+        keeps one loop street per node).
     length
         Great-circle length in metres, summed per segment as osmnx does.
     vertex_ptr, vertex_lon, vertex_lat
@@ -656,7 +657,7 @@ def build_walk_network(pieces: WalkPieces, *, simplify: bool = True, retain_all:
     ``StreetNetwork.from_graph(project(build_walk_graph(...)))``, about 15
     times faster: osmnx's rules (largest weakly connected component; a node
     is merged away when it has exactly two neighbours and one street to
-    each; components without any other node, rings, are dropped; lengths
+    each; components made only of such nodes, rings, are dropped; lengths
     are great-circle per segment, summed from the lower node id's end)
     applied to arrays.
 
