@@ -129,7 +129,8 @@ def test_generated_same_as_networkx_route(seed, simplify, retain_all):
 
 def test_rings_and_loops():
     """A ring alone is dropped (osmnx's remove_rings); a loop hanging off a
-    street becomes one self-loop edge; two equal components: the first read wins."""
+    street becomes one self-loop edge, two loops two; two equal components:
+    the first read wins."""
     def way(osmid, nodes):
         return {"osmid": osmid, "tags": {"highway": "path"}, "nodes": nodes}
 
@@ -158,6 +159,15 @@ def test_rings_and_loops():
     pts = [(60.0, 24.301), (60.0, 24.302), (60.001, 24.302), (60.0, 24.301)]
     want_len = sum(float(ox.distance.great_circle(*p, *q)) for p, q in zip(pts, pts[1:]))
     assert got.length[loop[0]] == pytest.approx(want_len, rel=1e-12)
+    # a second loop at the same node is a street too, once
+    second = way(5, [(41, 24.301, 60.0), (44, 24.300, 60.001), (45, 24.301, 60.002), (41, 24.301, 60.0)])
+    got, want = both_ways([lolli, second])
+    assert_same_network(got, want)
+    loops = np.flatnonzero(got.eu == got.ev)
+    assert len(loops) == 2 and len(got.eu) == 3
+    pts2 = [(60.0, 24.301), (60.001, 24.300), (60.002, 24.301), (60.0, 24.301)]
+    want_len2 = sum(float(ox.distance.great_circle(*p, *q)) for p, q in zip(pts2, pts2[1:]))
+    assert sorted(got.length[loops]) == pytest.approx(sorted([want_len, want_len2]), rel=1e-12)
 
 
 def test_no_segments():

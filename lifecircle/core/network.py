@@ -342,8 +342,7 @@ class StreetNetwork:
                 if u > v and u in succ[v]:
                     continue
                 if u == v:
-                    k = min(keys)
-                    kept.append((u, v, k, keys[k]))
+                    kept.extend((u, v, k, keys[k]) for k in _one_way_round(keys))
                 else:
                     kept.extend((u, v, k, d) for k, d in keys.items())
         kept.sort(key=lambda e: e[:3])
@@ -525,6 +524,29 @@ def with_source(csr: sp.csr_matrix, targets: np.ndarray, weights: np.ndarray) ->
     )
 
 
+def _one_way_round(loops: dict[int, dict[str, Any]]) -> list[int]:
+    """The keys of a node's loop streets, one per street: simplification
+    adds each loop both ways round (the second with the reversed geometry);
+    the first of each such pair is kept. Loops without a geometry count as
+    one street."""
+    kept: list[int] = []
+    drawn: list[Any] = []
+    for k in sorted(loops):
+        g = loops[k].get("geometry")
+        if g is None:
+            if not any(loops[j].get("geometry") is None for j in kept):
+                kept.append(k)
+            continue
+        back = shapely.reverse(g)
+        twin = next((i for i, h in enumerate(drawn) if h is not None and h.equals_exact(back, 0)), None)
+        if twin is None:
+            kept.append(k)
+            drawn.append(g)
+        else:
+            drawn[twin] = None  # paired: a third copy is a street of its own
+    return kept
+
+
 def _symmetric_csr(eu: np.ndarray, ev: np.ndarray, w: np.ndarray, size: int) -> sp.csr_matrix:
     """CSR of an undirected graph keeping the lightest of parallel edges."""
     rows = np.concatenate([eu, ev])
@@ -605,8 +627,7 @@ class WalkNetwork:
         Node locations (degrees).
     eu, ev
         Indices of each street's end nodes (``eu <= ev``), rows in the
-        order :meth:`StreetNetwork.from_graph` gives them (which, like it,
-        keeps one loop street per node).
+        order :meth:`StreetNetwork.from_graph` gives them.
     length
         Great-circle length in metres, summed per segment as osmnx does.
     vertex_ptr, vertex_lon, vertex_lat
@@ -824,13 +845,9 @@ def _chain_streets(seg: _Segments, inner: np.ndarray, lon: np.ndarray, lat: np.n
     glen = np.diff(np.r_[gfirst, len(order)])
     gstart = order[gfirst]
     origin, dest = tail[gstart], head[end[gstart]]
-    keep = origin < dest
-    loops = np.flatnonzero(origin == dest)
-    if len(loops):
-        # from_graph keeps one loop per node: the MultiDiGraph's lowest key,
-        # i.e. the first in the node's successor order
-        loops = loops[np.lexsort((hseq[gstart[loops]], origin[loops]))]
-        keep[loops[np.r_[True, origin[loops][1:] != origin[loops][:-1]]]] = True
+    # a loop is found both ways round: keep the way osmnx adds first (the
+    # lower MultiDiGraph key, from_graph's choice), whose reverse starts later
+    keep = (origin < dest) | ((origin == dest) & (hseq[gstart] < hseq[end[gstart] ^ 1]))
     g = np.flatnonzero(keep)
     lens = glen[g]
     ptr = np.concatenate([[0], np.cumsum(lens)])
