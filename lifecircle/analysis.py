@@ -59,6 +59,7 @@ import geopandas as gpd
 import networkx as nx
 
 from .config import Config
+from .core.lazy import LazyGraph
 from .i18n import basis_name
 
 
@@ -121,7 +122,9 @@ class Analysis:
         reason (e.g. farther than ``config.max_snap_m`` from any walkable
         street).
     graph
-        The projected walk network (osmnx-compatible MultiDiGraph).
+        The projected walk network (osmnx-compatible MultiDiGraph). Given as
+        None, it is built from ``study``'s network on first access (the run
+        itself needs none); :meth:`save_graph` writes it.
     source
         Human-readable description of where the data came from.
     crs
@@ -150,7 +153,7 @@ class Analysis:
     isochrones: gpd.GeoDataFrame
     gaps: gpd.GeoDataFrame
     left_out: Any
-    graph: nx.MultiDiGraph
+    graph: nx.MultiDiGraph = LazyGraph()
     source: str
     crs: Any
     warnings: list[str] = field(default_factory=list)
@@ -159,6 +162,24 @@ class Analysis:
     # what the run measured against (network, snapped homes and facilities): what-if
     # scenarios and site suggestions start from it instead of re-reading the data
     study: Any = field(default=None, repr=False, compare=False)
+
+    def _build_graph(self) -> nx.MultiDiGraph | None:
+        net = getattr(self.study, "net", None)
+        return None if net is None else net.graph
+
+    def save_graph(self, path: str | Path) -> Path:
+        """Write the projected walk network as GraphML (``.graphml``, read
+        back with ``osmnx.load_graphml``) or GeoPackage (``.gpkg``, layers
+        nodes and edges), by osmnx.
+
+        Returns
+        -------
+        Path
+            The file written.
+        """
+        from .core.network import save_graph
+
+        return save_graph(self.graph, path)
 
     def __repr__(self) -> str:
         c = self.communities

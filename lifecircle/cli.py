@@ -250,7 +250,9 @@ def _written(out_dir, written, lang: str) -> None:
               help="Map background: osm, none (the data's streets only), or a WGS-84 tile URL template with "
                    "{z}/{x}/{y} (e.g. Tianditu with your key). GCJ-02 services (Amap, Baidu) are refused.")
 @click.option("--tiles-attribution", help="Credit shown for a --tiles URL (default: its host name).")
-def analyze(out_dir, lang, quiet, tiles, tiles_attribution, **options):
+@click.option("--export-graph", "graph_file", type=click.Path(dir_okay=False),
+              help="Also write the projected walk network: .graphml (osmnx GraphML) or .gpkg (GeoPackage).")
+def analyze(out_dir, lang, quiet, tiles, tiles_attribution, graph_file, **options):
     """Walking access from every community to every daily facility.
 
     By default each category is judged at its GB 50180-2018 tier's walking
@@ -268,6 +270,11 @@ def analyze(out_dir, lang, quiet, tiles, tiles_attribution, **options):
     config, iso_limits = _run_config(*(options[k] for k in RUN_KEYS))
     _check_inputs(options)
     check_tiles(tiles, tiles_attribution)
+    if graph_file:
+        from .core.network import check_graph_path
+
+        # its folder is checked and locked now, as --out is, not after the analysis
+        click.get_current_context().with_resource(output_folder(check_graph_path(graph_file).parent))
     # --out is checked and locked before the work, and released when the command ends
     click.get_current_context().with_resource(output_folder(out_dir))
     analysis = _load_analysis(options, config, iso_limits, lang, say)
@@ -276,6 +283,9 @@ def analyze(out_dir, lang, quiet, tiles, tiles_attribution, **options):
     written = analysis.save(out_dir, lang=lang, tiles=tiles, tiles_attribution=tiles_attribution)
     click.echo(summary_text(analysis, lang))
     _written(out_dir, written, lang)
+    if graph_file:
+        say(Message("progress_graph", file=graph_file))
+        click.echo(Message("term_graph", file=analysis.save_graph(graph_file)).text(lang))
 
 
 def _circle(cfg, lang: str) -> str:

@@ -363,11 +363,16 @@ def _named_streets(net: StreetNetwork) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     geoms
-        Projected LineStrings (both directions of a street, in (u, v, key)
-        order).
+        Projected LineStrings (from the edge arrays: each street once; from
+        the graph: both directions of a street, in (u, v, key) order).
     names
         Their names (:func:`_street_name`).
     """
+    if net.names is not None:
+        # the edge arrays list each street once, in the (u, v, key) order of
+        # its first direction below: same nearest street, same ties
+        named = np.flatnonzero(net.names != "")
+        return net.geoms[named], net.names[named]
     G = net.graph
     rows = sorted((
         ((u, v, k), name, d.get("geometry"))

@@ -119,6 +119,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "suggest_tooltip": {"zh": "第 {rank} 处：新增 {residents} 名居民", "en": "Site {rank}: +{residents} residents"},
     "suggest_site_name": {"zh": "建议{label}选址 {rank}", "en": "Suggested {label} site {rank}"},
     "rank": {"zh": "排序", "en": "Rank"},
+    "progress_graph": {"zh": "写出步行网络：{file}", "en": "writing the walk network to {file}"},
+    "term_graph": {"zh": "步行网络已写出：{file}", "en": "walk network in {file}"},
     "progress_suggest": {"zh": "为「{label}」选择至多 {count} 处新址",
                          "en": "choosing up to {count} sites for {label}"},
     "suggest_site_line": {"zh": "{site}：新增 {residents} 名居民（{lat}, {lon}）",

@@ -25,7 +25,7 @@ from .core.engine import (
     snap_points,
 )
 from .core.isochrones import reach_polygon
-from .core.network import Region, StreetNetwork, project
+from .core.network import Region, StreetNetwork, graph_is_built, project
 from .errors import ConfigError, EmptyAreaError, LifecircleError
 from .i18n import STRINGS, Message, labels, localize
 from .pois import access_points, categorize, display_points
@@ -562,6 +562,12 @@ def _read(source: str | Path | OSMData | None, cfg: Config, say: Progress) -> tu
     """The OSM data and its walk network, projected and indexed."""
     say(Message("progress_read"))
     osm = load_source(source, cfg.tag_keys, say)
+    walk = getattr(osm, "walk", None)
+    # read from a file: arrays straight to the engine, no networkx graph (unless the
+    # caller has read or replaced osm.graph: then that graph, as given, is analysed)
+    if walk is not None and not graph_is_built(osm):
+        say(Message("progress_project", nodes=len(walk.nodes)))
+        return osm, StreetNetwork.from_walk(walk)
     say(Message("progress_project", nodes=osm.graph.number_of_nodes()))
     # a graph read here is ours to project in place; a caller's is copied
     return osm, StreetNetwork.from_graph(project(osm.graph, copy=isinstance(source, OSMData)))
@@ -580,7 +586,7 @@ def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tupl
         warnings.append(Message("warn_partial", n=n_partial))
     return Analysis(
         config=study.cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs), isochrones=iso,
-        gaps=gaps, left_out=left_out, graph=net.graph, source=osm.source, crs=net.crs, warnings=warnings,
+        gaps=gaps, left_out=left_out, graph=None, source=osm.source, crs=net.crs, warnings=warnings,
         data_date=getattr(osm, "data_date", None), routes=_routes(study, comm_gdf), study=study,
     )
 

@@ -60,8 +60,9 @@ def test_help(command):
 
 def test_analyze_writes_outputs(tmp_path, analysis):
     out = tmp_path / "out"
-    proc = run("analyze", "--out", out, "-q")
+    proc = run("analyze", "--out", out, "-q", "--export-graph", tmp_path / "net" / "walk.graphml")
     assert proc.returncode == 0, proc.stderr
+    check_exported_graph(tmp_path / "net" / "walk.graphml", analysis)
     assert "Traceback" not in proc.stderr
     for name in ("coverage.csv", "coverage.xlsx", "lifecircle.gpkg", "map.html"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
@@ -89,6 +90,30 @@ def test_analyze_writes_outputs(tmp_path, analysis):
     basis = pd.read_csv(out / "basis.csv")
     assert basis["category"].tolist() == cfg.keys
     assert basis["distance_m"].tolist() == [cfg.limit_m(k) for k in cfg.keys]
+
+
+def check_exported_graph(path, analysis):
+    """The GraphML holds the analysis's walk network: nodes, streets, lengths, CRS."""
+    import osmnx as ox
+
+    G, H = ox.load_graphml(path), analysis.graph
+    assert G.graph["crs"] == H.graph["crs"]
+    assert sorted(G.nodes) == sorted(H.nodes)
+    assert sorted((u, v, d["length"]) for u, v, d in G.edges(data=True)) == \
+        sorted((u, v, d["length"]) for u, v, d in H.edges(data=True))
+    net = analysis.study.net
+    assert {n: (d["x"], d["y"]) for n, d in G.nodes(data=True)} == dict(zip(net.nodes.tolist(), map(tuple, net.xy)))
+
+
+def test_export_graph_bad_path_fails_before_the_run(tmp_path):
+    out = tmp_path / "out"
+    line = assert_one_error_line(run("analyze", "--out", out, "-q", "--export-graph", tmp_path / "walk.txt"), out)
+    assert "walk.txt" in line and ".graphml" in line
+    assert not (tmp_path / "walk.txt").exists()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    line = assert_one_error_line(run("analyze", "--out", out, "-q", "--export-graph", blocker / "walk.gpkg"), out)
+    assert "blocker" in line
 
 
 def test_uniform_time_basis_and_min_share(tmp_path, bundled_osm):

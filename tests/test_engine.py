@@ -27,7 +27,7 @@ from lifecircle.core.engine import (
     point_distances,
     snap_points,
 )
-from lifecircle.core.network import StreetNetwork, project
+from lifecircle.core.network import StreetNetwork
 
 CRS = "EPSG:32635"
 INF = np.inf
@@ -596,7 +596,7 @@ def helsinki(bundled_osm):
     from lifecircle.sources.osmfile import read_osm
 
     osm = read_osm(bundled_osm)
-    net = StreetNetwork.from_graph(project(osm.graph))
+    net = StreetNetwork.from_walk(osm.walk)  # as analyze builds it: from arrays, no networkx graph
     return net, osm.features.to_crs(net.crs)
 
 

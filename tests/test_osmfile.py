@@ -159,6 +159,33 @@ def test_walk_graph_matches_osmnx_reference(osm, reference_graph):
     assert total_g == pytest.approx(total_r, rel=1e-9)
 
 
+def test_walk_arrays_match_osmnx_reference(bundled_osm, reference_graph):
+    """The arrays analyze uses (no networkx graph) against osmnx's own graph:
+    the same nodes and streets, lengths within 1e-6 relative."""
+    from lifecircle.core.network import graph_is_built
+
+    osm = read_osm(bundled_osm)
+    assert not graph_is_built(osm)  # reading builds no networkx graph
+    walk, R = osm.walk, reference_graph
+    assert walk.nodes.tolist() == sorted(R.nodes)
+    # one row per street: osmnx's edges from the lower id end (both
+    # directions are in R), and one of the two directions of a loop
+    want = sorted((u, v, d["length"]) for u, v, d in R.edges(data=True) if u < v)
+    got = sorted((int(walk.nodes[a]), int(walk.nodes[b]), float(x))
+                 for a, b, x in zip(walk.eu, walk.ev, walk.length) if a != b)
+    assert [g[:2] for g in got] == [w[:2] for w in want]
+    assert [g[2] for g in got] == pytest.approx([w[2] for w in want], rel=1e-6)
+    loops = {u: d["length"] for u, v, d in R.edges(data=True) if u == v}
+    got_loops = {int(walk.nodes[a]): float(x) for a, b, x in zip(walk.eu, walk.ev, walk.length) if a == b}
+    assert got_loops.keys() == loops.keys()
+    assert got_loops == pytest.approx(loops, rel=1e-6)
+    # each street's polyline runs from its first node to its second
+    for i in (0, len(walk.eu) // 2, len(walk.eu) - 1):
+        a, b = walk.vertex_ptr[i], walk.vertex_ptr[i + 1] - 1
+        for end, node in ((a, walk.eu[i]), (b, walk.ev[i])):
+            assert (walk.vertex_lon[end], walk.vertex_lat[end]) == (walk.lon[node], walk.lat[node])
+
+
 def test_walk_graph_size_as_in_notes(osm):
     # figures recorded in NOTES.md for this extract
     assert osm.graph.number_of_nodes() == 2277

@@ -43,16 +43,21 @@ def street_lines(analysis: Any) -> np.ndarray:
     """
     import geopandas as gpd
 
-    net = getattr(getattr(analysis, "study", None), "net", None)
-    if net is not None:
-        geoms = np.asarray(net.geoms, dtype=object)
-    else:
-        geoms = _graph_lines(getattr(analysis, "graph", None))
+    geoms = street_geometries(analysis)
     if len(geoms) == 0 or getattr(analysis, "crs", None) is None:
         return np.empty(0, dtype=object)
     geoms = shapely.simplify(geoms, STREET_TOLERANCE_M)
     shown = gpd.GeoSeries(geoms, crs=analysis.crs).to_crs(settings.output_crs)
     return shown.values[~shown.is_empty.values]
+
+
+def street_geometries(analysis: Any) -> np.ndarray:
+    """The analysis' streets as LineStrings in its CRS, one per street (not per direction):
+    the run's indexed network, or the edges of ``analysis.graph`` without one."""
+    net = getattr(getattr(analysis, "study", None), "net", None)
+    if net is not None:
+        return np.asarray(net.geoms, dtype=object)
+    return _graph_lines(getattr(analysis, "graph", None))
 
 
 def _graph_lines(graph: Any) -> np.ndarray:

@@ -287,24 +287,12 @@ _NICE_LENGTHS_M = (50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000,
 
 
 def _street_lines(analysis: Any) -> list[np.ndarray]:
-    """The walk network's edges as coordinate arrays (analysis CRS): one per
-    street piece from the run's indexed network, or from the graph without it."""
+    """The walk network's streets as coordinate arrays (analysis CRS)."""
     import shapely
 
-    net = getattr(getattr(analysis, "study", None), "net", None)
-    if net is not None:
-        geoms = net.geoms
-    else:
-        graph = analysis.graph
-        xy = {n: (d["x"], d["y"]) for n, d in graph.nodes(data=True)}
-        seen: set[tuple] = set()
-        geoms = []
-        for u, v, k, d in graph.edges(keys=True, data=True):
-            if (v, u, k) in seen:  # each street once, not once per direction
-                continue
-            seen.add((u, v, k))
-            geoms.append(d.get("geometry") or shapely.LineString([xy[u], xy[v]]))
-    return [shapely.get_coordinates(g) for g in geoms]
+    from .basemap import street_geometries
+
+    return [shapely.get_coordinates(g) for g in street_geometries(analysis)]
 
 
 def _scale_length(width_m: float) -> float:

@@ -26,7 +26,7 @@ import osmium
 import pandas as pd
 import shapely
 
-from ..core.network import build_walk_graph
+from ..core.network import LazyGraph, WalkNetwork, WalkPieces, build_walk_network
 from ..errors import EmptyAreaError, InputFileError, first_line
 from ..i18n import Message
 
@@ -125,7 +125,8 @@ class OSMData:
     Attributes
     ----------
     graph
-        Walk network, unprojected (EPSG:4326), osmnx-compatible.
+        Walk network, unprojected (EPSG:4326), osmnx-compatible. Read from
+        a file, it is built from ``walk`` on first access.
     features
         Tagged features: ``osm_type``, ``osm_id``, ``name``, ``tags`` (dict),
         ``clipped`` (bool: an area cut by the extract's boundary, given as
@@ -145,15 +146,23 @@ class OSMData:
     warnings
         Doubts about the file that did not stop the read (repeated node
         ids, street nodes far from the rest), one sentence each.
+    walk
+        The same walk network as arrays (read from a file; else None):
+        :func:`lifecircle.analyze` indexes it without building ``graph``
+        (unless ``graph`` was read or set by then: that graph is analysed).
     """
 
-    graph: nx.MultiDiGraph
+    graph: nx.MultiDiGraph = LazyGraph()
     features: gpd.GeoDataFrame
     source: str
     feature_keys: frozenset[str] = FEATURE_KEYS
     left_out: pd.DataFrame = field(default_factory=left_out_frame)
     data_date: str | None = None
     warnings: list[str] = field(default_factory=list)
+    walk: WalkNetwork | None = None
+
+    def _build_graph(self) -> nx.MultiDiGraph | None:
+        return None if self.walk is None else self.walk.to_graph()
 
 
 class OSMScan(NamedTuple):
@@ -467,14 +476,16 @@ def read_osm(
     Returns
     -------
     OSMData
-        With ``feature_keys``, ``left_out``, ``data_date`` and ``warnings`` filled in.
+        With ``feature_keys``, ``left_out``, ``data_date``, ``warnings`` and
+        ``walk`` filled in; ``graph`` is built from ``walk`` when first read.
     """
     scan = scan_osm(path, keys, progress)
     if not scan.ways:
         raise EmptyAreaError(Message("err_osm_no_streets", path=str(path)))
-    graph = build_walk_graph(scan.ways, simplify=simplify, retain_all=retain_all)
+    # arrays only: the networkx graph is built if someone reads OSMData.graph
+    walk = build_walk_network(WalkPieces.from_ways(scan.ways), simplify=simplify, retain_all=retain_all)
     return OSMData(
-        graph=graph, features=features_frame(scan.features), source=Path(path).name,
+        graph=None, features=features_frame(scan.features), source=Path(path).name,
         feature_keys=scan.feature_keys, left_out=left_out_frame(scan.left_out), data_date=scan.data_date,
-        warnings=list(scan.warnings),
+        warnings=list(scan.warnings), walk=walk,
     )
