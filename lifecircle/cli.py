@@ -167,7 +167,19 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
         raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
     # --out is checked and locked before the work, and released when the command ends
     click.get_current_context().with_resource(output_folder(out_dir))
+    analysis = _analysis(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config,
+                         iso_limits, pois_file, pois_crs, pois_mode, lang, say)
+    for w in analysis.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    say(f"writing outputs to {out_dir}")
+    written = analysis.save(out_dir, lang=lang)
+    click.echo(summary_text(analysis))
+    click.echo(f"outputs in {out_dir}/: " + ", ".join(p.name for p in written.values()))
 
+
+def _analysis(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config, iso_limits,
+              pois_file, pois_crs, pois_mode, lang, say):
+    """The analysis the input options of ``analyze`` (and ``scenario``) ask for."""
     from . import pipeline
     from .communities import read_communities
 
@@ -192,15 +204,57 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     comms = communities
     if communities and name_column:
         comms = read_communities(communities, "EPSG:4326", name_column=name_column)
-    analysis = pipeline.analyze(
+    return pipeline.analyze(
         source, communities=comms, config=config, pois=user_pois, pois_mode=pois_mode, area=area,
         isochrone_limits=iso_limits, lang=lang, progress=say,
     )
-    for w in analysis.warnings:
+
+
+@cli.command()
+@click.argument("scenario_file", metavar="SCENARIO", type=click.Path(dir_okay=False))
+@click.option("--osm", "osm_file", type=click.Path(dir_okay=False),
+              help="OSM extract (.osm.pbf, .osm, .osm.bz2). Default: the bundled central-Helsinki extract.")
+@click.option("--bundle", type=click.Path(file_okay=False), help="Folder saved by `lifecircle fetch` (offline).")
+@_area_options
+@click.option("--communities", type=click.Path(dir_okay=False),
+              help="Community polygons (GeoJSON, GeoPackage, Shapefile) with a name column.")
+@click.option("--name-column", help="Column of --communities holding the names (default: detected).")
+@_run_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="scenario-out", show_default=True,
+              help="Output folder.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
+              help="Language of the maps and report.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+def scenario(scenario_file, osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file,
+             level, categories, minutes, distance_mode, metres, speed, min_share, max_snap, iso, pois_file, pois_crs,
+             pois_mode, out_dir, lang, quiet):
+    """What a scenario changes: new facilities, removed ones, new walkways, closed streets.
+
+    SCENARIO is a GeoJSON or GeoPackage file, one feature per change (see
+    the README). Takes the inputs and options of `analyze`; writes the
+    outputs of the state after the changes, plus scenario.csv (before and
+    after per community and category) and scenario.html (comparison map).
+    """
+    from .fileio import output_folder
+    from .planning.scenario import read_scenario
+
+    say = _progress(quiet)
+    config, iso_limits = _run_config(config_file, level, categories, minutes, distance_mode, metres, speed,
+                                     max_snap, min_share, iso)
+    _check_buffer(buffer_m, place or boundary or bbox)
+    if sum(bool(x) for x in (osm_file, bundle, place or boundary or bbox)) > 1:
+        raise click.UsageError("give only one data source: --osm, --bundle, or an area (--place/--boundary/--bbox)")
+    read_scenario(scenario_file, "EPSG:4326", config)  # a bad file fails before the analysis
+    click.get_current_context().with_resource(output_folder(out_dir))
+    before = _analysis(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config,
+                       iso_limits, pois_file, pois_crs, pois_mode, lang, say)
+    result = before.what_if(scenario_file, progress=say)
+    for w in result.after.warnings:
         click.echo(f"Warning: {w}", err=True)
     say(f"writing outputs to {out_dir}")
-    written = analysis.save(out_dir, lang=lang)
-    click.echo(summary_text(analysis))
+    written = result.save(out_dir, lang=lang)
+    click.echo(summary_text(result.after))
+    click.echo(f"scenario: {result.summary()}")
     click.echo(f"outputs in {out_dir}/: " + ", ".join(p.name for p in written.values()))
 
 

@@ -240,8 +240,13 @@ def _facilities(features: gpd.GeoDataFrame, cfg: Config, crs, pois: gpd.GeoDataF
         if empty:
             if key in cfg.explicit:
                 raise EmptyAreaError(f"category {key!r} has no facilities in the study area")
-            warnings.append(f"category {key!r}: no facilities in the study area; every community lacks it")
+            warnings.append(no_facilities_warning(key))
     return facilities
+
+
+def no_facilities_warning(key: str) -> str:
+    """The warning for a category without facilities (what-if scenarios add and drop it)."""
+    return f"category {key!r}: no facilities in the study area; every community lacks it"
 
 
 def _communities(communities, features: gpd.GeoDataFrame, net: StreetNetwork, buildings: gpd.GeoDataFrame,
@@ -474,16 +479,17 @@ def _measure(study: Study, say: Progress) -> tuple[gpd.GeoDataFrame, gpd.GeoData
 ROUTE_COLUMNS = ["community_id", "category", "poi_id", "name", "metres", "geometry"]
 
 
-def _routes(study: Study, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _routes(study: Study, communities: gpd.GeoDataFrame, only: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """The walk from each community's centre to its nearest facility of each
     category, as a line: the centre, its street, the streets walked, the
-    facility's street and the access point reached."""
+    facility's street and the access point reached (of the communities where
+    ``only`` holds, if given)."""
     net, cfg, facilities, access = study.net, study.cfg, study.facilities, study.access
     row_of = {(pid, cat): i for i, (pid, cat) in enumerate(zip(facilities["poi_id"], facilities["category"]))}
     centre = study.origins.centres
     points, snapped = study.origins.points[centre], study.origins.snapped.subset(centre)
     rows = []
-    for i in np.flatnonzero(snapped.ok):
+    for i in np.flatnonzero(snapped.ok if only is None else snapped.ok & only):
         tree = path_tree(net, snapped.subset(np.array([i])), study.search)
         for key in cfg.keys:
             pid = communities[f"nearest_id_{key}"].iloc[i]

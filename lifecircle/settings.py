@@ -60,3 +60,8 @@ fallback_color: str = "#555555"
 #: area (m2) inside is listed in left_out.csv rather than reported: what is
 #: left is a sliver along the edge, not the community.
 min_partial_area_m2: float = 200.0
+
+#: A new walkway (what-if scenarios) joins a street when its end lies within
+#: this many metres of it, or (unless a bridge) it passes a dead end this
+#: close; a street to close must lie within this distance of the line drawn.
+walkway_join_m: float = 5.0
