@@ -454,9 +454,10 @@ def _summarise(out: pd.DataFrame, cfg: Config) -> None:
     out["gaps"] = [",".join(k for k, c in zip(cfg.keys, row) if not c) for row in covered.itertuples(index=False)]
 
 
-def _measure(study: Study, say: Progress) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def _measure(study: Study, say: Progress, gaps: Callable | None = None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Walk to every category; return the communities with their coverage
-    columns, and the gaps."""
+    columns, and the gaps (made by ``gaps``, default :func:`_gap_frames`:
+    a what-if redraws only those near its changes)."""
     gap_frames = []
     for cat in study.cfg.categories:
         say(f"walking distances to {cat.key}")
@@ -464,7 +465,7 @@ def _measure(study: Study, say: Progress) -> tuple[gpd.GeoDataFrame, gpd.GeoData
         reach = _walk(study, points, rows)
         for name, values in _score(cat.key, reach, study).items():
             study.table[name] = values
-        gap_frames += _gap_frames(cat.key, reach, points, study)
+        gap_frames += (gaps or _gap_frames)(cat.key, reach, points, study)
     _summarise(study.table, study.cfg)
     crs = study.net.crs
     communities = gpd.GeoDataFrame(study.table.drop(columns="home_residents"),

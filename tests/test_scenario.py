@@ -81,6 +81,13 @@ def nx_hand(bridge: bool, closed_mid: bool = False) -> nx.Graph:
     return G, pts
 
 
+def node_at(net: StreetNetwork, xy) -> int:
+    """The graph's node id at a point of the hand-made block."""
+    i = int(np.argmin(np.hypot(*(net.xy - [X0 + xy[0], Y0 + xy[1]]).T)))
+    assert np.hypot(*(net.xy[i] - [X0 + xy[0], Y0 + xy[1]])) < 1e-6
+    return int(net.nodes[i])
+
+
 def engine_distance(net: StreetNetwork, a, b) -> float:
     """Walk between two street points (metres) with the engine: snap both, one search."""
     s = snap_points(net, np.array([[X0 + a[0], Y0 + a[1]], [X0 + b[0], Y0 + b[1]]]), 10.0)
@@ -108,9 +115,14 @@ def test_hand_walkway_matches_networkx(bridge, gap):
             min(nx.dijkstra_path_length(G, "q", b) + 100, nx.dijkstra_path_length(G, 6, b) + 200)
         got = engine_distance(edits.net, pts[a], pts[b])
         assert got == pytest.approx(want, abs=1e-6), (a, b)
-    # the graph kept with the network is edited the same way
+    # the graph kept with the network is edited the same way, and the original one is not
     G2 = nx.Graph(edits.net.graph.to_undirected())
-    assert nx.dijkstra_path_length(G2, 1, 4, weight="length") == pytest.approx(nx.dijkstra_path_length(G, 1, 4))
+    for a, b in [("h", "t"), (1, 4), (5, 6)]:
+        ia, ib = (a if isinstance(a, int) else node_at(edits.net, pts[a]), b if isinstance(b, int) else
+                  node_at(edits.net, pts[b]))
+        want = nx.dijkstra_path_length(G, a, b)
+        assert nx.dijkstra_path_length(G2, ia, ib, weight="length") == pytest.approx(want)
+    assert sorted(net.graph.edges(keys=True)) == sorted(hand_network().graph.edges(keys=True))
     # before the edit: H to T only round the block
     assert engine_distance(net, pts["h"], pts["t"]) == pytest.approx(500.0)
 

@@ -394,13 +394,47 @@ def _finish(b: _Builder, closed: dict[int, np.ndarray], joins: dict[int, int]) -
     return NetworkEdits(edited, old_edge, np.arange(len(keep), len(eu)), closed, joins, final, b.pieces)
 
 
+def _shared_copy(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """A copy of ``G`` that shares its node and edge attribute dicts and, until
+    :func:`_own` is called for them, its adjacency dicts.
+
+    ``G.copy()`` copies every edge's attributes: seconds on a city-sized
+    graph, for a what-if that changes a few streets. Uses networkx's
+    adjacency dicts (``_node``, ``_succ``/``_adj``, ``_pred``; networkx 3):
+    a MultiDiGraph holds one key dict per node pair, shared by ``_succ[u][v]``
+    and ``_pred[v][u]``.
+    """
+    H = G.__class__()
+    H.graph.update(G.graph)
+    H._node = dict(G._node)
+    H._adj = dict(G._adj)  # also H._succ
+    H._pred = dict(G._pred)
+    return H
+
+
+def _own(H: nx.MultiDiGraph, G: nx.MultiDiGraph, u, v) -> None:
+    """Give ``H`` its own dicts for the node pair (u, v) before it changes there."""
+    if u in G._succ and H._succ[u] is G._succ[u]:
+        H._succ[u] = dict(G._succ[u])
+    if v in G._pred and H._pred[v] is G._pred[v]:
+        H._pred[v] = dict(G._pred[v])
+    keys = H._succ.get(u, {}).get(v)
+    if keys is not None and keys is G._succ.get(u, {}).get(v):
+        H._succ[u][v] = H._pred[v][u] = dict(keys)
+
+
 def _edited_graph(net: StreetNetwork, gone: np.ndarray, added: list, nodes: np.ndarray,
                   xy: np.ndarray) -> nx.MultiDiGraph:
-    """The osmnx-style graph with the same edits (both directions of each street)."""
-    G = net.graph.copy()
+    """The osmnx-style graph with the same edits (both directions of each street).
+
+    It shares the attribute dicts of the streets it keeps with the original
+    graph: change an attribute of one and the other sees it.
+    """
+    G = _shared_copy(net.graph)
     for e in np.flatnonzero(gone):
         u, v = int(net.nodes[net.eu[e]]), int(net.nodes[net.ev[e]])
         for a, c in ((u, v), (v, u)):
+            _own(G, net.graph, a, c)
             data = G.get_edge_data(a, c) or {}
             key = next((k for k, d in data.items() if d.get("length") == net.length[e]), None)
             if key is not None:
@@ -409,6 +443,8 @@ def _edited_graph(net: StreetNetwork, gone: np.ndarray, added: list, nodes: np.n
         G.add_node(int(nodes[i]), x=float(xy[i, 0]), y=float(xy[i, 1]))
     for u, v, length, geom, attrs in added:
         a, c = int(nodes[u]), int(nodes[v])
+        _own(G, net.graph, a, c)
+        _own(G, net.graph, c, a)
         G.add_edge(a, c, **attrs, length=length, geometry=geom, reversed=False)
         G.add_edge(c, a, **attrs, length=length, geometry=shapely.reverse(geom), reversed=True)
     return G

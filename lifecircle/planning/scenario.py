@@ -351,15 +351,82 @@ def _near(points: np.ndarray, places: np.ndarray, radius: float) -> np.ndarray:
     return out
 
 
-def _changed_places(before, after_study, edits: NetworkEdits | None, plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
-    """Geometries of the network's changes, and of the facilities' (analysis CRS)."""
+@dataclass
+class _Changed:
+    """Where a scenario changes something (analysis CRS): streets, and facilities by category."""
+
+    streets: np.ndarray
+    sites: dict[str, np.ndarray]
+
+    @property
+    def all_sites(self) -> np.ndarray:
+        return np.concatenate([np.empty(0, dtype=object), *self.sites.values()])
+
+    def of(self, key: str) -> np.ndarray:
+        """What can change the walks to category ``key``."""
+        return np.concatenate([self.streets, self.sites.get(key, np.empty(0, dtype=object))])
+
+
+def _changed_places(before, edits: NetworkEdits | None, plan: _Plan) -> _Changed:
     streets = [np.empty(0, dtype=object)]
     if edits is not None:
         streets += [edits.touched, before.study.net.geoms[edits.old_edge < 0]]
-    gone = before.study.facilities["poi_id"].isin(plan.removed).values
-    facilities = np.concatenate([before.study.facilities.geometry.values[gone],
-                                 plan.added.to_crs(before.crs).geometry.values])
-    return np.concatenate(streets), facilities
+    fac = before.study.facilities
+    gone = fac[fac["poi_id"].isin(plan.removed)]
+    added = plan.added.to_crs(before.crs)
+    sites = {}
+    for key in before.config.keys:
+        sites[key] = np.concatenate([gone.geometry.values[gone["category"].values == key],
+                                     added.geometry.values[added["category"].values == key]])
+    return _Changed(np.concatenate(streets), sites)
+
+
+class _Gaps:
+    """The after state's gaps, for ``pipeline._measure``: homes beyond reach
+    found again everywhere; the outside-reach areas of home-less communities
+    (a reach polygon each, the slow part) redrawn only near the changes,
+    over the part of the network around them, and kept elsewhere.
+
+    Also keeps each category's walk from every origin, for the comparison table.
+    """
+
+    def __init__(self, before: Analysis, changed: _Changed):
+        self.before, self.changed = before, changed
+        self.metres: dict[str, np.ndarray] = {}
+
+    def __call__(self, key: str, reach, points, study) -> list[gpd.GeoDataFrame]:
+        from ..core.isochrones import reach_polygon
+        from ..pipeline import _gap_frames
+
+        self.metres[key] = reach.metres
+        table = study.table
+        homes_only = table[["community_id", "n_buildings"]].assign(**{f"share_{key}": 1.0})
+        frames = _gap_frames(key, reach, points, replace(study, table=homes_only))
+        idx = np.flatnonzero((table["n_buildings"].values == 0) & (table[f"share_{key}"].values < 1))
+        if len(idx) == 0:
+            return frames
+        limit = study.cfg.limit_m(key)
+        polys = study.communities.geometry.values[idx]
+        ids = table["community_id"].values[idx]
+        # the reach polygon within a frontage of a community changes only if something within the walk did
+        margin = limit + 4 * settings.frontage_m
+        near = _near(polys, self.changed.of(key), margin)
+        rows = {}
+        if near.any():
+            net = study.net
+            region = net.region(polys[near], margin)
+            node_metres = np.full(net.n, np.inf)
+            node_metres[region.nodes] = reach.node_metres[region.nodes]
+            inside = points.ok & (region.local[net.eu[np.maximum(points.edge, 0)]] >= 0)
+            poly = reach_polygon(net, node_metres, limit, points.subset(inside))
+            rows.update(zip(ids[near], shapely.difference(polys[near], poly)))
+        old = self.before.gaps
+        old = old[(old["category"] == key) & (old["kind"] == "area")]
+        rows.update((c, g) for c, g in zip(old["community_id"], old.geometry.values) if c in set(ids[~near]))
+        keep = [c for c in ids if c in rows and not shapely.is_empty(rows[c])]
+        frames.append(gpd.GeoDataFrame({"category": key, "kind": "area", "community_id": keep},
+                                       geometry=[rows[c] for c in keep], crs=study.net.crs))
+        return frames
 
 
 def _iso_limits(iso: gpd.GeoDataFrame, cfg: Config) -> list[float]:
@@ -487,8 +554,10 @@ def what_if(analysis: Analysis, scenario: str | Path | gpd.GeoDataFrame,
     plan = _plan(changes, study)
     say(f"applying {len(changes)} changes")
     after, edits, moved = _edited_study(study, plan)
-    communities, gaps = _measure(after, say)
-    streets, sites = _changed_places(analysis, after, edits, plan)
+    changed = _changed_places(analysis, edits, plan)
+    gap_maker = _Gaps(analysis, changed)
+    communities, gaps = _measure(after, say, gaps=gap_maker)
+    streets, sites = changed.streets, changed.all_sites
     centres = after.origins.points[after.origins.centres]
     cfg = after.cfg
     moved = moved[after.origins.centres]
@@ -509,7 +578,8 @@ def what_if(analysis: Analysis, scenario: str | Path | gpd.GeoDataFrame,
         warnings=warnings, data_date=analysis.data_date, routes=_routes(analysis, after, communities, redo_routes),
         study=after,
     )
-    out = ScenarioResult(before=analysis, after=result, changes=changes, edits=edits, closed=plan.closed)
+    out = ScenarioResult(before=analysis, after=result, changes=changes, edits=edits, closed=plan.closed,
+                         after_metres=gap_maker.metres)
     result.scenario = out
     return out
 
@@ -517,22 +587,27 @@ def what_if(analysis: Analysis, scenario: str | Path | gpd.GeoDataFrame,
 # ---------------------------------------------------------------- results
 
 
-def _reach_within(study, key: str) -> np.ndarray:
-    """Per origin: within the category's distance (the rule ``_score`` applies)."""
+def _reach_within(study, key: str, metres: np.ndarray | None = None) -> np.ndarray:
+    """Per origin: within the category's distance (the rule ``_score`` applies);
+    ``metres``, the walks if known."""
     from ..pipeline import _walk
 
-    points, rows = study.access.of(study.facilities["category"].values == key)
-    reach = _walk(study, points, rows)
-    return np.nan_to_num(reach.metres, nan=np.inf) <= study.cfg.limit_m(key)
+    if metres is None:
+        points, rows = study.access.of(study.facilities["category"].values == key)
+        metres = _walk(study, points, rows).metres
+    return np.nan_to_num(metres, nan=np.inf) <= study.cfg.limit_m(key)
 
 
-def comparison_table(before: Analysis, after: Analysis) -> pd.DataFrame:
+def comparison_table(before: Analysis, after: Analysis, after_metres: dict | None = None) -> pd.DataFrame:
     """Per community and category: the walk, coverage and residents within reach, before and after.
 
     Parameters
     ----------
     before, after
         The two states (``after`` from :func:`what_if`, on the same communities).
+    after_metres
+        Category -> the after state's walk from every origin, when known
+        (what-if keeps them), else walked again.
 
     Returns
     -------
@@ -550,7 +625,8 @@ def comparison_table(before: Analysis, after: Analysis) -> pd.DataFrame:
     n = len(b)
     parts = []
     for key in cfg.keys:
-        wb, wa = _reach_within(sb, key)[homes], _reach_within(sa, key)[homes]
+        wb = _reach_within(sb, key)[homes]
+        wa = _reach_within(sa, key, (after_metres or {}).get(key))[homes]
         gained = np.bincount(owner, weights=residents * (wa & ~wb), minlength=n)
         lost = np.bincount(owner, weights=residents * (wb & ~wa), minlength=n)
         parts.append(pd.DataFrame({
@@ -592,6 +668,8 @@ class ScenarioResult:
     changes: gpd.GeoDataFrame
     edits: NetworkEdits | None = field(default=None, repr=False)
     closed: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    # category -> the after state's walk from every origin (kept from its scoring)
+    after_metres: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
         return f"<ScenarioResult of {len(self.changes)} changes: {self.summary()}>"
@@ -599,7 +677,7 @@ class ScenarioResult:
     @cached_property
     def table(self) -> pd.DataFrame:
         """Per community x category, before and after (:func:`comparison_table`)."""
-        return comparison_table(self.before, self.after)
+        return comparison_table(self.before, self.after, self.after_metres)
 
     @property
     def changed(self) -> pd.DataFrame:
