@@ -288,8 +288,10 @@ def test_example_scenario_outputs(analysis, tmp_path):
     assert list(r.table.columns) == TABLE_COLUMNS
     assert len(r.table) == len(analysis.communities) * len(analysis.config.keys)
     assert len(r.closed[4]) >= 1 and r.edits.joins[3] >= 2
-    summary = r.summary()
-    assert "residents reach a community canteen" in summary
+    # one line: the canteen's new residents are those the table counts
+    canteen = r.table.loc[r.table["category"] == "canteen", "residents_newly_within"].sum()
+    assert f"+{canteen:,.0f} residents reach a community canteen" in r.summary()
+    assert f"+{canteen:,.0f} 名居民步行可达" in r.summary("zh") and "\n" not in r.summary("zh")
     written = r.save(tmp_path / "out")
     names = {p.name for p in written.values()}
     assert {"scenario.csv", "scenario.html", "report.html", "coverage.csv", "map.html"} <= names
@@ -390,3 +392,13 @@ def test_bad_scenario_against_the_network(analysis, tmp_path):
                         "Analysis.pois' poi_id or the nearest_id_<category> columns)")
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_projected_geopackage_is_transformed(analysis, tmp_path):
+    """The example saved as a GeoPackage in EPSG:3857 gives the same table as the GeoJSON."""
+    gpkg = tmp_path / "plan.gpkg"
+    gpd.read_file(EXAMPLE).to_crs("EPSG:3857").to_file(gpkg, driver="GPKG")
+    a, b = analysis.what_if(EXAMPLE).table, analysis.what_if(gpkg).table
+    assert (a["covered_after"] == b["covered_after"]).all()
+    assert np.allclose(a["metres_after"].fillna(-1), b["metres_after"].fillna(-1), atol=0.11)
+    assert (a["covered_after"] != a["covered_before"]).any()
