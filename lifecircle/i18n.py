@@ -66,6 +66,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "layer_scenario_iso_before": {"zh": "变更前等时圈（{threshold}）", "en": "Isochrones before ({threshold})"},
     "layer_scenario_iso_after": {"zh": "变更后等时圈（{threshold}）", "en": "Isochrones after ({threshold})"},
     "layer_scenario_changes": {"zh": "情景变更", "en": "Scenario changes"},
+    "scenario_legend_gained": {"zh": "覆盖类别增加", "en": "reaches more categories"},
+    "scenario_legend_lost": {"zh": "覆盖类别减少", "en": "reaches fewer categories"},
+    "scenario_legend_walk": {"zh": "步行距离变化", "en": "walks change"},
+    "scenario_legend_same": {"zh": "无变化", "en": "unchanged"},
     "scenario_tooltip": {"zh": "{name}：覆盖类别 {before} → {after}",
                          "en": "{name}: categories reached {before} → {after}"},
     # Popups

@@ -72,13 +72,15 @@ def _isochrone_layers(result: Any, lang: str) -> list[folium.GeoJson]:
     for key, iso, color in (("layer_scenario_iso_before", result.before.isochrones, _BEFORE),
                             ("layer_scenario_iso_after", result.after.isochrones, _AFTER)):
         iso = to_display_crs(iso[iso["community_id"].isin(ids)]) if len(iso) else to_display_crs(None)
-        for value in sorted(set(iso[col])) if len(iso) else []:
+        values = sorted(set(iso[col])) if len(iso) else []
+        for value in values:
             rows = iso[iso[col] == value]
             style = {"color": color, "weight": 2, "fillColor": color, "fillOpacity": 0.08}
             props = [{"community_id": text_of(c), "style": style} for c in rows["community_id"]]
             name = t(key, lang, threshold=threshold_text(cfg, lang, value))
-            layers.append(_geojson_layer(_feature_collection(rows.geometry, props), name, interactive=False,
-                                         class_name="lc-scenario-isochrone"))
+            # the shortest walk's, before and after, shown; the others a tick away in the layer control
+            layers.append(_geojson_layer(_feature_collection(rows.geometry, props), name, show=value == values[0],
+                                         interactive=False, class_name="lc-scenario-isochrone"))
     return layers
 
 
@@ -124,8 +126,9 @@ def _note_of_removed(changes: pd.DataFrame, poi_id: str) -> str:
 
 
 def _legend(lang: str) -> str:
-    entries = [(_GAINED, "+"), (_LOST, "−"), (_WALK, "~"), (_SAME, "=")]
-    items = "".join(f'<div><i style="background: {c}"></i>{esc(s)}</div>' for c, s in entries)
+    entries = [(_GAINED, "gained"), (_LOST, "lost"), (_WALK, "walk"), (_SAME, "same")]
+    items = "".join(f'<div><i style="background: {c}"></i>{esc(t("scenario_legend_" + k, lang))}</div>'
+                    for c, k in entries)
     return (f'<div class="lc-box lc-legend"><b>{esc(t("layer_scenario_communities", lang))}</b>{items}'
             f'<div><i style="background: {_BEFORE}"></i>{esc(t("scenario_before", lang))}</div>'
             f'<div><i style="background: {_AFTER}"></i>{esc(t("scenario_after", lang))}</div></div>')
@@ -151,7 +154,7 @@ def scenario_map(result: Any, lang: str = "en") -> folium.Map:
     layer = _changes_layer(result, lang)
     if layer is not None:
         layer.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
     fig = m.get_root()
     fig.html.add_child(Element(_legend(lang)), name="lc_legend")
     fig.html.add_child(Element(f'<div class="lc-box lc-notes">{esc(result.summary(lang))}</div>'), name="lc_notes")
