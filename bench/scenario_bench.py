@@ -125,12 +125,15 @@ def _report(f: dict, nodes: int) -> str:
         f"(10-minute level, 8 categories). Scenario: a canteen at the central community's centre, its nearest "
         f"pharmacy removed, a {f['walk_m']:,.0f} m walkway eastwards across blocks (joined at "
         f"{sum(f['joins'].values())} places), one street closed ({sum(f['closed'].values())} edge). "
-        f"{f['changed']} communities change: {f['summary']}.\n",
+        f"Communities that change: {f['changed']} ({f['summary']}).\n",
         "| step | wall | CPU | |", "|---|---|---|---|",
         *(f"| {name} | {t[0]:.2f} s | {t[1]:.2f} s | {note} |" for name, t, note in rows),
         f"\nPeak RSS of the process: {f['peak_mb']:,.0f} MB. Target (issue 12): a what-if costs at most 20 % of a "
         f"full analyze — **{'met' if what[1] <= 0.2 * full[1] else 'not met'}** ({what[1] / full[1]:.1%} of its "
-        f"CPU time, {what[0] / full[0]:.1%} of its wall-clock time).",
+        f"CPU time, {what[0] / full[0]:.1%} of its wall-clock time; {what[1] / f['read'][1]:.1%} of reading the "
+        "file alone). The what-if redraws isochrones, routes and the outside-reach areas of home-less communities "
+        "only near its changes; analyze draws them all (the areas, one reach polygon per category over the whole "
+        "city, are most of its time here: NOTES.md).",
     ]
     return "\n".join(lines)
 
