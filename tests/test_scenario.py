@@ -402,3 +402,35 @@ def test_projected_geopackage_is_transformed(analysis, tmp_path):
     assert (a["covered_after"] == b["covered_after"]).all()
     assert np.allclose(a["metres_after"].fillna(-1), b["metres_after"].fillna(-1), atol=0.11)
     assert (a["covered_after"] != a["covered_before"]).any()
+
+
+def test_close_street_by_way_id(analysis):
+    """close_street by osm_way_id closes every edge of that way, and only those; no walk gets shorter."""
+    net = analysis.study.net
+    route = analysis.routes.iloc[0]
+    along = streets_along(net, route.geometry, 1.0)
+    way = None
+    for e in along:
+        d = net.graph.get_edge_data(int(net.nodes[net.eu[e]]), int(net.nodes[net.ev[e]]))
+        osmid = next(iter(d.values()))["osmid"]
+        if isinstance(osmid, int):
+            way = osmid
+            break
+    assert way is not None
+    r = analysis.what_if(scenario(change=["close_street"], osm_way_id=[f"way/{way}"], geometry=[None]))
+
+    def ids(G):
+        out = set()
+        for _, _, d in G.edges(data=True):
+            out.update(d["osmid"] if isinstance(d["osmid"], list) else [d["osmid"]])
+        return out
+
+    assert way in ids(analysis.graph) and way not in ids(r.after.graph)
+    n_way = sum(1 for _, _, d in analysis.graph.edges(data=True)
+                if way in (d["osmid"] if isinstance(d["osmid"], list) else [d["osmid"]])) // 2
+    assert len(r.closed[1]) == n_way and len(r.after.study.net.eu) == len(net.eu) - n_way
+    # a centre on the closed way walks from another street; the others' walks can only get longer
+    centres = analysis.study.origins.snapped.subset(analysis.study.origins.centres)
+    stays = ~np.isin(centres.edge, r.closed[1])
+    t = r.table[np.repeat(stays, len(analysis.config.keys))]
+    assert (np.nan_to_num(t["metres_after"], nan=1e9) >= np.nan_to_num(t["metres_before"], nan=1e9) - 0.05).all()
