@@ -162,6 +162,8 @@ class Analysis:
     # what the run measured against (network, snapped homes and facilities): what-if
     # scenarios and site suggestions start from it instead of re-reading the data
     study: Any = field(default=None, repr=False, compare=False)
+    # the what-if result whose after state this is (its report gets a section on it)
+    scenario: Any = field(default=None, repr=False, compare=False)
 
     def _build_graph(self) -> nx.MultiDiGraph | None:
         net = getattr(self.study, "net", None)
@@ -259,6 +261,27 @@ class Analysis:
         from .planning.suggest import suggest_sites
 
         return suggest_sites(self, category, count, candidates, **options)
+
+    def what_if(self, scenario, progress=None):
+        """What a scenario (new facilities, closed streets, new walkways) changes.
+
+        Parameters
+        ----------
+        scenario
+            A scenario file (GeoJSON or GeoPackage, one feature per change;
+            see the README's "Scenarios") or a GeoDataFrame of the same columns.
+        progress
+            Called with a short message at each long step.
+
+        Returns
+        -------
+        lifecircle.planning.scenario.ScenarioResult
+            ``.table`` (before/after per community and category),
+            ``.summary()``, ``.after`` (an Analysis), ``.map()``, ``.save(folder)``.
+        """
+        from .planning.scenario import what_if
+
+        return what_if(self, scenario, progress=progress)
 
     def save(self, folder: str | Path, lang: str = "en", tiles: str = "osm",
              tiles_attribution: str | None = None) -> dict[str, Path]:

@@ -143,10 +143,12 @@ def _input_options(f):
     return f
 
 
-def _output_options(f):
+def _output_options(f=None, *, out: str = "out"):
     """--out, --lang and --quiet, shared by the commands that write a folder."""
+    if f is None:
+        return lambda g: _output_options(g, out=out)
     for opt in reversed([
-        click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True,
+        click.option("--out", "out_dir", type=click.Path(file_okay=False), default=out, show_default=True,
                      help="Output folder."),
         click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
                      help="Language of the map, report, workbook and terminal."),
@@ -443,6 +445,37 @@ def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, sch
             click.echo(f"  failed: {name}: {err}", err=True)
     click.echo(f"outputs in {out_dir}/: coverage.parquet, areas.csv, index.html, areas/<area>/")
     return 1 if failed else 0
+
+
+@cli.command()
+@click.argument("scenario_file", metavar="SCENARIO", type=click.Path(dir_okay=False))
+@_input_options
+@_output_options(out="scenario-out")
+def scenario(scenario_file, out_dir, lang, quiet, **options):
+    """What a scenario changes: new facilities, removed ones, new walkways, closed streets.
+
+    SCENARIO is a GeoJSON or GeoPackage file, one feature per change (see
+    the README). Takes the inputs and options of `analyze`; writes the
+    outputs of the state after the changes, plus scenario.csv (before and
+    after per community and category) and scenario.html (comparison map).
+    """
+    from .fileio import output_folder
+    from .i18n import Message
+    from .planning.scenario import read_scenario
+
+    say = _progress(quiet, lang)
+    config, iso_limits = _run_config(*(options[k] for k in RUN_KEYS))
+    _check_inputs(options)
+    read_scenario(scenario_file, "EPSG:4326", config)  # a bad file fails before the analysis
+    click.get_current_context().with_resource(output_folder(out_dir))
+    before = _load_analysis(options, config, iso_limits, lang, say)
+    result = before.what_if(scenario_file, progress=say)
+    _warn(result.after.warnings, lang)
+    say(Message("progress_write", folder=out_dir))
+    written = result.save(out_dir, lang=lang)
+    click.echo(summary_text(result.after, lang))
+    click.echo(Message("term_scenario", summary=result.summary(lang)).text(lang))
+    _written(out_dir, written, lang)
 
 
 def _suggest_config(options: dict, count: int):

@@ -248,8 +248,13 @@ def _facilities(features: gpd.GeoDataFrame, cfg: Config, crs, pois: gpd.GeoDataF
         if empty:
             if key in cfg.explicit:
                 raise EmptyAreaError(Message("err_no_facilities", category=key, label=labels(cfg, key)))
-            warnings.append(Message("warn_no_facilities", category=key, label=labels(cfg, key)))
+            warnings.append(no_facilities_warning(cfg, key))
     return facilities
+
+
+def no_facilities_warning(cfg: Config, key: str) -> Message:
+    """The warning for a category without facilities (what-if scenarios add and drop it)."""
+    return Message("warn_no_facilities", category=key, label=labels(cfg, key))
 
 
 def _communities(communities, features: gpd.GeoDataFrame, net: StreetNetwork, buildings: gpd.GeoDataFrame,
@@ -467,9 +472,10 @@ def _summarise(out: pd.DataFrame, cfg: Config) -> None:
     out["gaps"] = [",".join(k for k, c in zip(cfg.keys, row) if not c) for row in covered.itertuples(index=False)]
 
 
-def _measure(study: Study, say: Progress) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def _measure(study: Study, say: Progress, gaps: Callable | None = None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Walk to every category; return the communities with their coverage
-    columns, and the gaps."""
+    columns, and the gaps (made by ``gaps``, default :func:`_gap_frames`:
+    a what-if redraws only those near its changes)."""
     gap_frames = []
     for cat in study.cfg.categories:
         say(Message("progress_walk", category=cat.key, label=labels(study.cfg, cat.key)))
@@ -477,7 +483,7 @@ def _measure(study: Study, say: Progress) -> tuple[gpd.GeoDataFrame, gpd.GeoData
         reach = _walk(study, points, rows)
         for name, values in _score(cat.key, reach, study).items():
             study.table[name] = values
-        gap_frames += _gap_frames(cat.key, reach, points, study)
+        gap_frames += (gaps or _gap_frames)(cat.key, reach, points, study)
     _summarise(study.table, study.cfg)
     crs = study.net.crs
     communities = gpd.GeoDataFrame(study.table.drop(columns="home_residents"),
@@ -492,16 +498,17 @@ def _measure(study: Study, say: Progress) -> tuple[gpd.GeoDataFrame, gpd.GeoData
 ROUTE_COLUMNS = ["community_id", "category", "poi_id", "name", "metres", "geometry"]
 
 
-def _routes(study: Study, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _routes(study: Study, communities: gpd.GeoDataFrame, only: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """The walk from each community's centre to its nearest facility of each
     category, as a line: the centre, its street, the streets walked, the
-    facility's street and the access point reached."""
+    facility's street and the access point reached (of the communities where
+    ``only`` holds, if given)."""
     net, cfg, facilities, access = study.net, study.cfg, study.facilities, study.access
     row_of = {(pid, cat): i for i, (pid, cat) in enumerate(zip(facilities["poi_id"], facilities["category"]))}
     centre = study.origins.centres
     points, snapped = study.origins.points[centre], study.origins.snapped.subset(centre)
     rows = []
-    for i in np.flatnonzero(snapped.ok):
+    for i in np.flatnonzero(snapped.ok if only is None else snapped.ok & only):
         tree = path_tree(net, snapped.subset(np.array([i])), study.search)
         for key in cfg.keys:
             pid = communities[f"nearest_id_{key}"].iloc[i]

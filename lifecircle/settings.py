@@ -76,3 +76,8 @@ suggest_exact_cells: int = 1_000_000
 #: CBC's time limit (seconds) on an exact suggestion; past it the greedy
 #: solution is returned with its bound.
 suggest_time_limit_s: float = 60.0
+
+#: A new walkway (what-if scenarios) joins a street when its end lies within
+#: this many metres of it, or (unless a bridge) it passes a dead end this
+#: close; a street to close must lie within this distance of the line drawn.
+walkway_join_m: float = 5.0

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain, groupby, pairwise
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -275,8 +275,12 @@ class StreetNetwork:
     names: np.ndarray | None = None
     walk: "WalkNetwork | None" = None
     walk_crs: Any = None
+    # how an edited copy (a what-if) builds its graph when asked: from the original's
+    graph_source: Callable[[], nx.MultiDiGraph] | None = field(default=None, repr=False, compare=False)
 
     def _build_graph(self) -> nx.MultiDiGraph | None:
+        if self.graph_source is not None:
+            return self.graph_source()
         if self.walk is None:
             return None
         return project(self.walk.to_graph(), self.walk_crs, copy=False)

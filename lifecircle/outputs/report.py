@@ -580,7 +580,18 @@ def report_html(analysis: Any, lang: str = "en", charts: dict[str, bytes] | None
         communities=_community_rows(analysis.communities, config, lang),
         warnings=[localize(w, lang) for w in getattr(analysis, "warnings", []) or []],
         source=text_of(analysis.source),
+        scenario=_scenario_section(analysis, lang),
     )
+
+
+def _scenario_section(analysis: Any, lang: str) -> Markup | str:
+    """The what-if section (rendered escaped by its own template) of a scenario's after state."""
+    result = getattr(analysis, "scenario", None)
+    if result is None or not result.has_changes:
+        return ""
+    from ..planning.scenario import report_section
+
+    return Markup(report_section(result, lang))
 
 
 def write_report(analysis: Any, folder: str | Path, lang: str = "en") -> Path:
