@@ -102,6 +102,7 @@ STRINGS: dict[str, dict[str, str]] = {
     # Sheets (coverage.xlsx)
     "sheet_summary": {"zh": "汇总", "en": "Summary"},
     "sheet_basis": {"zh": "判定依据", "en": "Basis"},
+    "sheet_scenario": {"zh": "方案对比", "en": "Scenario"},
     "sheet_homes": {"zh": "住宅建筑（栋）", "en": "Homes (buildings)"},
     "sheet_reached_of": {"zh": "覆盖类别（共 {n} 类）", "en": "Categories reached (of {n})"},
     "sheet_complete": {"zh": "全部覆盖", "en": "All covered"},

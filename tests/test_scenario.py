@@ -303,6 +303,14 @@ def test_example_scenario_outputs(analysis, tmp_path):
         assert "https://unpkg" not in page and "cdn.jsdelivr" not in page
     report = (tmp_path / "out" / "report.html").read_text()
     assert 'class="scenario"' in report and "Courtyard walkway" in report
+    # the workbook's scenario sheet holds the comparison table, row for row
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(tmp_path / "out" / "coverage.xlsx", read_only=True)["Scenario"]
+    rows = list(sheet.values)
+    assert list(rows[0]) == list(r.table.columns) and len(rows) == len(r.table) + 1
+    newly = rows[0].index("residents_newly_within")
+    assert sum(row[newly] or 0 for row in rows[1:]) == pytest.approx(r.table["residents_newly_within"].sum())
     # the removed pharmacy is gone, the new canteen is there
     assert "node/1377222624" not in set(r.after.pois["poi_id"])
     assert "scenario/1" in set(r.after.pois["poi_id"])

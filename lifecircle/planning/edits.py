@@ -202,7 +202,7 @@ class _Builder:
         if e >= self.m0:
             attrs = self.added[e - self.m0][4]
             return attrs if isinstance(attrs, int) else dict(attrs)
-        return e
+        return int(e)
 
 
 def _piece_attrs(net: StreetNetwork, attrs: dict | int) -> dict:
@@ -395,7 +395,8 @@ def _finish(b: _Builder, closed: dict[int, np.ndarray], joins: dict[int, int]) -
     gone = ~b.alive
     edited = StreetNetwork(
         # the osmnx-style graph only when asked for: building the original's is most of a what-if on a city
-        graph=None, graph_source=lambda: _edited_graph(net, gone, added, nodes, xy), nodes=nodes, xy=xy, eu=eu, ev=ev, length=length, geoms=geoms,
+        graph=None, graph_source=lambda: _edited_graph(net, gone, added, nodes, xy),
+        nodes=nodes, xy=xy, eu=eu, ev=ev, length=length, geoms=geoms,
         geom_length=np.where(geom_len > 0, geom_len, 1.0),
         csr=_symmetric_csr(eu, ev, length, len(nodes) + 1), tree=shapely.STRtree(geoms),
     )

@@ -744,16 +744,21 @@ class ScenarioResult:
     def save(self, folder: str | Path, lang: str = "en") -> dict[str, Path]:
         """Write the after state's outputs (as :meth:`Analysis.save`) plus
         ``scenario.csv`` (:attr:`table`) and ``scenario.html`` (:meth:`map`)
-        into ``folder``; report.html gets a section on the scenario. All
+        into ``folder``; report.html gets a section on the scenario and
+        coverage.xlsx a sheet with :attr:`table`. All
         files are staged and moved in together.
         """
         from ..fileio import staging_dir, write_csv
+        from ..i18n import t
         from ..outputs.files import save_analysis
         from ..outputs.maps import render_map
 
         folder = Path(folder)
         with staging_dir(folder) as stage:
-            written = {k: folder / p.name for k, p in save_analysis(self.after, stage, lang=lang).items()}
+            # the workbook gets the comparison as a sheet; an empty scenario writes what analyze writes
+            extra = {t("sheet_scenario", lang): self.table} if self.has_changes else None
+            written = {k: folder / p.name
+                       for k, p in save_analysis(self.after, stage, lang=lang, extra_sheets=extra).items()}
             write_csv(self.table, stage / "scenario.csv")
             written["scenario"] = folder / "scenario.csv"
             (stage / "scenario.html").write_bytes(render_map(self.map(lang)).encode("utf-8"))
