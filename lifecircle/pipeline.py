@@ -24,7 +24,7 @@ from .core.engine import (
     route,
     snap_points,
 )
-from .core.isochrones import reach_polygon
+from .core.isochrones import ReachArea, reach_polygon
 from .core.network import Region, StreetNetwork, project
 from .errors import ConfigError, EmptyAreaError, LifecircleError
 from .pois import access_points, categorize, display_points
@@ -419,8 +419,8 @@ def _gap_frames(key: str, reach: Reach, points: Snapped, study: Study) -> list[g
             geometry=study.buildings.geometry.values[origins.building[far]], crs=net.crs))
     no_homes = np.flatnonzero((table["n_buildings"].values == 0) & (table[f"share_{key}"].values < 1))
     if len(no_homes):
-        reach_poly = reach_polygon(net, reach.node_metres, limit, points)
-        areas = shapely.difference(study.communities.geometry.values[no_homes], reach_poly)
+        # traced around each community, not district-wide: the same areas, at a cost that follows their size
+        areas = ReachArea(net, reach.node_metres, limit, points).outside(study.communities.geometry.values[no_homes])
         keep = ~shapely.is_empty(areas)
         frames.append(gpd.GeoDataFrame(
             {"category": key, "kind": "area", "community_id": ids[no_homes][keep]},
