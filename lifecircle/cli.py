@@ -18,14 +18,26 @@ from .errors import ConfigError, LifecircleError
 LEVELS = ("5min", "10min", "15min")
 
 
-def _progress(quiet: bool):
+def _progress(quiet: bool, steps: list[tuple[str, float]] | None = None):
     start = time.perf_counter()
 
     def say(msg: str) -> None:
+        if steps is not None:
+            steps.append((msg, time.perf_counter() - start))
         if not quiet:
             click.echo(f"[{time.perf_counter() - start:6.1f}s] {msg}", err=True)
 
+    say.start = start
     return say
+
+
+def _step_times(steps: list[tuple[str, float]], end: float) -> str:
+    """--verbose: the seconds each progress step took, until the next one began (the last until ``end``)."""
+    lines = ["step times (s):", f"  {steps[0][1]:8.2f}  checking options, loading libraries"]
+    ends = [t for _, t in steps[1:]] + [end]
+    lines += [f"  {stop - t:8.2f}  {msg}" for (msg, t), stop in zip(steps, ends)]
+    lines.append(f"  {end:8.2f}  total")
+    return "\n".join(lines)
 
 
 def _floats(text: str | None) -> list[float] | None:
@@ -145,9 +157,10 @@ def _study_area(place, boundary, bbox):
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
               help="Language of the map and report.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+@click.option("-v", "--verbose", is_flag=True, help="At the end, print the seconds each step took.")
 def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name_column, config_file, level,
             categories, minutes, distance_mode, metres, speed, min_share, max_snap, iso, pois_file, pois_crs,
-            pois_mode, out_dir, lang, quiet):
+            pois_mode, out_dir, lang, quiet, verbose):
     """Walking access from every community to every daily facility.
 
     By default each category is judged at its GB 50180-2018 tier's walking
@@ -157,7 +170,8 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     """
     from .fileio import output_folder
 
-    say = _progress(quiet)
+    steps: list[tuple[str, float]] | None = [] if verbose else None
+    say = _progress(quiet, steps)
     # every option is checked before any work, and all numbers in one place
     # (config.check_number): a bad value costs a second, not a whole analysis
     config, iso_limits = _run_config(config_file, level, categories, minutes, distance_mode, metres, speed,
@@ -202,6 +216,8 @@ def analyze(osm_file, bundle, place, boundary, bbox, buffer_m, communities, name
     written = analysis.save(out_dir, lang=lang)
     click.echo(summary_text(analysis))
     click.echo(f"outputs in {out_dir}/: " + ", ".join(p.name for p in written.values()))
+    if steps:
+        click.echo(_step_times(steps, time.perf_counter() - say.start), err=True)
 
 
 def summary_text(analysis) -> str:

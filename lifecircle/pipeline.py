@@ -622,6 +622,7 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
     say(f"isochrones for {len(comms):,} communities")
     centres = study.origins.snapped.subset(study.origins.centres)
     iso = community_isochrones(net, centres, measured[0]["community_id"].values, limits, cfg)
+    say("walking routes to the nearest facilities")
     return _result(osm, study, comms_left, measured, iso, warnings)
 
 
