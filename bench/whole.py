@@ -30,7 +30,8 @@ The processes alternate (lifecircle, pandana, cityseer, lifecircle, ...); each
 figure is the median over ``--runs``. Wall time is the process's, start to
 exit; peak memory is the largest RSS of the process tree (``ru_maxrss`` from
 ``wait4``: the largest of the process and its waited-for children, as
-``/usr/bin/time -v`` reports it).
+``/usr/bin/time -v`` reports it); CPU time (user + system) is reported
+too, as it suffers less from other work on a shared machine.
 """
 
 from __future__ import annotations
@@ -268,7 +269,8 @@ def _run(tool: str, osm: Path, out: Path, work: Path) -> dict:
     stderr = (work / "stderr.txt").read_text()
     if proc.returncode != 0:
         raise RuntimeError(f"{tool} failed on {osm.name}:\n{stderr[-3000:]}")
-    return {"wall": wall, "rss_mib": usage.ru_maxrss / 1024, "steps": _steps(stderr) if tool == "lifecircle" else {},
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024,
+            "steps": _steps(stderr) if tool == "lifecircle" else {},
             "map_bytes": (out / "map.html").stat().st_size if (out / "map.html").exists() else None,
             "gpkg_bytes": (out / "lifecircle.gpkg").stat().st_size if (out / "lifecircle.gpkg").exists() else None,
             "rows": sum(1 for _ in open(out / "coverage.csv", encoding="utf-8-sig")) - 1}
@@ -301,7 +303,7 @@ def run_case(case: tuple[str, str], runs: int, tmp: Path) -> dict:
             print(f"  {size} {buildings}: run {r + 1}/{runs}, {tool} …", flush=True)
             res = _run(tool, osm, tmp / "out" / tool, tmp / "work" / tool)
             results[tool].append(res)
-            print(f"    {res['wall']:.1f} s, {res['rss_mib']:,.0f} MiB", flush=True)
+            print(f"    {res['wall']:.1f} s ({res['cpu']:.1f} s CPU), {res['rss_mib']:,.0f} MiB", flush=True)
     shape = (osm.parent / "shape.txt").read_text().split() if size != "bundled" else None
     return {"size": size, "buildings": buildings, "osm": osm, "shape": shape, "results": results}
 
@@ -323,20 +325,22 @@ def render(cases: list[dict], runs: int, wall: float, args) -> str:
              "Each tool is a separate process from the OSM file to its last file written (lifecircle: "
              "`lifecircle analyze --verbose`, every output; the peers: one coverage CSV). Median of "
              f"{runs} alternated run(s); *peak RSS* is the largest resident set of the process tree "
-             "(`ru_maxrss` of `wait4`, as `/usr/bin/time -v` gives it).", "",
+             "(`ru_maxrss` of `wait4`, as `/usr/bin/time -v` gives it); *CPU* is its user + system time, "
+             "less sensitive than wall time to other work on a shared machine. Ratios and targets are on wall "
+             "time.", "",
              "| case | communities | lifecircle | osmnx + pandana | osmnx + cityseer | lc / pandana | lc / cityseer "
              "| map.html | GeoPackage |",
              "|---|---|---|---|---|---|---|---|---|"]
     targets = []
     for c in cases:
-        med = {t: (_median([r["wall"] for r in c["results"][t]]), _median([r["rss_mib"] for r in c["results"][t]]))
-               for t in TOOLS}
+        med = {t: (_median([r["wall"] for r in c["results"][t]]), _median([r["rss_mib"] for r in c["results"][t]]),
+                   _median([r["cpu"] for r in c["results"][t]])) for t in TOOLS}
         lc = c["results"]["lifecircle"]
         name = "bundled extract (central Helsinki)" if c["size"] == "bundled" else (
             f"generated city, {int(c['shape'][0]):,} nodes, {c['shape'][1]} compounds "
             f"{'with' if c['buildings'] == 'with' else 'without'} buildings, {int(c['shape'][2]):,} facilities")
         comms = f"{lc[0]['rows']:,} / {c['results']['pandana'][0]['rows']:,}"
-        cell = {t: f"{med[t][0]:.1f} s, {med[t][1]:,.0f} MiB" for t in TOOLS}
+        cell = {t: f"{med[t][0]:.1f} s ({med[t][2]:.1f} s CPU), {med[t][1]:,.0f} MiB" for t in TOOLS}
         rp, rc = med["lifecircle"][0] / med["pandana"][0], med["lifecircle"][0] / med["cityseer"][0]
         lines.append(f"| {name} | {comms} | {cell['lifecircle']} | {cell['pandana']} | {cell['cityseer']} | "
                      f"{rp:.2f}× | {rc:.2f}× | {_mib(_median([r['map_bytes'] for r in lc]))} | "
