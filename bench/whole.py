@@ -289,6 +289,7 @@ def _steps(stderr: str) -> dict[str, float]:
             break
         name = re.sub(r"\d[\d,]*", "N", m.group(2))
         name = re.sub(r"^walking distances to .+", "walking distances + gaps (all categories)", name)
+        name = re.sub(r"^read N million objects .+", "reading OSM data", name)  # its progress messages
         name = re.sub(r" to \S+$", "", name)
         steps[name] = steps.get(name, 0.0) + float(m.group(1))
     return steps

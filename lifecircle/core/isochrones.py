@@ -443,7 +443,7 @@ class ReachArea:
     def near(self, bounds: tuple[float, float, float, float]) -> shapely.Geometry:
         """The reach polygon around ``bounds`` (x0, y0, x1, y1): equal to
         :func:`reach_polygon`'s within them, cut off some cells beyond."""
-        if self.raster is None:
+        if self.raster is None or not np.all(np.isfinite(bounds)):  # nothing reached, or an empty polygon
             return shapely.Polygon()
         window = self.raster.window(bounds, _WINDOW_MARGIN)
         if not window.burnt.any():
