@@ -289,7 +289,7 @@ def _steps(stderr: str) -> dict[str, float]:
             break
         name = re.sub(r"\d[\d,]*", "N", m.group(2))
         name = re.sub(r"^walking distances to .+", "walking distances + gaps (all categories)", name)
-        name = re.sub(r"^read N million objects .+", "reading OSM data", name)  # its progress messages
+        name = re.sub(r"^read .+ so far$", "reading OSM data", name)  # the reader's progress messages
         name = re.sub(r" to \S+$", "", name)
         steps[name] = steps.get(name, 0.0) + float(m.group(1))
     return steps
@@ -451,11 +451,13 @@ def main(argv: list[str] | None = None) -> int:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     report = render(cases, a.runs, time.perf_counter() - t0, a)
+    raw = [{**c, "osm": str(c["osm"])} for c in cases]
     print(report)
     output = a.output if a.output is not None else str(HERE / "WHOLE.md")
     if output:
         Path(output).write_text(report)
-        print(f"written to {output}")
+        Path(output).with_suffix(".json").write_text(json.dumps(raw, indent=1))  # every run's figures
+        print(f"written to {output} (and every run's figures to {Path(output).with_suffix('.json').name})")
         if Path(output).resolve() == (HERE / "WHOLE.md").resolve():
             update_readme(report, ROOT / "README.md")
             print("table copied into README.md")
