@@ -86,8 +86,11 @@ def _squares(centre: np.ndarray, half: np.ndarray, angle: np.ndarray) -> np.ndar
     return centre[:, None, :] + np.einsum("kij,kpj->kpi", rot, pts)
 
 
-def _compounds(grid: Grid, rng: np.random.Generator, per_node: float):
-    """Residential compounds (squares next to street nodes) and their buildings (projected)."""
+def _compounds(grid: Grid, rng: np.random.Generator, per_node: float, without: float = 0.12):
+    """Residential compounds (squares next to street nodes) and their buildings (projected).
+
+    A share ``without`` of them (on average) has no buildings.
+    """
     k = max(6, int(round(per_node * grid.n)))
     at = rng.choice(grid.n, size=k, replace=False)
     half = rng.uniform(25, 55, k)
@@ -98,7 +101,7 @@ def _compounds(grid: Grid, rng: np.random.Generator, per_node: float):
     buildings = []
     owner = []
     for i in range(k):
-        if rng.random() < 0.12:  # no buildings: scored over its area
+        if rng.random() < without:  # no buildings: scored over its area
             continue
         nb = int(rng.integers(1, 6))
         off = rng.uniform(-0.6, 0.6, (nb, 2)) * half[i]
@@ -153,7 +156,7 @@ def _district_polygons(xy: np.ndarray, cols: int, rows: int, rng: np.random.Gene
 
 
 def make_region(folder: str | Path, target_nodes: int = 6000, cols: int = 3, rows: int = 2, seed: int = 42,
-                compounds_per_node: float = 0.06) -> Region:
+                compounds_per_node: float = 0.06, poi_scale: float = 1.0, without_buildings: float = 0.12) -> Region:
     """Write ``region.osm.pbf`` and ``districts.gpkg`` into ``folder``; return their paths.
 
     Parameters
@@ -168,6 +171,10 @@ def make_region(folder: str | Path, target_nodes: int = 6000, cols: int = 3, row
         Seed of the streets and of everything on them.
     compounds_per_node
         Residential compounds per street node.
+    poi_scale
+        Facilities per street node, as a multiple of the default rates.
+    without_buildings
+        Share of compounds (on average) without buildings: 1 for none with any.
     """
     import geopandas as gpd
     import osmium
@@ -184,7 +191,7 @@ def make_region(folder: str | Path, target_nodes: int = 6000, cols: int = 3, row
     p = grid.length / grid.length.sum()
     pois_xy, pois_tags = [], []
     for tags, rate in zip(POI_TAGS.values(), _POI_RATE):
-        k = max(3, int(round(rate * grid.n)))
+        k = max(3, int(round(rate * poi_scale * grid.n)))
         e = rng.choice(grid.m, size=k, p=p)
         frac = rng.random(k)
         a, b = grid.xy[grid.u[e]], grid.xy[grid.v[e]]
@@ -194,7 +201,7 @@ def make_region(folder: str | Path, target_nodes: int = 6000, cols: int = 3, row
         pois_xy.append(on + np.column_stack([np.cos(ang), np.sin(ang)]) * leg[:, None])
         pois_tags.extend({**tags, "name": f"{tags['name']} {i + 1}"} for i in range(k))
     pois_ll = _lonlat(np.concatenate(pois_xy))
-    outline, buildings, _owner = _compounds(grid, rng, compounds_per_node)
+    outline, buildings, _owner = _compounds(grid, rng, compounds_per_node, without_buildings)
     outline_ll = _lonlat(outline.reshape(-1, 2)).reshape(-1, 4, 2)
     buildings_ll = _lonlat(buildings.reshape(-1, 2)).reshape(-1, 4, 2) if len(buildings) else buildings
 

@@ -19,16 +19,30 @@ from .errors import ConfigError, LifecircleError
 LEVELS = ("5min", "10min", "15min")
 
 
-def _progress(quiet: bool, lang: str = "en"):
+def _progress(quiet: bool, lang: str = "en", steps: list[tuple[str, float]] | None = None):
     start = time.perf_counter()
 
     def say(msg: str) -> None:
+        if steps is not None:
+            steps.append((msg, time.perf_counter() - start))
         if not quiet:
             from .i18n import localize
 
             click.echo(f"[{time.perf_counter() - start:6.1f}s] {localize(msg, lang)}", err=True)
 
+    say.start = start
     return say
+
+
+def _step_times(steps: list[tuple[str, float]], end: float, lang: str = "en") -> str:
+    """--verbose: the seconds each progress step took, until the next one began (the last until ``end``)."""
+    from .i18n import localize
+
+    lines = ["step times (s):", f"  {steps[0][1]:8.2f}  checking options, loading libraries"]
+    ends = [t for _, t in steps[1:]] + [end]
+    lines += [f"  {stop - t:8.2f}  {localize(msg, lang)}" for (msg, t), stop in zip(steps, ends)]
+    lines.append(f"  {end:8.2f}  total")
+    return "\n".join(lines)
 
 
 def _floats(text: str | None) -> list[float] | None:
@@ -254,7 +268,8 @@ def _written(out_dir, written, lang: str) -> None:
 @click.option("--tiles-attribution", help="Credit shown for a --tiles URL (default: its host name).")
 @click.option("--export-graph", "graph_file", type=click.Path(dir_okay=False),
               help="Also write the projected walk network: .graphml (osmnx GraphML) or .gpkg (GeoPackage).")
-def analyze(out_dir, lang, quiet, tiles, tiles_attribution, graph_file, **options):
+@click.option("-v", "--verbose", is_flag=True, help="At the end, print the seconds each step took.")
+def analyze(out_dir, lang, quiet, tiles, tiles_attribution, graph_file, verbose, **options):
     """Walking access from every community to every daily facility.
 
     By default each category is judged at its GB 50180-2018 tier's walking
@@ -266,7 +281,8 @@ def analyze(out_dir, lang, quiet, tiles, tiles_attribution, graph_file, **option
     from .i18n import Message
     from .outputs.tiles import check_tiles
 
-    say = _progress(quiet, lang)
+    steps: list[tuple[str, float]] | None = [] if verbose else None
+    say = _progress(quiet, lang, steps)
     # every option is checked before any work, and all numbers in one place
     # (config.check_number): a bad value costs a second, not a whole analysis
     config, iso_limits = _run_config(*(options[k] for k in RUN_KEYS))
@@ -288,6 +304,8 @@ def analyze(out_dir, lang, quiet, tiles, tiles_attribution, graph_file, **option
     if graph_file:
         say(Message("progress_graph", file=graph_file))
         click.echo(Message("term_graph", file=analysis.save_graph(graph_file)).text(lang))
+    if steps:
+        click.echo(_step_times(steps, time.perf_counter() - say.start, lang), err=True)
 
 
 def _circle(cfg, lang: str) -> str:

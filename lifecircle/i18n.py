@@ -158,6 +158,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "progress_graph": {"zh": "写出步行网络：{file}", "en": "writing the walk network to {file}"},
     "term_graph": {"zh": "步行网络已写出：{file}", "en": "walk network in {file}"},
     "term_scenario": {"zh": "方案：{summary}", "en": "scenario: {summary}"},
+    "progress_routes": {"zh": "最近设施的步行路线", "en": "walking routes to the nearest facilities"},
     "progress_suggest": {"zh": "为「{label}」选择至多 {count} 处新址",
                          "en": "choosing up to {count} sites for {label}"},
     "suggest_site_line": {"zh": "{site}：新增 {residents} 名居民（{lat}, {lon}）",

@@ -24,7 +24,7 @@ from .core.engine import (
     route,
     snap_points,
 )
-from .core.isochrones import reach_polygon
+from .core.isochrones import ReachArea, reach_polygon
 from .core.network import Region, StreetNetwork, graph_is_built, project
 from .errors import ConfigError, EmptyAreaError, LifecircleError
 from .i18n import STRINGS, Message, labels, localize
@@ -442,8 +442,8 @@ def _gap_frames(key: str, reach: Reach, points: Snapped, study: Study) -> list[g
             geometry=study.buildings.geometry.values[origins.building[far]], crs=net.crs))
     no_homes = np.flatnonzero((table["n_buildings"].values == 0) & (table[f"share_{key}"].values < 1))
     if len(no_homes):
-        reach_poly = reach_polygon(net, reach.node_metres, limit, points)
-        areas = shapely.difference(study.communities.geometry.values[no_homes], reach_poly)
+        # traced around each community, not district-wide: the same areas, at a cost that follows their size
+        areas = ReachArea(net, reach.node_metres, limit, points).outside(study.communities.geometry.values[no_homes])
         keep = ~shapely.is_empty(areas)
         frames.append(gpd.GeoDataFrame(
             {"category": key, "kind": "area", "community_id": ids[no_homes][keep]},
@@ -664,6 +664,7 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
     say(Message("progress_isochrones", communities=len(comms)))
     centres = study.origins.snapped.subset(study.origins.centres)
     iso = community_isochrones(net, centres, measured[0]["community_id"].values, limits, cfg)
+    say(Message("progress_routes"))
     return _result(osm, study, comms_left, measured, iso, warnings)
 
 
