@@ -37,7 +37,7 @@ from lifecircle import Category  # noqa: E402
 from lifecircle.errors import ConfigError  # noqa: E402
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-NOTEBOOKS = ["01_quickstart", "02_custom_categories", "03_compare_levels"]
+NOTEBOOKS = ["01_quickstart", "02_custom_categories", "03_compare_levels", "04_what_if"]
 KERNEL = "python3"
 #: Each notebook must run in under this many seconds (kernel start included).
 TIME_LIMIT_S = 60.0
@@ -530,3 +530,36 @@ def test_levels_nest_and_bases_are_ordered(levels_summary):
 
 def test_levels_draws_charts(run_notebook):
     assert run_notebook("03_compare_levels").images() >= 2
+
+
+# --------------------------------------------------------------------------
+# 04: what-if and where to build
+
+
+def test_what_if_story(run_notebook, analysis):
+    """The gaps, the new canteen, the walkway and the suggested sites, against a separate
+    run here: the target community chosen by the rule applied to the shares, the what-ifs
+    redone, and the suggestion's promise kept by its own what-if."""
+    s = run_notebook("04_what_if").summary
+    cov = analysis.coverage
+    covered = _covered(cov, "canteen")
+    assert s["communities"] == len(cov)
+    assert s["canteen_covered_before"] == int(covered.sum())
+    lacking = cov[~covered].sort_values(["residents", "community_id"], ascending=[False, True])
+    assert s["canteen_target"] == lacking["community_id"].iloc[0]
+    # a canteen at the target's centre covers it (and perhaps neighbours)
+    assert s["canteen_covered_after"] >= s["canteen_covered_before"] + 1
+    centre = analysis.communities.set_index("community_id").loc[[s["canteen_target"]]].representative_point()
+    canteen = gpd.GeoDataFrame({"change": ["add_facility"], "category": ["canteen"], "name": ["x"]},
+                               geometry=centre.to_crs("EPSG:4326").values, crs="EPSG:4326")
+    again = analysis.what_if(canteen)
+    assert again.after.coverage.set_index("community_id").loc[s["canteen_target"], "covered_canteen"]
+    newly = again.table.query("category == 'canteen'")["residents_newly_within"].sum()
+    assert s["canteen_newly_within"] == pytest.approx(newly) and newly > 0
+    # the walkway shortens some walks; the suggested sites bring what they promise
+    assert s["walkway_shorter_walks"] > 0
+    sites = analysis.suggest("canteen", 3).sites
+    assert s["suggested_sites"] == list(sites["site_id"])
+    assert s["suggested_residents"] == pytest.approx(sites["residents_gained"].sum())
+    # per-row rounding to 0.1 resident on either side
+    assert s["what_if_residents"] == pytest.approx(s["suggested_residents"], abs=0.05 * (len(sites) + len(cov)))
