@@ -17,16 +17,24 @@ import contextlib
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
-import osmnx as ox
 from branca.element import Element
 from folium.elements import JSCSSMixin
 
-# osmnx exports no exception classes at the top level; its services raise
-# this one (a ValueError) for answers with nothing usable in them.
-from osmnx._errors import InsufficientResponseError
+# osmnx is imported where it is used: maps need this module, but an offline run
+# needs no osmnx at all (importing it costs a second: it loads scikit-learn)
+
+
+def __getattr__(name: str) -> Any:
+    # osmnx exports no exception classes at the top level; its services raise
+    # this one (a ValueError) for answers with nothing usable in them.
+    if name == "InsufficientResponseError":
+        from osmnx._errors import InsufficientResponseError
+
+        return InsufficientResponseError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
-    "InsufficientResponseError", "is_empty_answer", "is_point_only_place", "overpass_pause",
+    "is_empty_answer", "is_point_only_place", "overpass_pause",
     "children", "parent", "set_id", "name_of", "cdn_links", "drop_cdn_links",
 ]
 
@@ -86,6 +94,8 @@ def overpass_pause(wrap: Callable[[Callable[..., float]], Callable[..., float]])
         Given the original function, returns its replacement (same
         signature: ``(base_endpoint, **kwargs) -> seconds``).
     """
+    import osmnx as ox
+
     module = ox._overpass
     original = module._get_overpass_pause
     module._get_overpass_pause = wrap(original)

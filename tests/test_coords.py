@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
@@ -194,3 +195,21 @@ def test_round_trip_vectorized_grid():
     # The offset itself is real: hundreds of metres, not a no-op.
     g = coords.wgs84_to_gcj02(lon, lat)
     assert metres(g[0].ravel(), g[1].ravel(), lon.ravel(), lat.ravel()).max() > 100
+
+
+@pytest.mark.parametrize("geometry, crs", [
+    (shapely.Point(24.94, 60.17), "EPSG:4326"),            # Helsinki: UTM 35N
+    (shapely.Point(116.38, 39.91), "EPSG:4326"),           # Beijing: UTM 50N
+    (shapely.Point(-58.38, -34.60), "EPSG:4326"),          # Buenos Aires: UTM 21S
+    (shapely.box(119.9, 30.1, 120.4, 30.4), "EPSG:4326"),  # a box across a zone edge (120°E)
+    (shapely.Point(15.0, 85.0), "EPSG:4326"),              # north of UTM: UPS north
+    (shapely.Point(0.0, -85.0), "EPSG:4326"),              # south of UTM: UPS south
+    (shapely.Point(385000, 6672000), "EPSG:3067"),         # projected (Finland) input
+])
+def test_local_utm_is_osmnx_choice(geometry, crs):
+    """local_utm follows osmnx's projection rule without importing osmnx: same CRS."""
+    import osmnx as ox
+    import pyproj
+
+    expected = pyproj.CRS.from_user_input(ox.projection.project_geometry(geometry, crs=crs)[1])
+    assert coords.local_utm(geometry, crs=crs) == expected

@@ -23,7 +23,6 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import networkx as nx
 import numpy as np
-import osmnx as ox
 import pyproj
 import scipy.sparse as sp
 import shapely
@@ -38,7 +37,6 @@ from .lazy import LazyGraph, graph_is_built  # noqa: F401 (graph_is_built: re-ex
 _SAME_POINT_M = 0.01
 
 # Way tags osmnx copies onto edges (osmnx.settings.useful_tags_way).
-_EDGE_TAGS = tuple(ox.settings.useful_tags_way)
 
 # csgraph treats an explicit zero as "no edge"; a zero-length edge (two OSM
 # nodes at one spot) must still connect.
@@ -87,12 +85,15 @@ def build_walk_graph(
     networkx.MultiDiGraph
         Unprojected (``crs`` EPSG:4326).
     """
+    import osmnx as ox  # only this (networkx) route and exports need it
+
+    edge_tags = tuple(ox.settings.useful_tags_way)
     G = nx.MultiDiGraph(crs="EPSG:4326", created_with="lifecircle")
     for way in ways:
         nodes = [k for k, _ in groupby(way["nodes"])]
         for nid, lon, lat in nodes:
             G.add_node(nid, y=lat, x=lon)
-        attrs = {k: way["tags"][k] for k in _EDGE_TAGS if k in way["tags"]}
+        attrs = {k: way["tags"][k] for k in edge_tags if k in way["tags"]}
         attrs["osmid"] = way["osmid"]
         attrs["oneway"] = False
         ids = [n[0] for n in nodes]
@@ -162,6 +163,8 @@ def save_graph(G: nx.MultiDiGraph, path: str | Path) -> Path:
     OutputError
         Bad suffix, or the file cannot be written (one line).
     """
+    import osmnx as ox
+
     from ..fileio import staging_dir, writing
 
     path = check_graph_path(path)
@@ -803,9 +806,22 @@ def _name_codes(tags: list[dict[str, str]]) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.array(table + [""], dtype=object)
 
 
+#: The Earth radius osmnx measures edge lengths with (``osmnx.distance.EARTH_RADIUS_M``), metres.
+EARTH_RADIUS_M = 6_371_009
+
+
 def _great_circle(lon: np.ndarray, lat: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """osmnx's edge length from node a to node b (``add_edge_lengths``)."""
-    d = ox.distance.great_circle(lat[a], lon[a], lat[b], lon[b])
+    """osmnx's edge length from node a to node b (``add_edge_lengths``).
+
+    The haversine of ``osmnx.distance.great_circle``, in its order of operations
+    so that lengths agree bit for bit (tests compare both routes), without
+    importing osmnx on the array route: that costs a second of start-up.
+    """
+    y1, y2 = np.deg2rad(lat[a]), np.deg2rad(lat[b])
+    x1, x2 = np.deg2rad(lon[a]), np.deg2rad(lon[b])
+    h = np.sin((y2 - y1) / 2) ** 2 + np.cos(y1) * np.cos(y2) * np.sin((x2 - x1) / 2) ** 2
+    h = np.minimum(1, h)
+    d = 2 * np.arcsin(np.sqrt(h)) * EARTH_RADIUS_M
     d[np.isnan(d)] = 0
     return d
 

@@ -312,9 +312,19 @@ def local_utm(geometry: Any, crs: Any = "EPSG:4326") -> pyproj.CRS:
     -------
     pyproj.CRS
     """
-    import osmnx as ox  # only the projected paths need it
+    # osmnx's rule (projection.project_gdf) without importing osmnx, which costs
+    # a second of every run's start-up; tests/test_coords.py checks the two agree
+    import geopandas as gpd
 
-    return pyproj.CRS.from_user_input(ox.projection.project_geometry(geometry, crs=crs)[1])
+    given = gpd.GeoSeries([geometry], crs=crs)
+    centre = geometry.centroid
+    if given.crs.is_projected:
+        centre = gpd.GeoSeries([centre], crs=crs).to_crs("EPSG:4326").iloc[0]
+    if centre.y < -80:
+        return pyproj.CRS.from_user_input("EPSG:32761")
+    if centre.y > 84:
+        return pyproj.CRS.from_user_input("EPSG:32661")
+    return pyproj.CRS.from_user_input(given.estimate_utm_crs())
 
 
 #: Columns that only exports of Chinese web maps carry (compared
