@@ -644,7 +644,14 @@ def _redeliver_interrupts(hook_args) -> None:
     if isinstance(hook_args.exc_value, KeyboardInterrupt):
         import _thread
 
-        _thread.interrupt_main(signal.SIGTERM if isinstance(hook_args.exc_value, Terminated) else signal.SIGINT)
+        from .fileio import note_interrupt
+
+        try:
+            _thread.interrupt_main(signal.SIGTERM if isinstance(hook_args.exc_value, Terminated) else signal.SIGINT)
+        except KeyboardInterrupt as again:
+            # the handler ran at once, inside this hook, where raising is ignored
+            # again: the staging folder raises it before it commits (fileio.staging_dir)
+            note_interrupt(again)
         return
     sys.__unraisablehook__(hook_args)
 
@@ -654,15 +661,18 @@ def main() -> None:
     # SIGTERM (kill, systemd, a CI timeout) cleans up as Ctrl-C does
     signal.signal(signal.SIGTERM, _terminate)
     sys.unraisablehook = _redeliver_interrupts
+    from . import settings
+
+    settings.parallel_outputs = True  # this process is ours: see the setting
     status = run()
-    if status in (130, 143):
-        # CPython 3.11 remembers an interrupt that passed through eval() (as
-        # namedtuple's does while modules import) and, handled or not, kills
-        # the process with SIGINT at exit: leave at once, cleanup being done
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    sys.exit(status)
+    # Leave at once: every file is written and closed, every lock released and
+    # every worker stopped by now. The interpreter's teardown of a city's arrays
+    # and modules would add a third of a second; and CPython 3.11 remembers an
+    # interrupt that passed through eval() (as namedtuple's does while modules
+    # import) and, handled or not, kills the process with SIGINT at exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":

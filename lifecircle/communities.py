@@ -24,7 +24,7 @@ import pandas as pd
 import shapely
 
 from . import settings
-from .core.network import StreetNetwork
+from .core.network import StreetNetwork, edge_name
 from .errors import EmptyAreaError, InputFileError
 from .fileio import find_column, read_polygons
 from .i18n import check_lang
@@ -343,20 +343,6 @@ def _building_names(polys: np.ndarray, features: gpd.GeoDataFrame, crs) -> np.nd
     return found
 
 
-def _street_name(value: object) -> str:
-    """An edge's street name ("" if none).
-
-    A simplified edge may carry a list of names; osmnx builds it from a set,
-    so its order changes between runs: the alphabetically first is taken.
-    """
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, (list, tuple)):
-        names = sorted(v.strip() for v in value if isinstance(v, str) and v.strip())
-        return names[0] if names else ""
-    return ""
-
-
 def _named_streets(net: StreetNetwork) -> tuple[np.ndarray, np.ndarray]:
     """Geometries and names of the network's named edges.
 
@@ -366,7 +352,7 @@ def _named_streets(net: StreetNetwork) -> tuple[np.ndarray, np.ndarray]:
         Projected LineStrings (from the edge arrays: each street once; from
         the graph: both directions of a street, in (u, v, key) order).
     names
-        Their names (:func:`_street_name`).
+        Their names (:func:`lifecircle.core.network.edge_name`).
     """
     if net.names is not None:
         # the edge arrays list each street once, in the (u, v, key) order of
@@ -377,7 +363,7 @@ def _named_streets(net: StreetNetwork) -> tuple[np.ndarray, np.ndarray]:
     rows = sorted((
         ((u, v, k), name, d.get("geometry"))
         for u, v, k, d in G.edges(keys=True, data=True)
-        if (name := _street_name(d.get("name")))
+        if (name := edge_name(d.get("name")))
     ), key=lambda r: r[0])
     if not rows:
         return np.empty(0, dtype=object), np.empty(0, dtype=object)

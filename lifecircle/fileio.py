@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .errors import InputFileError, OutputError, first_line
 
@@ -268,6 +270,21 @@ def _gdal_write_errors() -> tuple[type[BaseException], ...]:
     return (errors.DataSourceError, errors.DataLayerError)
 
 
+#: Interrupts that arrived where Python could not raise them (noted by the
+#: CLI's ``sys.unraisablehook``), raised before a staging folder commits.
+_noted_interrupts: list[BaseException] = []
+
+
+def note_interrupt(exc: BaseException) -> None:
+    """Remember an interrupt Python swallowed, to raise it before the next commit."""
+    _noted_interrupts.append(exc)
+
+
+def _raise_noted_interrupt() -> None:
+    if _noted_interrupts:
+        raise _noted_interrupts.pop()
+
+
 @contextlib.contextmanager
 def staging_dir(folder: str | Path) -> Iterator[Path]:
     """Yield a hidden folder inside ``folder`` to write a set of outputs into.
@@ -292,6 +309,7 @@ def staging_dir(folder: str | Path) -> Iterator[Path]:
             raise writing_error(e, folder) from None
         try:
             yield stage
+            _raise_noted_interrupt()  # nothing is moved into place for a run that was stopped
             for item in sorted(stage.iterdir()):
                 os.replace(item, folder / item.name)
         except OSError as e:
@@ -436,3 +454,84 @@ def read_polygons(path: str | Path, what: str, layer: str | None = None,
         raise InputFileError(f"{what} {path}{where} has no polygons")
     gdf.attrs["warnings"] = [note] if note else []
     return gdf
+
+
+def _can_fork() -> bool:
+    from . import settings
+
+    # forking with other threads alive (a Dask worker, a notebook's kernel threads) can
+    # leave a lock held forever in the child: there, one after the other
+    return settings.parallel_outputs and hasattr(os, "fork") and threading.active_count() == 1 \
+        and (os.cpu_count() or 1) > 1
+
+
+def _child(work: Callable[[], None], report: int) -> None:
+    """In the forked process: do ``work``, say how it ended on ``report``, and leave
+    without running the parent's cleanup (its staging folder is the parent's to remove)."""
+    status = 0
+    try:
+        work()
+    except BaseException as e:  # noqa: BLE001 - every failure goes back to the parent, as one line
+        status = 1
+        with contextlib.suppress(Exception):
+            os.write(report, json.dumps([type(e).__name__, first_line(e)]).encode("utf-8"))
+    finally:
+        os._exit(status)
+
+
+def _raise_child_error(message: bytes, status: int) -> None:
+    from . import errors
+
+    try:
+        name, text = json.loads(message.decode("utf-8"))
+    except ValueError:
+        code = os.waitstatus_to_exitcode(status)
+        how = f"signal {-code}" if code < 0 else f"status {code}"
+        name, text = "", f"the process writing the report stopped ({how})"
+    cls = getattr(errors, name, None)
+    if isinstance(cls, type) and issubclass(cls, errors.LifecircleError):
+        raise cls(text)
+    raise OutputError(f"writing the report failed: {text}" if text else "writing the report failed")
+
+
+@contextlib.contextmanager
+def alongside(work: Callable[[], None]) -> Iterator[None]:
+    """Run ``work`` in a forked process while the block runs; wait for it at the end.
+
+    For output files that do not depend on each other. A failure in ``work``
+    is raised here as the same :class:`LifecircleError` (or an
+    :class:`OutputError`) with its first line; if the block fails, the child
+    is stopped. Without fork (or with :data:`settings.parallel_outputs` off,
+    or other threads running), ``work`` runs after the block, in this process.
+    """
+    if not _can_fork():
+        yield
+        work()
+        return
+    read, write = os.pipe()
+    # Ctrl-C or SIGTERM arriving during fork would run its handler inside the
+    # at-fork callbacks, where raising is ignored: hold them until fork returns
+    stop = {signal.SIGINT, signal.SIGTERM}
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+    try:
+        pid = os.fork()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    if pid == 0:
+        os.close(read)
+        _child(work, write)
+    os.close(write)
+    status = None
+    try:
+        yield
+        _, status = os.waitpid(pid, 0)
+    finally:
+        if status is None:  # this process failed or was stopped: so is the child
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        with os.fdopen(read, "rb") as f:
+            message = f.read() if status else b""
+    if status:
+        _raise_child_error(message, status)

@@ -81,3 +81,11 @@ suggest_time_limit_s: float = 60.0
 #: this many metres of it, or (unless a bridge) it passes a dead end this
 #: close; a street to close must lie within this distance of the line drawn.
 walkway_join_m: float = 5.0
+
+#: Write the report's half of the outputs (charts, overview map, report.html)
+#: in a forked process while this one writes the tables, workbook and map:
+#: on two cores a city's outputs take about half the time. The ``lifecircle``
+#: command turns it on for its own, single-threaded process; a library call
+#: (a notebook, a Dask worker, a test) writes one file after the other,
+#: because a fork after other libraries started threads can crash the child.
+parallel_outputs: bool = False

@@ -48,3 +48,19 @@ def analysis(bundled_osm):
     import lifecircle
 
     return lifecircle.analyze(bundled_osm)
+
+
+#: Debian's chromium, driven by playwright without its own browser download (NOTES.md).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the map tests (one per test module)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

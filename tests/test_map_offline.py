@@ -26,9 +26,6 @@ from lifecircle.outputs.maps import DISPLAY_TOLERANCE_M, make_map, save_map, sco
 from lifecircle.outputs.tiles import OSM_TILES, check_tiles
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 MAP_JS = "window[document.querySelector('.folium-map').id]"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 #: Rounding to 6 decimals moves a point by at most ~0.08 m at 60° N.
@@ -212,14 +209,6 @@ def test_jinja_syntax_in_names_is_text(analysis, tmp_path):
 
 
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class OfflinePage:

@@ -22,9 +22,6 @@ from lifecircle.outputs.maps import community_popup, esc, make_map, save_map
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 TILE_PREFIX = "https://tile.openstreetmap.org/"
 
 # Each payload would set window.__lcPwned or open a dialog if it ever ran.
@@ -61,14 +58,6 @@ def map_files(analysis, tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("maps")
     return {lang: save_map(make_map(analysis, lang=lang), folder / f"map-{lang}.html")
             for lang in ("en", "zh")}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class Page:

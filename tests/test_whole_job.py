@@ -47,3 +47,66 @@ def test_verbose_prints_step_times_that_add_up(tmp_path, capsys):
     # each row rounds to 0.01 s; the steps tile the run, so they add up to the total
     assert abs(sum(seconds[:-1]) - seconds[-1]) <= 0.005 * len(rows)
     assert 0 < seconds[-1] <= wall
+
+
+def _cli(*args, cwd=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "lifecircle.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def test_outputs_written_alongside_are_the_serial_ones(analysis, tmp_path):
+    """The command writes the report's half in a forked process: every file is the
+    same, byte for byte, as a library save that writes one file after the other."""
+    from lifecircle import settings
+
+    assert settings.parallel_outputs is False  # a library call never forks
+    analysis.save(tmp_path / "serial")
+    proc = _cli("analyze", "--out", tmp_path / "forked", "-q")
+    assert proc.returncode == 0, proc.stderr
+    serial = sorted(p.name for p in (tmp_path / "serial").iterdir())
+    assert serial == sorted(p.name for p in (tmp_path / "forked").iterdir()) and "report.html" in serial
+    for name in serial:
+        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "forked" / name).read_bytes(), name
+
+
+SCRIPT = """
+import sys
+import lifecircle
+from lifecircle import settings
+from lifecircle.errors import ConfigError
+from lifecircle.outputs import maps, report
+
+settings.parallel_outputs = True
+a = lifecircle.analyze()
+if sys.argv[2] == "child":
+    def fail(*args, **kwargs):
+        raise ConfigError("no font for the overview: install fonts-noto-cjk")
+    report.overview_png = fail  # inherited by the forked process, which fails
+else:
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    maps.render_map = fail  # this process fails while the child writes
+try:
+    a.save(sys.argv[1])
+except Exception as e:
+    print(type(e).__name__, e)
+"""
+
+
+def test_a_failure_on_either_side_is_one_line_and_writes_nothing(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "save.py"
+    script.write_text(SCRIPT)
+    for side, expected in (("child", "ConfigError no font for the overview: install fonts-noto-cjk"),
+                           ("parent", "OutputError")):
+        out = tmp_path / side
+        proc = subprocess.run([sys.executable, script, out, side], capture_output=True, text=True, timeout=300)
+        assert proc.stdout.startswith(expected), (proc.stdout, proc.stderr)
+        assert len(proc.stdout.strip().splitlines()) == 1
+        # nothing moved into place, no staging folder left, and no child left behind
+        assert not out.exists() or not any(out.iterdir()), sorted(p.name for p in out.iterdir())

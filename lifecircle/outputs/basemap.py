@@ -46,7 +46,10 @@ def street_lines(analysis: Any) -> np.ndarray:
     geoms = street_geometries(analysis)
     if len(geoms) == 0 or getattr(analysis, "crs", None) is None:
         return np.empty(0, dtype=object)
-    geoms = shapely.simplify(geoms, STREET_TOLERANCE_M)
+    # a two-point street has nothing to simplify: most of a city's streets
+    bent = shapely.get_num_coordinates(geoms) > 2
+    geoms = geoms.copy()
+    geoms[bent] = shapely.simplify(geoms[bent], STREET_TOLERANCE_M)
     shown = gpd.GeoSeries(geoms, crs=analysis.crs).to_crs(settings.output_crs)
     return shown.values[~shown.is_empty.values]
 

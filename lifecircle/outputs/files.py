@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Mapping
 
 from .. import settings
-from ..fileio import staging_dir, write_csv, writing
+from ..fileio import alongside, staging_dir, write_csv, writing
 from .tiles import check_tiles
 
 if TYPE_CHECKING:  # heavy: imported where used, so the CLI starts at once
@@ -15,6 +15,13 @@ if TYPE_CHECKING:  # heavy: imported where used, so the CLI starts at once
     import pandas as pd
 
     from ..analysis import Analysis
+
+
+#: Chart file names, in the order :func:`lifecircle.outputs.report.make_charts` returns them.
+CHART_NAMES: tuple[str, ...] = ("chart_coverage.png", "chart_reached.png")
+
+#: File name of the static overview map (:func:`lifecircle.outputs.report.overview_figure`).
+OVERVIEW_NAME = "overview.png"
 
 
 def coverage_table(analysis: "Analysis") -> "pd.DataFrame":
@@ -61,6 +68,26 @@ def _unsynced_sqlite() -> Iterator[None]:
         pyogrio.set_gdal_config_options({key: before})
 
 
+def _write_gpkg(analysis: "Analysis", gpkg: Path) -> None:
+    with writing(gpkg), _unsynced_sqlite():
+        for layer in ("communities", "pois", "isochrones", "gaps", "routes"):
+            gdf = getattr(analysis, layer)
+            if gdf is not None and len(gdf):
+                _gpkg_frame(gdf).to_file(gpkg, layer=layer, driver="GPKG")
+
+
+def _write_report(analysis: "Analysis", lang: str, stage: Path) -> None:
+    """The charts, the overview map and report.html (which inlines them) into ``stage``."""
+    from .report import chart_figures, overview_png, png_bytes, report_html
+
+    charts = {name: png_bytes(fig) for name, fig in chart_figures(analysis, lang).items()}
+    for name, png in charts.items():
+        (stage / name).write_bytes(png)
+    overview = overview_png(analysis, lang)  # the report's static map, also a file of its own
+    (stage / OVERVIEW_NAME).write_bytes(overview)
+    (stage / "report.html").write_bytes(report_html(analysis, lang, charts=charts, overview=overview).encode("utf-8"))
+
+
 def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
                   extra_sheets: "Mapping[str, pd.DataFrame] | None" = None, tiles: str = "osm",
                   tiles_attribution: str | None = None) -> dict[str, Path]:
@@ -93,7 +120,6 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
         The folder cannot be written or is in use by another run.
     """
     from .maps import make_map, render_map
-    from .report import OVERVIEW_NAME, chart_figures, overview_png, png_bytes, report_html
     from .sheets import coverage_workbook, workbook_bytes
 
     folder = Path(folder)
@@ -101,34 +127,21 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
     check_tiles(tiles, tiles_attribution)
     written: dict[str, Path] = {}
     with staging_dir(folder) as stage:
-        write_csv(coverage_table(analysis), stage / "coverage.csv")
-        written["coverage"] = folder / "coverage.csv"
-        (stage / "coverage.xlsx").write_bytes(workbook_bytes(coverage_workbook(analysis, lang, extra=extra_sheets)))
-        written["xlsx"] = folder / "coverage.xlsx"
-        write_csv(analysis.basis, stage / "basis.csv")
-        written["basis"] = folder / "basis.csv"
-        write_csv(analysis.left_out, stage / "left_out.csv")
-        written["left_out"] = folder / "left_out.csv"
-        gpkg = stage / "lifecircle.gpkg"
-        with writing(gpkg), _unsynced_sqlite():
-            for layer in ("communities", "pois", "isochrones", "gaps", "routes"):
-                gdf = getattr(analysis, layer)
-                if gdf is not None and len(gdf):
-                    _gpkg_frame(gdf).to_file(gpkg, layer=layer, driver="GPKG")
-        written["gpkg"] = folder / "lifecircle.gpkg"
         # The staging folder already makes the set atomic: files in it are
         # written plainly, not each through a temporary file of its own.
-        (stage / "map.html").write_bytes(render_map(make_map(analysis, lang=lang, tiles=tiles,
-                                                                  tiles_attribution=tiles_attribution)).encode("utf-8"))
-        written["map"] = folder / "map.html"
-        charts = {name: png_bytes(fig) for name, fig in chart_figures(analysis, lang).items()}
-        for name, png in charts.items():
-            (stage / name).write_bytes(png)
-            written[Path(name).stem] = folder / name
-        overview = overview_png(analysis, lang)  # the report's static map, also a file of its own
-        (stage / OVERVIEW_NAME).write_bytes(overview)
-        written["overview"] = folder / OVERVIEW_NAME
-        (stage / "report.html").write_bytes(report_html(analysis, lang, charts=charts, overview=overview)
-                                            .encode("utf-8"))
+        with alongside(lambda: _write_report(analysis, lang, stage)):
+            write_csv(coverage_table(analysis), stage / "coverage.csv")
+            workbook = coverage_workbook(analysis, lang, extra=extra_sheets)
+            (stage / "coverage.xlsx").write_bytes(workbook_bytes(workbook))
+            write_csv(analysis.basis, stage / "basis.csv")
+            write_csv(analysis.left_out, stage / "left_out.csv")
+            _write_gpkg(analysis, stage / "lifecircle.gpkg")
+            page = make_map(analysis, lang=lang, tiles=tiles, tiles_attribution=tiles_attribution)
+            (stage / "map.html").write_bytes(render_map(page).encode("utf-8"))
+        for kind, name in (("coverage", "coverage.csv"), ("xlsx", "coverage.xlsx"), ("basis", "basis.csv"),
+                           ("left_out", "left_out.csv"), ("gpkg", "lifecircle.gpkg"), ("map", "map.html")):
+            written[kind] = folder / name
+        for name in (*CHART_NAMES, OVERVIEW_NAME):
+            written[Path(name).stem if name != OVERVIEW_NAME else "overview"] = folder / name
         written["report"] = folder / "report.html"
     return written
