@@ -657,23 +657,43 @@ def _redeliver_interrupts(hook_args) -> None:
 
 
 def main() -> None:
-    """Console entry point: one line per user error, exit status 2."""
+    """Entry point in the calling process: one line per user error, exit status 2
+    (``SystemExit``; the ``lifecircle`` command itself runs :func:`console`)."""
     # SIGTERM (kill, systemd, a CI timeout) cleans up as Ctrl-C does
     signal.signal(signal.SIGTERM, _terminate)
     sys.unraisablehook = _redeliver_interrupts
-    from . import settings
-
-    settings.parallel_outputs = True  # this process is ours: see the setting
     status = run()
-    # Leave at once: every file is written and closed, every lock released and
-    # every worker stopped by now. The interpreter's teardown of a city's arrays
-    # and modules would add a third of a second; and CPython 3.11 remembers an
-    # interrupt that passed through eval() (as namedtuple's does while modules
-    # import) and, handled or not, kills the process with SIGINT at exit.
+    if status in (130, 143):
+        # CPython 3.11 remembers an interrupt that passed through eval() (as
+        # namedtuple's does while modules import) and, handled or not, kills
+        # the process with SIGINT at exit: leave at once, cleanup being done
+        _leave(status)
+    sys.exit(status)
+
+
+def _leave(status: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
 
 
+def console() -> None:
+    """The ``lifecircle`` command: :func:`main` in a process of its own.
+
+    The process is ours, so the documents are written alongside the map in a
+    forked process (:data:`lifecircle.settings.parallel_outputs`), and it
+    leaves without the interpreter's teardown of a city's arrays and modules
+    (a third of a second): every file is closed, every lock released and every
+    worker stopped by then.
+    """
+    from . import settings
+
+    settings.parallel_outputs = True
+    try:
+        main()
+    except SystemExit as e:
+        _leave(e.code if isinstance(e.code, int) else 0 if e.code is None else 1)
+
+
 if __name__ == "__main__":
-    main()
+    console()
