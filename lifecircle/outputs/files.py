@@ -145,6 +145,6 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
                            ("left_out", "left_out.csv"), ("gpkg", "lifecircle.gpkg"), ("map", "map.html")):
             written[kind] = folder / name
         for name in (*CHART_NAMES, OVERVIEW_NAME):
-            written[Path(name).stem if name != OVERVIEW_NAME else "overview"] = folder / name
+            written[Path(name).stem] = folder / name
         written["report"] = folder / "report.html"
     return written
