@@ -277,6 +277,17 @@ def test_add_facility_at_centre_covers_it(analysis):
     # nothing had a canteen before: the newly covered residents are all those within reach now
     within = r.after.communities["residents_share_canteen"].fillna(0) * r.after.study.table["home_residents"]
     assert np.allclose(new["residents_newly_within"], within.round(1), atol=0.11)
+    # the gaps are those a fresh analysis with that canteen draws (every community here has homes;
+    # the home-less areas are drawn by the same _gap_frames, checked in tests/test_gaps.py)
+    import lifecircle
+
+    pois = gpd.GeoDataFrame({"poi_id": ["user/1"], "osm_type": "user", "osm_id": [1], "name": ["c"],
+                             "category": "canteen", "source": "user"}, geometry=[centre], crs=analysis.crs)
+    fresh = lifecircle.analyze(lifecircle.BUNDLED_OSM, pois=pois).gaps
+    ours = r.after.gaps[r.after.gaps["category"] == "canteen"]
+    theirs = fresh[fresh["category"] == "canteen"]
+    assert len(ours) > 0 and list(ours["community_id"]) == list(theirs["community_id"])
+    assert all(a.equals(b) for a, b in zip(ours.geometry.values, theirs.geometry.values))
 
 
 def test_example_scenario_outputs(analysis, tmp_path):

@@ -362,10 +362,6 @@ class _Changed:
     def all_sites(self) -> np.ndarray:
         return np.concatenate([np.empty(0, dtype=object), *self.sites.values()])
 
-    def of(self, key: str) -> np.ndarray:
-        """What can change the walks to category ``key``."""
-        return np.concatenate([self.streets, self.sites.get(key, np.empty(0, dtype=object))])
-
 
 def _changed_places(before, edits: NetworkEdits | None, plan: _Plan) -> _Changed:
     streets = [np.empty(0, dtype=object)]
@@ -382,51 +378,19 @@ def _changed_places(before, edits: NetworkEdits | None, plan: _Plan) -> _Changed
 
 
 class _Gaps:
-    """The after state's gaps, for ``pipeline._measure``: homes beyond reach
-    found again everywhere; the outside-reach areas of home-less communities
-    (a reach polygon each, the slow part) redrawn only near the changes,
-    over the part of the network around them, and kept elsewhere.
+    """The after state's gaps, for ``pipeline._measure``: drawn as ``analyze`` draws
+    them (each home-less community's outside-reach area is traced around it, so
+    redrawing all of them costs little); also keeps each category's walk from
+    every origin, for the comparison table."""
 
-    Also keeps each category's walk from every origin, for the comparison table.
-    """
-
-    def __init__(self, before: Analysis, changed: _Changed):
-        self.before, self.changed = before, changed
+    def __init__(self) -> None:
         self.metres: dict[str, np.ndarray] = {}
 
     def __call__(self, key: str, reach, points, study) -> list[gpd.GeoDataFrame]:
-        from ..core.isochrones import reach_polygon
         from ..pipeline import _gap_frames
 
         self.metres[key] = reach.metres
-        table = study.table
-        homes_only = table[["community_id", "n_buildings"]].assign(**{f"share_{key}": 1.0})
-        frames = _gap_frames(key, reach, points, replace(study, table=homes_only))
-        idx = np.flatnonzero((table["n_buildings"].values == 0) & (table[f"share_{key}"].values < 1))
-        if len(idx) == 0:
-            return frames
-        limit = study.cfg.limit_m(key)
-        polys = study.communities.geometry.values[idx]
-        ids = table["community_id"].values[idx]
-        # the reach polygon within a frontage of a community changes only if something within the walk did
-        margin = limit + 4 * settings.frontage_m
-        near = _near(polys, self.changed.of(key), margin)
-        rows = {}
-        if near.any():
-            net = study.net
-            region = net.region(polys[near], margin)
-            node_metres = np.full(net.n, np.inf)
-            node_metres[region.nodes] = reach.node_metres[region.nodes]
-            inside = points.ok & (region.local[net.eu[np.maximum(points.edge, 0)]] >= 0)
-            poly = reach_polygon(net, node_metres, limit, points.subset(inside))
-            rows.update(zip(ids[near], shapely.difference(polys[near], poly)))
-        old = self.before.gaps
-        old = old[(old["category"] == key) & (old["kind"] == "area")]
-        rows.update((c, g) for c, g in zip(old["community_id"], old.geometry.values) if c in set(ids[~near]))
-        keep = [c for c in ids if c in rows and not shapely.is_empty(rows[c])]
-        frames.append(gpd.GeoDataFrame({"category": key, "kind": "area", "community_id": keep},
-                                       geometry=[rows[c] for c in keep], crs=study.net.crs))
-        return frames
+        return _gap_frames(key, reach, points, study)
 
 
 def _iso_limits(iso: gpd.GeoDataFrame, cfg: Config) -> list[float]:
@@ -555,7 +519,7 @@ def what_if(analysis: Analysis, scenario: str | Path | gpd.GeoDataFrame,
     say(f"applying {len(changes)} changes")
     after, edits, moved = _edited_study(study, plan)
     changed = _changed_places(analysis, edits, plan)
-    gap_maker = _Gaps(analysis, changed)
+    gap_maker = _Gaps()
     communities, gaps = _measure(after, say, gaps=gap_maker)
     streets, sites = changed.streets, changed.all_sites
     centres = after.origins.points[after.origins.centres]
