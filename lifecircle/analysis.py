@@ -53,14 +53,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 
 from .config import Config
-from .core.lazy import LazyGraph
+from .core.lazy import Lazy, LazyGraph
 from .i18n import basis_name
+
+if TYPE_CHECKING:  # networkx only where a graph is built: it costs every run's start-up
+    import networkx as nx
 
 
 @dataclass
@@ -150,7 +152,7 @@ class Analysis:
     config: Config
     communities: gpd.GeoDataFrame
     pois: gpd.GeoDataFrame
-    isochrones: gpd.GeoDataFrame
+    isochrones: gpd.GeoDataFrame = Lazy()
     gaps: gpd.GeoDataFrame
     left_out: Any
     graph: nx.MultiDiGraph = LazyGraph()
@@ -158,12 +160,30 @@ class Analysis:
     crs: Any
     warnings: list[str] = field(default_factory=list)
     data_date: str | None = None
-    routes: Any = None
+    routes: Any = Lazy(optional=True)
     # what the run measured against (network, snapped homes and facilities): what-if
     # scenarios and site suggestions start from it instead of re-reading the data
     study: Any = field(default=None, repr=False, compare=False)
     # the what-if result whose after state this is (its report gets a section on it)
     scenario: Any = field(default=None, repr=False, compare=False)
+    # layers given as None and made on first read (name -> function): ``lifecircle
+    # analyze`` writes its documents, which need neither, while they are made
+    pending: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def _build_isochrones(self) -> gpd.GeoDataFrame | None:
+        return self._make("isochrones")
+
+    def _build_routes(self) -> gpd.GeoDataFrame | None:
+        return self._make("routes")
+
+    def make_layers(self) -> None:
+        """Make the layers still pending (isochrones, routes) now, rather than on first read."""
+        for layer in list(self.pending):
+            getattr(self, layer)
+
+    def _make(self, layer: str) -> gpd.GeoDataFrame | None:
+        make = self.pending.pop(layer, None)
+        return None if make is None else make()
 
     def _build_graph(self) -> nx.MultiDiGraph | None:
         net = getattr(self.study, "net", None)
@@ -284,7 +304,7 @@ class Analysis:
         return what_if(self, scenario, progress=progress)
 
     def save(self, folder: str | Path, lang: str = "en", tiles: str = "osm",
-             tiles_attribution: str | None = None) -> dict[str, Path]:
+             tiles_attribution: str | None = None, progress: Any = None) -> dict[str, Path]:
         """Write every output into ``folder`` (created if missing).
 
         Files: ``coverage.csv`` (:attr:`coverage`), ``coverage.xlsx`` (a
@@ -303,6 +323,8 @@ class Analysis:
             "en" or "zh": language of the map, charts, report and workbook.
         tiles, tiles_attribution
             Background tiles of ``map.html``, as for :meth:`map`.
+        progress
+            Called with a message when the writing starts, if given.
 
         Returns
         -------
@@ -311,4 +333,5 @@ class Analysis:
         """
         from .outputs.files import save_analysis
 
-        return save_analysis(self, folder, lang=lang, tiles=tiles, tiles_attribution=tiles_attribution)
+        return save_analysis(self, folder, lang=lang, tiles=tiles, tiles_attribution=tiles_attribution,
+                             progress=progress)

@@ -297,8 +297,7 @@ def analyze(out_dir, lang, quiet, tiles, tiles_attribution, graph_file, verbose,
     click.get_current_context().with_resource(output_folder(out_dir))
     analysis = _load_analysis(options, config, iso_limits, lang, say)
     _warn(analysis.warnings, lang)
-    say(Message("progress_write", folder=out_dir))
-    written = analysis.save(out_dir, lang=lang, tiles=tiles, tiles_attribution=tiles_attribution)
+    written = analysis.save(out_dir, lang=lang, tiles=tiles, tiles_attribution=tiles_attribution, progress=say)
     click.echo(summary_text(analysis, lang))
     _written(out_dir, written, lang)
     if graph_file:

@@ -505,26 +505,32 @@ def _routes(study: Study, communities: gpd.GeoDataFrame, only: np.ndarray | None
     ``only`` holds, if given)."""
     net, cfg, facilities, access = study.net, study.cfg, study.facilities, study.access
     row_of = {(pid, cat): i for i, (pid, cat) in enumerate(zip(facilities["poi_id"], facilities["category"]))}
+    # each facility's access points, in their order (a stable sort), without a mask per route
+    order = np.argsort(access.facility, kind="stable")
+    first = np.searchsorted(access.facility[order], np.arange(len(facilities) + 1))
+    ids = communities["community_id"].to_numpy()
+    nearest = {key: (communities[f"nearest_id_{key}"].to_numpy(), communities[f"nearest_{key}"].to_numpy())
+               for key in cfg.keys}
     centre = study.origins.centres
     points, snapped = study.origins.points[centre], study.origins.snapped.subset(centre)
     rows = []
     for i in np.flatnonzero(snapped.ok if only is None else snapped.ok & only):
         tree = path_tree(net, snapped.subset(np.array([i])), study.search)
         for key in cfg.keys:
-            pid = communities[f"nearest_id_{key}"].iloc[i]
+            pid, name = nearest[key][0][i], nearest[key][1][i]
             if not pid:
                 continue
-            mask = access.facility == row_of[(pid, key)]
-            found = route(net, tree, access.snapped.subset(mask))
+            row = row_of[(pid, key)]
+            mine = order[first[row]: first[row + 1]]
+            found = route(net, tree, access.snapped.subset(mine))
             if found is None:
                 continue
             metres, line = found
             # the access point nearest the line's end is the one the walk reached
-            ends = access.points[mask]
+            ends = access.points[mine]
             end = ends[int(np.argmin(shapely.distance(ends, shapely.Point(line[-1]))))]
             coords = np.vstack([shapely.get_coordinates(points[i]), line, shapely.get_coordinates(end)])
-            rows.append((communities["community_id"].iloc[i], key, pid, communities[f"nearest_{key}"].iloc[i],
-                         round(metres, 1), shapely.LineString(coords)))
+            rows.append((ids[i], key, pid, name, round(metres, 1), shapely.LineString(coords)))
     return gpd.GeoDataFrame(pd.DataFrame(rows, columns=ROUTE_COLUMNS), geometry="geometry", crs=net.crs)
 
 
@@ -580,9 +586,13 @@ def _read(source: str | Path | OSMData | None, cfg: Config, say: Progress) -> tu
     return osm, StreetNetwork.from_graph(project(osm.graph, copy=isinstance(source, OSMData)))
 
 
-def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tuple, iso: gpd.GeoDataFrame,
-            warnings: list[str]) -> Analysis:
-    """The Analysis of a run, with what was left out and the partial areas said."""
+def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tuple, limits: list[float],
+            warnings: list[str], say: Progress) -> Analysis:
+    """The Analysis of a run, with what was left out and the partial areas said.
+
+    Its isochrones and routes are made when first read: the command writes
+    the documents, which need neither, in another process meanwhile.
+    """
     comm_gdf, gaps = measured
     net = study.net
     pois_out = display_points(study.facilities)
@@ -591,10 +601,21 @@ def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tupl
     n_partial = int(comm_gdf["partial"].sum())
     if n_partial:
         warnings.append(Message("warn_partial", n=n_partial))
+
+    def isochrones() -> gpd.GeoDataFrame:
+        say(Message("progress_isochrones", communities=len(comm_gdf)))
+        centres = study.origins.snapped.subset(study.origins.centres)
+        return community_isochrones(net, centres, comm_gdf["community_id"].values, limits, study.cfg)
+
+    def routes() -> gpd.GeoDataFrame:
+        say(Message("progress_routes"))
+        return _routes(study, comm_gdf)
+
     return Analysis(
-        config=study.cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs), isochrones=iso,
+        config=study.cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs), isochrones=None,
         gaps=gaps, left_out=left_out, graph=None, source=osm.source, crs=net.crs, warnings=warnings,
-        data_date=getattr(osm, "data_date", None), routes=_routes(study, comm_gdf), study=study,
+        data_date=getattr(osm, "data_date", None), routes=None, study=study,
+        pending={"isochrones": isochrones, "routes": routes},
     )
 
 
@@ -661,11 +682,7 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
     say(Message("progress_snap", facilities=len(facilities), communities=len(comms)))
     study = _study(net, cfg, comms, buildings, facilities)
     measured = _measure(study, say)
-    say(Message("progress_isochrones", communities=len(comms)))
-    centres = study.origins.snapped.subset(study.origins.centres)
-    iso = community_isochrones(net, centres, measured[0]["community_id"].values, limits, cfg)
-    say(Message("progress_routes"))
-    return _result(osm, study, comms_left, measured, iso, warnings)
+    return _result(osm, study, comms_left, measured, limits, warnings, say)
 
 
 def community_isochrones(

@@ -502,6 +502,12 @@ def path_tree(net: StreetNetwork, origin: Snapped, limit: float) -> PathTree:
 def _along(net: StreetNetwork, edge: int, start: float, end: float) -> np.ndarray:
     """Coordinates of ``edge`` from offset ``start`` to ``end`` (metres along
     it, as ``length`` counts them; reversed when ``end < start``)."""
+    full = float(net.length[edge])
+    if full > 0 and {start, end} == {0.0, full}:
+        # a whole street: its vertices as they are (what substring gives, without its Python loop)
+        v = net.vertices
+        xy = v.xy[v.start[edge]: v.start[edge + 1]]
+        return xy if start == 0.0 else xy[::-1]
     scale = net.geom_length[edge] / net.length[edge] if net.length[edge] > 0 else 0.0
     piece = substring(net.geoms[edge], start * scale, end * scale)
     return shapely.get_coordinates(piece)
@@ -550,8 +556,7 @@ def route(net: StreetNetwork, tree: PathTree, goal: Snapped) -> tuple[float, np.
         nodes.append(int(tree.pred[k, nodes[-1]]))
     nodes.reverse()
     parts = [_along(net, tree.edge, tree.offset, 0.0 if k == 0 else float(net.length[tree.edge]))]
-    for a, b in zip(nodes[:-1], nodes[1:]):
-        e = net.pair_edges[(a, b)]
+    for a, e in zip(nodes[:-1], net.edges_between(nodes[:-1], nodes[1:]).tolist()):
         forward = int(net.eu[e]) == a
         parts.append(_along(net, e, 0.0, float(net.length[e])) if forward
                      else _along(net, e, float(net.length[e]), 0.0))

@@ -83,6 +83,15 @@ def reached_pieces(
     list of tuple
         Possibly overlapping intervals; an edge may appear several times.
     """
+    e, a, b = _piece_arrays(net, node_dist, limit, sources, edges)
+    return list(zip(e.tolist(), a.tolist(), b.tolist()))
+
+
+def _piece_arrays(
+    net: StreetNetwork, node_dist: np.ndarray, limit: float, sources: Snapped | None = None,
+    edges: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`reached_pieces` as three arrays (edge, from, to), in the same order."""
     L = net.length
     if edges is None:
         cand = _near_edges(net, node_dist, limit)
@@ -90,29 +99,26 @@ def reached_pieces(
         # those of _near_edges among them, without a pass over the whole network
         edges = np.unique(edges)
         cand = edges[np.minimum(node_dist[net.eu[edges]], node_dist[net.ev[edges]]) <= limit]
-    # only the entries of cand are read
-    ru = np.full(len(L), -1.0)
-    rv = np.full(len(L), -1.0)
-    ru[cand] = limit - node_dist[net.eu[cand]]
-    rv[cand] = limit - node_dist[net.ev[cand]]
-    pieces = []
-    for i in cand.tolist():
-        if ru[i] >= 0 and rv[i] >= 0 and ru[i] + rv[i] >= L[i]:
-            pieces.append((i, 0.0, float(L[i])))
-            continue
-        if ru[i] >= 0:
-            pieces.append((i, 0.0, float(min(ru[i], L[i]))))
-        if rv[i] >= 0:
-            pieces.append((i, float(max(L[i] - rv[i], 0.0)), float(L[i])))
+    length = L[cand]
+    ru = limit - node_dist[net.eu[cand]]
+    rv = limit - node_dist[net.ev[cand]]
+    whole = (ru >= 0) & (rv >= 0) & (ru + rv >= length)
+    # per edge: the whole edge, or the part reached from u and/or the part reached from v
+    kinds = np.stack([whole, ~whole & (ru >= 0), ~whole & (rv >= 0)], axis=1)
+    row, kind = np.nonzero(kinds)  # row-major: edge after edge, in that order
+    lo = np.where(kind == 2, np.maximum(length[row] - rv[row], 0.0), 0.0)
+    hi = np.where(kind == 1, np.minimum(ru[row], length[row]), length[row])
+    e, a, b = [cand[row]], [lo], [hi]
     if sources is not None:
         s = sources.subset(sources.ok)
         if edges is not None:
             s = s.subset(np.isin(s.edge, edges))
-        for e, a, h in zip(s.edge.tolist(), s.offset.tolist(), s.leg.tolist()):
-            r = limit - h
-            if r >= 0:
-                pieces.append((e, max(a - r, 0.0), min(a + r, float(L[e]))))
-    return pieces
+        r = limit - s.leg
+        s, r = s.subset(r >= 0), r[r >= 0]
+        e.append(s.edge)
+        a.append(np.maximum(s.offset - r, 0.0))
+        b.append(np.minimum(s.offset + r, L[s.edge]))
+    return np.concatenate(e).astype(np.int64), np.concatenate(a).astype(float), np.concatenate(b).astype(float)
 
 
 def piece_geometries(net: StreetNetwork, pieces: list[tuple[int, float, float]]) -> list[shapely.Geometry]:
@@ -148,21 +154,25 @@ def _samples(net: StreetNetwork, edges: np.ndarray, cell: float) -> tuple[np.nda
 
 
 def distance_to_pieces(
-    net: StreetNetwork, points: np.ndarray, pieces: list[tuple[int, float, float]],
+    net: StreetNetwork, points: np.ndarray,
+    pieces: list[tuple[int, float, float]] | tuple[np.ndarray, np.ndarray, np.ndarray],
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Exact distance from each point (m, 2) to the union of edge pieces.
+    """Exact distance from each point (m, 2) to the union of edge pieces
+    (a list of (edge, from, to), or those as three arrays).
 
     Each piece is cut out of its edge's polyline (offsets in ``length``
     units, scaled to the geometry) and measured segment by segment.
     ``pairs`` (point index, edge index) limits the work to the edges each
     point needs; points with no pair get ``inf``.
     """
-    if not pieces:
+    if not isinstance(pieces, tuple):  # a list of (edge, from, to)
+        pieces = tuple(np.array(c) for c in zip(*pieces)) if pieces else (np.zeros(0, np.int64),) * 3
+    e, a, b = pieces
+    if not len(e):
         return np.full(len(points), np.inf)
     v = net.vertices
     xy, start, along = v.xy, v.start, v.along
-    e, a, b = (np.array(c) for c in zip(*pieces))
     e = e.astype(np.int64)
     scale = np.where(net.length[e] > 0, net.geom_length[e] / np.maximum(net.length[e], 1e-300), 0.0)
     a, b = a * scale, b * scale
@@ -323,7 +333,7 @@ def _cut_unreached_nodes(
         # envelopes are cheaper to query than dwithin; extra edges only cost
         # a few more segment distances
         pi, ej = net.tree.query(shapely.box(*(pts - 2 * cell).T, *(pts + 2 * cell).T))
-        pieces = reached_pieces(net, node_dist, limit, sources, edges=np.unique(ej))
+        pieces = _piece_arrays(net, node_dist, limit, sources, edges=np.unique(ej))
         gap = distance_to_pieces(net, pts, pieces, pairs=(pi, ej))
         radius[close] = np.minimum(cell / 2, np.minimum(gap, cell) / 2)
     # a node whose 5 x 5 cells are all filled is at least a cell from the
@@ -346,8 +356,11 @@ def _punch(poly: shapely.Geometry, centres: np.ndarray, radius: np.ndarray) -> s
     shrunk until no two overlap, so each becomes a ring as it is, with no
     overlay (which would cost more than the rest of the isochrone).
     """
-    centres, first = np.unique(centres, axis=0, return_index=True)
-    radius = radius[first]
+    # one hole per distinct centre, the first of equal ones (np.unique(axis=0), 3x faster)
+    order = np.lexsort((centres[:, 1], centres[:, 0]))
+    centres = centres[order]
+    first = np.concatenate([[True], np.any(centres[1:] != centres[:-1], axis=1)])
+    centres, radius = centres[first], radius[order[first]]
     if 1 < len(centres) <= 1000:
         gap = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
         np.fill_diagonal(gap, np.inf)

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain, groupby, pairwise
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
-import networkx as nx
 import numpy as np
 import pyproj
 import scipy.sparse as sp
@@ -32,6 +31,9 @@ from .. import settings
 from ..errors import EmptyAreaError, OutputError
 from ..sources.coords import local_utm
 from .lazy import LazyGraph, graph_is_built  # noqa: F401 (graph_is_built: re-exported)
+
+if TYPE_CHECKING:  # networkx only where a graph is built: it costs every run's start-up
+    import networkx as nx
 
 # An edge geometry starting within this many metres of node u starts at u.
 _SAME_POINT_M = 0.01
@@ -85,6 +87,7 @@ def build_walk_graph(
     networkx.MultiDiGraph
         Unprojected (``crs`` EPSG:4326).
     """
+    import networkx as nx
     import osmnx as ox  # only this (networkx) route and exports need it
 
     edge_tags = tuple(ox.settings.useful_tags_way)
@@ -315,14 +318,26 @@ class StreetNetwork:
         return EdgeVertices(xy, start, along, owner * span + along, span)
 
     @cached_property
-    def pair_edges(self) -> dict[tuple[int, int], int]:
-        """(node, node) -> the shortest edge between them (either order), as
-        the CSR keeps it: to turn a path of nodes back into streets."""
-        out: dict[tuple[int, int], int] = {}
-        for i in np.argsort(-self.length, kind="stable"):  # shortest written last, so kept
-            a, b = int(self.eu[i]), int(self.ev[i])
-            out[(a, b)] = out[(b, a)] = int(i)
-        return out
+    def _pair_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted ``a * n + b`` keys of every (node, node) pair joined by an
+        edge, either order, and the edge :meth:`edges_between` gives for each."""
+        m = len(self.eu)
+        keys = np.concatenate([self.eu * self.n + self.ev, self.ev * self.n + self.eu])
+        edge = np.concatenate([np.arange(m), np.arange(m)])
+        # by key, then the shortest, then (on equal lengths) the highest index
+        order = np.lexsort((-edge, self.length[edge], keys))
+        keys, edge = keys[order], edge[order]
+        first = np.concatenate([[True], keys[1:] != keys[:-1]])
+        return keys[first], edge[first]
+
+    def edges_between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The shortest edge between each node ``a[i]`` and ``b[i]`` (either
+        order), as the CSR keeps it: to turn a path of nodes back into streets.
+
+        Every pair must be joined by an edge (consecutive nodes of a path).
+        """
+        keys, edge = self._pair_keys
+        return edge[np.searchsorted(keys, np.asarray(a, np.int64) * self.n + np.asarray(b, np.int64))]
 
     @property
     def crs(self) -> Any:
@@ -561,12 +576,14 @@ def _symmetric_csr(eu: np.ndarray, ev: np.ndarray, w: np.ndarray, size: int) -> 
     wts = np.maximum(np.concatenate([w, w]), _ZERO)
     loops = rows == cols
     rows, cols, wts = rows[~loops], cols[~loops], wts[~loops]
-    order = np.lexsort((wts, cols, rows))
-    rows, cols, wts = rows[order], cols[order], wts[order]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    # coo -> csr would add duplicates together; they are removed above
-    return sp.csr_matrix((wts[first], (rows[first], cols[first])), shape=(size, size))
+    key = rows.astype(np.int64) * size + cols
+    order = np.argsort(key, kind="stable")
+    key, wts = key[order], wts[order]
+    first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else np.zeros(0, np.int64)
+    # coo -> csr would add parallel edges together: keep the lightest of each instead
+    lightest = np.minimum.reduceat(wts, first) if len(first) else wts
+    key = key[first]
+    return sp.csr_matrix((lightest, (key // size, key % size)), shape=(size, size))
 
 
 # ---------------------------------------------------------------- from arrays

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Mapping
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping
 
 from .. import settings
 from ..fileio import alongside, staging_dir, write_csv, writing
+from ..i18n import Message
 from .tiles import check_tiles
 
 if TYPE_CHECKING:  # heavy: imported where used, so the CLI starts at once
@@ -94,7 +95,8 @@ def _write_documents(analysis: "Analysis", lang: str, stage: Path,
 
 def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
                   extra_sheets: "Mapping[str, pd.DataFrame] | None" = None, tiles: str = "osm",
-                  tiles_attribution: str | None = None) -> dict[str, Path]:
+                  tiles_attribution: str | None = None,
+                  progress: "Callable[[str], None] | None" = None) -> dict[str, Path]:
     """Write every output of ``analysis`` into ``folder``.
 
     Files: ``coverage.csv`` (one row per community), ``coverage.xlsx``
@@ -105,7 +107,9 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
     ``report.html``, the PNG charts and ``overview.png`` (the report's static map). All are written to a staging folder
     first, so an error leaves no partial file behind. ``tiles`` and
     ``tiles_attribution`` choose the map's background (see
-    :func:`lifecircle.outputs.maps.make_map`). Text cells of the CSV
+    :func:`lifecircle.outputs.maps.make_map`). ``progress`` is told when
+    the writing starts (after the isochrones and routes, if they were still
+    to be made). Text cells of the CSV
     files are defused against spreadsheet formulas
     (:func:`lifecircle.fileio.write_csv`), and the workbook's are string
     cells; the GeoPackage keeps them as they are.
@@ -135,6 +139,10 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
         # the documents (workbook, charts, report) in a second process, while this
         # one writes the tables and the map: about half the time on two cores
         with alongside(lambda: _write_documents(analysis, lang, stage, extra_sheets)):
+            # the documents need neither isochrones nor routes: made now, while they are written
+            analysis.make_layers()
+            if progress is not None:
+                progress(Message("progress_write", folder=str(folder)))
             write_csv(coverage_table(analysis), stage / "coverage.csv")
             write_csv(analysis.basis, stage / "basis.csv")
             write_csv(analysis.left_out, stage / "left_out.csv")
