@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import contourpy
 import numpy as np
-import scipy.ndimage as ndi
 import shapely
 from shapely.ops import substring
 
@@ -274,9 +273,30 @@ def _burn(xy: np.ndarray, cell: float) -> _Raster:
     return raster
 
 
+# The cell offsets within _HALF_WIDTH of a cell centre: the disc dilated with.
+_DISC = [(int(dy), int(dx)) for dy, dx in np.argwhere(
+    np.hypot(*np.mgrid[-_HALF_WIDTH:_HALF_WIDTH + 1, -_HALF_WIDTH:_HALF_WIDTH + 1]) <= _HALF_WIDTH)]
+
+
+def _dilate(burnt: np.ndarray) -> np.ndarray:
+    """The cells within ``_HALF_WIDTH`` of a burnt cell (centre to centre).
+
+    The same cells as ``distance_transform_edt(~burnt) <= _HALF_WIDTH``, as
+    an OR of the 29 shifted copies of the raster: 2-5x faster on the rasters
+    isochrones have.
+    """
+    h = _HALF_WIDTH
+    ny_, nx_ = burnt.shape
+    padded = np.pad(burnt, h)
+    out = np.zeros_like(burnt)
+    for dy, dx in _DISC:
+        out |= padded[dy: dy + ny_, dx: dx + nx_]
+    return out
+
+
 def _trace(raster: _Raster) -> shapely.Geometry:
     """Dilate the burnt cells by a disc and trace their outline (marching squares)."""
-    raster.filled = ndi.distance_transform_edt(~raster.burnt) <= _HALF_WIDTH
+    raster.filled = _dilate(raster.burnt)
     grid = raster.filled.view(np.uint8)
     ny_, nx_ = grid.shape
     xs = raster.x0 + (raster.i0 + np.arange(nx_) + 0.5) * raster.cell
@@ -324,9 +344,8 @@ def _cut_unreached_nodes(
     cand = cand[shapely.contains_xy(poly, x[cand], y[cand])] if len(cand) else cand
     if len(cand) == 0:
         return poly
-    near = ndi.maximum_filter(raster.burnt.view(np.uint8), size=5).astype(bool)
     ij = raster.cells(net.xy[cand])
-    close = near[ij[:, 1], ij[:, 0]]
+    close = _window_count(raster.burnt, ij, 2)[0] > 0
     radius = np.full(len(cand), cell / 2)
     if close.any():
         pts = net.xy[cand[close]]
@@ -338,11 +357,28 @@ def _cut_unreached_nodes(
         radius[close] = np.minimum(cell / 2, np.minimum(gap, cell) / 2)
     # a node whose 5 x 5 cells are all filled is at least a cell from the
     # polygon's boundary; only the others are measured against it
-    inner = ndi.minimum_filter(raster.filled.view(np.uint8), size=5).astype(bool)[ij[:, 1], ij[:, 0]]
+    filled, cells = _window_count(raster.filled, ij, 2)
+    inner = filled == cells
     if not inner.all():
         edge_pts = shapely.points(net.xy[cand[~inner]])
         radius[~inner] = np.minimum(radius[~inner], 0.99 * shapely.distance(edge_pts, shapely.boundary(poly)))
     return _punch(poly, net.xy[cand], radius)
+
+
+def _window_count(mask: np.ndarray, ij: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """True cells of ``mask`` in the (2r + 1)-square around each cell ``ij``
+    (column, row), and the number of cells of that square inside ``mask``.
+
+    From a summed-area table: the same answers as a maximum or minimum
+    filter (whose reflected border adds no cell the square lacks), read only
+    where asked.
+    """
+    ny_, nx_ = mask.shape
+    table = np.zeros((ny_ + 1, nx_ + 1), np.int32)
+    np.cumsum(np.cumsum(mask, axis=0, dtype=np.int32), axis=1, out=table[1:, 1:])
+    i0, i1 = np.clip(ij[:, 0] - r, 0, nx_), np.clip(ij[:, 0] + r + 1, 0, nx_)
+    j0, j1 = np.clip(ij[:, 1] - r, 0, ny_), np.clip(ij[:, 1] + r + 1, 0, ny_)
+    return table[j1, i1] - table[j0, i1] - table[j1, i0] + table[j0, i0], (i1 - i0) * (j1 - j0)
 
 
 _OCTAGON = np.stack([np.cos(np.linspace(0, 2 * np.pi, 9)), np.sin(np.linspace(0, 2 * np.pi, 9))], axis=1)
