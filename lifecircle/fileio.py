@@ -12,6 +12,7 @@ import contextlib
 import errno
 import json
 import os
+import pickle
 import shutil
 import signal
 import tempfile
@@ -465,33 +466,115 @@ def _can_fork() -> bool:
         and (os.cpu_count() or 1) > 1
 
 
-def _child(work: Callable[[], None], report: int) -> None:
-    """In the forked process: do ``work``, say how it ended on ``report``, and leave
-    without running the parent's cleanup (its staging folder is the parent's to remove)."""
+def _child(work: Callable[[], Any], report: int) -> None:
+    """In the forked process: do ``work``, send its value (or its failure, as one
+    line) on ``report``, and leave without running the parent's cleanup (its
+    staging folder is the parent's to remove)."""
     status = 0
     try:
-        work()
+        value = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(report, "wb", closefd=False) as f:
+            f.write(b"V" + value)
     except BaseException as e:  # noqa: BLE001 - every failure goes back to the parent, as one line
+        from .errors import LifecircleError
+
         status = 1
         with contextlib.suppress(Exception):
-            os.write(report, json.dumps([type(e).__name__, first_line(e)]).encode("utf-8"))
+            # the error itself when it pickles (a message in the run's language stays one)
+            sent = b"P" + pickle.dumps(e) if isinstance(e, LifecircleError) else b""
+            sent = sent or b"E" + json.dumps([type(e).__name__, first_line(e)]).encode("utf-8")
+            os.write(report, sent)
     finally:
         os._exit(status)
 
 
-def _raise_child_error(message: bytes, status: int) -> None:
+def _raise_child_error(message: bytes, status: int, doing: str) -> None:
     from . import errors
 
-    try:
-        name, text = json.loads(message.decode("utf-8"))
-    except ValueError:
+    if message[:1] == b"P":
+        try:
+            error = pickle.loads(message[1:])
+        except Exception:  # noqa: BLE001 - then the process's status says what happened
+            error = None
+        if isinstance(error, errors.LifecircleError):
+            raise error
+    name, text = "", None
+    if message[:1] == b"E":
+        with contextlib.suppress(ValueError):
+            name, text = json.loads(message[1:].decode("utf-8"))
+    if text is None:  # it died without a word: a signal, or out of memory
         code = os.waitstatus_to_exitcode(status)
         how = f"signal {-code}" if code < 0 else f"status {code}"
-        name, text = "", f"the process writing the report stopped ({how})"
+        name, text = "", f"the process {doing} stopped ({how})"
     cls = getattr(errors, name, None)
     if isinstance(cls, type) and issubclass(cls, errors.LifecircleError):
         raise cls(text)
-    raise OutputError(f"writing the report failed: {text}" if text else "writing the report failed")
+    raise OutputError(f"{doing} failed: {text}" if text else f"{doing} failed")
+
+
+class Forked:
+    """``work()`` started in a forked process; :meth:`result` waits for its value.
+
+    A failure in ``work`` is raised by :meth:`result` as the same
+    :class:`LifecircleError` (or an :class:`OutputError`) with its first
+    line; :meth:`cancel` stops the process. Without fork (or with
+    :data:`settings.parallel_outputs` off, or other threads running),
+    ``work`` runs in this process when :meth:`result` is called.
+
+    Parameters
+    ----------
+    work
+        What to do; its value must pickle.
+    doing
+        What it does, for messages: "writing the report".
+    """
+
+    def __init__(self, work: Callable[[], Any], doing: str) -> None:
+        self.work, self.doing, self.pid = work, doing, None
+        if not _can_fork():
+            return
+        read, write = os.pipe()
+        # Ctrl-C or SIGTERM arriving during fork would run its handler inside the
+        # at-fork callbacks, where raising is ignored: hold them until fork returns
+        stop = {signal.SIGINT, signal.SIGTERM}
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+        try:
+            pid = os.fork()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if pid == 0:
+            os.close(read)
+            _child(work, write)
+        os.close(write)
+        self.pid, self.pipe = pid, read
+
+    def result(self) -> Any:
+        """The value of ``work()``, once it is done."""
+        if self.pid is None:
+            return self.work()
+        try:
+            with os.fdopen(self.pipe, "rb") as f:  # read before waiting: a large value fills the pipe
+                message = f.read()
+            _, status = os.waitpid(self.pid, 0)
+        except BaseException:
+            self.cancel()
+            raise
+        self.pid = None
+        if status or message[:1] != b"V":
+            _raise_child_error(message, status, self.doing)
+        return pickle.loads(message[1:])
+
+    def cancel(self) -> None:
+        """Stop the process, if it runs (this one failed or was stopped)."""
+        if self.pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        with contextlib.suppress(OSError):
+            os.close(self.pipe)
+        self.pid = None
 
 
 @contextlib.contextmanager
@@ -504,34 +587,10 @@ def alongside(work: Callable[[], None]) -> Iterator[None]:
     is stopped. Without fork (or with :data:`settings.parallel_outputs` off,
     or other threads running), ``work`` runs after the block, in this process.
     """
-    if not _can_fork():
-        yield
-        work()
-        return
-    read, write = os.pipe()
-    # Ctrl-C or SIGTERM arriving during fork would run its handler inside the
-    # at-fork callbacks, where raising is ignored: hold them until fork returns
-    stop = {signal.SIGINT, signal.SIGTERM}
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, stop)
-    try:
-        pid = os.fork()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-    if pid == 0:
-        os.close(read)
-        _child(work, write)
-    os.close(write)
-    status = None
+    forked = Forked(work, "writing the report")
     try:
         yield
-        _, status = os.waitpid(pid, 0)
-    finally:
-        if status is None:  # this process failed or was stopped: so is the child
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-        with os.fdopen(read, "rb") as f:
-            message = f.read() if status else b""
-    if status:
-        _raise_child_error(message, status)
+    except BaseException:
+        forked.cancel()
+        raise
+    forked.result()

@@ -573,7 +573,8 @@ def _everything_left_out(osm: OSMData, study: Study, pois: gpd.GeoDataFrame, com
 
 def _read(source: str | Path | OSMData | None, cfg: Config, say: Progress) -> tuple[OSMData, StreetNetwork]:
     """The OSM data and its walk network, projected and indexed."""
-    say(Message("progress_read"))
+    if not isinstance(source, OSMData):  # else read already
+        say(Message("progress_read"))
     osm = load_source(source, cfg.tag_keys, say)
     walk = getattr(osm, "walk", None)
     # read from a file: arrays straight to the engine, no networkx graph (unless the

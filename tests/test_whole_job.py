@@ -110,3 +110,60 @@ def test_a_failure_on_either_side_is_one_line_and_writes_nothing(tmp_path):
         assert len(proc.stdout.strip().splitlines()) == 1
         # nothing moved into place, no staging folder left, and no child left behind
         assert not out.exists() or not any(out.iterdir()), sorted(p.name for p in out.iterdir())
+
+
+FORKED = """
+import os, signal, sys
+from lifecircle import settings
+from lifecircle.errors import InputFileError
+from lifecircle.fileio import Forked
+from lifecircle.i18n import Message
+
+settings.parallel_outputs = True
+print(Forked(lambda: {"pid": os.getpid(), "big": bytes(3_000_000)}, "testing").result()["pid"] != os.getpid())
+def fail():
+    raise InputFileError(Message("err_osm_not_found", path="x.pbf"))
+try:
+    Forked(fail, "testing").result()
+except InputFileError as e:
+    print(type(e.args[0]).__name__, e.args[0].text("zh"))
+try:
+    Forked(lambda: os.kill(os.getpid(), signal.SIGKILL), "reading the OSM file").result()
+except Exception as e:
+    print(type(e).__name__, e)
+"""
+
+
+def test_forked_work_returns_its_value_or_its_error(tmp_path):
+    """A forked process's value comes back (larger than a pipe holds); its error comes back
+    as the same class with the same message object (so in the run's language); a killed one is one line."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED)
+    proc = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "True",
+        "Message 找不到 OSM 文件：x.pbf",
+        "OutputError reading the OSM file failed: the process reading the OSM file stopped (signal 9)",
+    ]
+
+
+def test_the_file_read_ahead_gives_the_library_analysis(tmp_path):
+    """The command reads the OSM file in a forked process while it loads the analysis's
+    libraries: its coverage is the library call's, and a corrupt file is still one line."""
+    import lifecircle
+
+    proc = _cli("analyze", "--out", tmp_path / "out", "-q")
+    assert proc.returncode == 0, proc.stderr
+    mine = (tmp_path / "out" / "coverage.csv").read_bytes()
+    lifecircle.analyze().save(tmp_path / "lib")
+    assert mine == (tmp_path / "lib" / "coverage.csv").read_bytes()
+    bad = tmp_path / "bad.osm.pbf"
+    bad.write_bytes(b"\x00\x00\x00\x0dnot a pbf at all")
+    proc = _cli("analyze", "--osm", bad, "--out", tmp_path / "bad", "-q")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("Error: ") and str(bad) in proc.stderr, proc.stderr
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
