@@ -235,7 +235,7 @@ def _read_ahead(o: dict, config, say):
 
 
 def _read_osm_file(path, keys, say):
-    from .pipeline import load_source
+    from .sources.osmfile import load_source  # not the whole pipeline: this process only reads
 
     return load_source(path, keys, say)
 
@@ -255,6 +255,10 @@ def _load_analysis(o: dict, config, iso_limits, lang: str, say):
             stated = click.get_current_context().get_parameter_source("pois_crs") != ParameterSource.DEFAULT
             user_pois = read_user_pois(o["pois_file"], config, crs=o["pois_crs"] if stated else None,
                                        encoding=o["encoding"])
+        if ahead and ahead.pid:  # while the file is read elsewhere
+            from .outputs.files import preload
+
+            preload()
         source, area = (ahead.result(), None) if ahead else _source(o, config, say)
     except BaseException:
         if ahead:

@@ -26,15 +26,15 @@ from .core.engine import (
 )
 from .core.isochrones import ReachArea, reach_polygon
 from .core.network import Region, StreetNetwork, graph_is_built, project
-from .errors import ConfigError, EmptyAreaError, LifecircleError
+from .errors import ConfigError, EmptyAreaError
 from .i18n import STRINGS, Message, labels, localize
 from .pois import access_points, categorize, display_points
-from .sources.osmfile import OSMData, read_osm
+from .sources.osmfile import OSMData, load_source, read_osm  # noqa: F401 (load_source: re-exported)
 
 Progress = Callable[[str], None]
 
 #: The bundled real extract (central Helsinki, ODbL).
-BUNDLED_OSM = Path(__file__).resolve().parent.parent / "data" / "helsinki-centre.osm.pbf"
+BUNDLED_OSM = settings.BUNDLED_OSM
 
 # Communities without buildings are scored over points spread at most this
 # far apart (and at most _MAX_AREA_POINTS of them).
@@ -51,23 +51,6 @@ def _speaker(progress: Progress | None, lang: str) -> Progress:
     if progress is None:
         return _quiet
     return lambda msg: progress(localize(msg, lang))
-
-
-def load_source(source: str | Path | OSMData | None, keys: Iterable[str] = (),
-                progress: Progress | None = None) -> OSMData:
-    """Return OSM data from a file path, an OSMData, or the bundled extract.
-
-    ``keys`` are OSM tag keys to read features by, beyond the built-in ones
-    (:data:`lifecircle.sources.osmfile.FEATURE_KEYS`); ``progress`` hears
-    how a long read is going.
-    """
-    if isinstance(source, OSMData):
-        return source
-    if source is None:
-        if not BUNDLED_OSM.exists():
-            raise LifecircleError(f"bundled extract not found at {BUNDLED_OSM}; pass an OSM file")
-        source = BUNDLED_OSM
-    return read_osm(source, keys=keys, progress=progress)
 
 
 def _as_config(config: Config | str | Path | None, level: str | None) -> Config:

@@ -6,6 +6,11 @@ through a TOML config; functions read them when called, not when imported.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+#: The bundled real extract (central Helsinki, ODbL), read when no source is given.
+BUNDLED_OSM: Path = Path(__file__).resolve().parent.parent / "data" / "helsinki-centre.osm.pbf"
+
 #: Walking speed in km/h (4.5 km/h = 75 m/min, the usual planning figure).
 speed_kmh: float = 4.5
 

@@ -25,6 +25,24 @@ CHART_NAMES: tuple[str, ...] = ("chart_coverage.png", "chart_reached.png")
 OVERVIEW_NAME = "overview.png"
 
 
+#: What writing the outputs imports (:func:`preload`).
+_WRITERS = ("pyogrio", "lifecircle.outputs.maps", "lifecircle.outputs.report", "lifecircle.outputs.sheets",
+            "matplotlib.collections", "matplotlib.patches", "PIL.Image")
+
+
+def preload() -> None:
+    """Import the output writers' libraries now rather than while writing.
+
+    The command calls it while its OSM file is read in another process: the
+    imports cost nothing there, and the process that later writes the
+    documents inherits them.
+    """
+    import importlib
+
+    for name in _WRITERS:
+        importlib.import_module(name)
+
+
 def coverage_table(analysis: "Analysis") -> "pd.DataFrame":
     """The per-community coverage table written to ``coverage.csv`` and ``coverage.xlsx``.
 

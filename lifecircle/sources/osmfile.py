@@ -17,18 +17,21 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import osmium
 import pandas as pd
 import shapely
 
+from .. import settings
 from ..core.network import LazyGraph, WalkNetwork, WalkPieces, build_walk_network
 from ..errors import EmptyAreaError, InputFileError, first_line
 from ..i18n import Message
+
+if TYPE_CHECKING:  # a graph is built elsewhere, and only on request
+    import networkx as nx
 
 #: Tag keys that make an OSM object worth keeping as a feature.
 FEATURE_KEYS = frozenset({
@@ -489,3 +492,20 @@ def read_osm(
         feature_keys=scan.feature_keys, left_out=left_out_frame(scan.left_out), data_date=scan.data_date,
         warnings=list(scan.warnings), walk=walk,
     )
+
+
+def load_source(source: str | Path | OSMData | None, keys: Iterable[str] = (),
+                progress: Callable[[str], None] | None = None) -> OSMData:
+    """Return OSM data from a file path, an OSMData, or the bundled extract.
+
+    ``keys`` are OSM tag keys to read features by, beyond the built-in ones
+    (:data:`lifecircle.sources.osmfile.FEATURE_KEYS`); ``progress`` hears
+    how a long read is going.
+    """
+    if isinstance(source, OSMData):
+        return source
+    if source is None:
+        if not settings.BUNDLED_OSM.exists():
+            raise InputFileError(f"bundled extract not found at {settings.BUNDLED_OSM}; pass an OSM file")
+        source = settings.BUNDLED_OSM
+    return read_osm(source, keys=keys, progress=progress)
