@@ -75,6 +75,32 @@ def test_overpass_pause_is_looked_up_by_name_and_restored():
     assert module._get_overpass_pause is original
 
 
+# ---------------------------------------------------------------- pyosmium
+
+
+def test_tag_dict_and_node_refs_match_the_public_api(bundled_osm, tmp_path):
+    """Same tags in the same order, same node refs and locations, for every
+    object of the bundled extract and of a file with repeated keys and a
+    way whose nodes are partly missing."""
+    import osmium
+
+    odd = tmp_path / "odd.osm"
+    odd.write_text(
+        '<osm version="0.6"><node id="1" version="1" lat="60.1" lon="24.9"/>'
+        '<node id="2" version="1" lat="60.2" lon="24.8"><tag k="a" v="1"/><tag k="a" v="2"/></node>'
+        '<way id="5" version="1"><nd ref="1"/><nd ref="3"/><nd ref="2"/><tag k="highway" v="path"/></way>'
+        '<way id="6" version="1"/></osm>', encoding="utf-8")
+    seen = {"n": 0, "w": 0, "r": 0, "a": 0}
+    for path in (bundled_osm, odd):
+        for obj in osmium.FileProcessor(str(path)).with_locations().with_areas():
+            seen[obj.type_str()] += 1
+            assert list(adapters.tag_dict(obj).items()) == list(dict(obj.tags).items())
+            if obj.is_way():
+                got, want = adapters.node_refs(obj), list(obj.nodes)
+                assert [(n.ref, n.location) for n in got] == [(n.ref, n.location) for n in want]
+    assert all(seen.values()), seen
+
+
 # ---------------------------------------------------------------- branca / folium
 
 

@@ -610,3 +610,24 @@ def test_osmdata_defaults(osm):
     assert len(plain.left_out) == 0
     # each instance its own empty frame
     assert OSMData(osm.graph, osm.features, "y").left_out is not plain.left_out
+
+
+def test_plain_street_tags_are_the_way_tags(bundled_osm, tmp_path):
+    """The two-lookup reading of a street's tags gives dict(way.tags) or
+    declines (None): also for a repeated key and a name-only way."""
+    from lifecircle.sources.osmfile import _plain_street_tags
+
+    odd = tmp_path / "odd.osm"
+    ways = ['<tag k="highway" v="path"/><tag k="highway" v="track"/>', '<tag k="name" v="A"/>',
+            '<tag k="name" v="A"/><tag k="highway" v="path"/>', '<tag k="highway" v="path"/>', '']
+    odd.write_text('<osm version="0.6"><node id="1" version="1" lat="60.1" lon="24.9"/>' + "".join(
+        f'<way id="{i}" version="1"><nd ref="1"/>{tags}</way>' for i, tags in enumerate(ways, 1)) + "</osm>",
+        encoding="utf-8")
+    plain = 0
+    for path in (bundled_osm, odd):
+        for obj in osmium.FileProcessor(str(path)):
+            if obj.is_way():
+                got = _plain_street_tags(obj)
+                assert got is None or got == dict(obj.tags)
+                plain += got is not None
+    assert plain > 100

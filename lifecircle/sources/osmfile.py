@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 import time
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
@@ -24,8 +26,10 @@ import numpy as np
 import osmium
 import pandas as pd
 import shapely
+from osmium.osm import Area, Node, Relation, Way
 
 from .. import settings
+from ..adapters import node_refs, tag_dict
 from ..core.network import LazyGraph, WalkNetwork, WalkPieces, build_walk_network
 from ..errors import EmptyAreaError, InputFileError, first_line
 from ..i18n import Message
@@ -55,21 +59,22 @@ _AREA_RELATIONS = frozenset({"multipolygon", "boundary"})
 _NO_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # osmnx's "walk" network filter (osmnx 2.1 `_overpass._get_network_filter`),
-# as (key, regex that must NOT match the value) pairs. Overpass `!~` is an
+# as key -> regex that must NOT match the value. Overpass `!~` is an
 # unanchored regex search, hence re.search below.
-_WALK_EXCLUDE = (
-    ("area", re.compile("yes")),
-    ("access", re.compile("private")),
-    ("highway", re.compile(
+_WALK_EXCLUDE = {
+    "area": re.compile("yes"),
+    "access": re.compile("private"),
+    "highway": re.compile(
         "abandoned|bus_guideway|construction|cycleway|motor|no|planned|platform|"
-        "proposed|raceway|razed|rest_area|services")),
-    ("foot", re.compile("no")),
-    ("service", re.compile("private")),
-    ("sidewalk", re.compile("separate")),
-    ("sidewalk:both", re.compile("separate")),
-    ("sidewalk:left", re.compile("separate")),
-    ("sidewalk:right", re.compile("separate")),
-)
+        "proposed|raceway|razed|rest_area|services"),
+    "foot": re.compile("no"),
+    "service": re.compile("private"),
+    "sidewalk": re.compile("separate"),
+    "sidewalk:both": re.compile("separate"),
+    "sidewalk:left": re.compile("separate"),
+    "sidewalk:right": re.compile("separate"),
+}
+_WALK_EXCLUDE_KEYS = frozenset(_WALK_EXCLUDE)
 
 _SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz", ".xml")
 
@@ -83,7 +88,19 @@ def is_walkable(tags: dict[str, str]) -> bool:
     """Return True if a way with these tags is in osmnx's "walk" network."""
     if "highway" not in tags:
         return False
-    return not any(k in tags and rx.search(tags[k]) for k, rx in _WALK_EXCLUDE)
+    # only the keys the way has (a street has two or three tags, not nine);
+    # a loop, not any(): this runs for every way of a city
+    for key in _WALK_EXCLUDE_KEYS.intersection(tags):
+        if _excludes(key, tags[key]):
+            return False
+    return True
+
+
+@lru_cache(maxsize=4096)
+def _excludes(key: str, value: str) -> bool:
+    """True if osmnx's walk filter excludes a way with this tag. Cached: a
+    city has a few dozen highway values, and 140,000 ways to test."""
+    return _WALK_EXCLUDE[key].search(value) is not None
 
 
 def feature_keys(keys: Iterable[str] = ()) -> frozenset[str]:
@@ -171,23 +188,50 @@ class OSMData:
 class OSMScan(NamedTuple):
     """What one pass over an OSM file found (see :func:`scan_osm`)."""
 
-    ways: list[dict[str, Any]]
+    pieces: WalkPieces
     features: list[dict[str, Any]]
     left_out: list[dict[str, Any]]
     data_date: str | None
     feature_keys: frozenset[str]
     warnings: tuple[str, ...] = ()
 
+    @property
+    def ways(self) -> list[dict[str, Any]]:
+        """The walkable pieces as dicts (``osmid``, ``tags``, ``nodes`` as [(id, lon, lat)])."""
+        return self.pieces.ways()
 
-def _split_at_missing(way: Any) -> Iterator[list[tuple[int, float, float]]]:
-    """Yield the runs of a way's nodes whose locations are in the file.
+
+def _plain_street_tags(way: Any) -> dict[str, str] | None:
+    """The tags of a way tagged ``highway`` and at most ``name``, else None.
+
+    Two lookups instead of reading the tags one by one (which costs a
+    Python object per tag): most streets of a planned city's extract, and a
+    sixth of a historic centre's, carry no other tag. The dict equals
+    ``dict(way.tags)``; its key order is fixed, which nothing reading a
+    street's tags depends on.
+    """
+    tags = way.tags
+    count = len(tags)
+    if not 0 < count < 3:
+        return None
+    highway = tags.get("highway")
+    if highway is None:
+        return None
+    if count == 1:
+        return {"highway": highway}
+    name = tags.get("name")
+    return None if name is None else {"highway": highway, "name": name}
+
+
+def _split_at_missing(refs: Iterable[Any]) -> Iterator[list[tuple[int, float, float]]]:
+    """Yield the runs of a way's node refs whose locations are in the file.
 
     A clipped extract leaves holes in a way; the pieces on either side are
     kept apart, because joining them would invent a straight street across
     whatever lies between.
     """
     run: list[tuple[int, float, float]] = []
-    for n in way.nodes:
+    for n in refs:
         loc = n.location
         if loc.valid():
             run.append((n.ref, loc.lon, loc.lat))
@@ -199,14 +243,75 @@ def _split_at_missing(way: Any) -> Iterator[list[tuple[int, float, float]]]:
         yield run
 
 
-def _is_clipped_ring(way: Any, tags: dict[str, str]) -> bool:
-    """True for a closed way that pyosmium would make an area of, were its
-    nodes all in the file, and whose nodes are not all in the file."""
-    nodes = way.nodes
+def _is_clipped_ring(refs: list[Any], tags: dict[str, str]) -> bool:
+    """True for a closed way (given as its node refs) that pyosmium would
+    make an area of, were its nodes all in the file, and whose nodes are
+    not all in the file."""
     # libosmium's own area rules: at least 4 nodes, not tagged area=no
-    if len(nodes) < 4 or nodes[0].ref != nodes[len(nodes) - 1].ref or tags.get("area") == "no":
+    if len(refs) < 4 or refs[0].ref != refs[-1].ref or tags.get("area") == "no":
         return False
-    return any(not n.location.valid() for n in nodes)
+    return any(not n.location.valid() for n in refs)
+
+
+class _PieceLists:
+    """Walkable way pieces as they are read, in the flat layout of
+    :class:`~lifecircle.core.network.WalkPieces`: typed arrays, no Python
+    int or float kept per node, copied into numpy at the end."""
+
+    def __init__(self) -> None:
+        self.osmid = array("q")
+        self.tags: list[dict[str, str]] = []
+        self.names: list[str | None] = []  # WalkPieces.names
+        self.start = array("q", [0])
+        self.ids = array("q")
+        self.lon = array("d")
+        self.lat = array("d")
+
+    def __len__(self) -> int:
+        return len(self.osmid)
+
+    def add(self, way_id: int, tags: dict[str, str], refs: list[Any]) -> None:
+        """Add the pieces of one walkable way (its node refs): the way
+        itself, or the runs of nodes that are in the file."""
+        if len(refs) < 2:  # one node is no piece, with or without a location
+            return
+        ids, lon, lat = self.ids, self.lon, self.lat
+        mark = len(ids)
+        # the common case first: every node is in the file (the whole way is
+        # one piece), so no location.valid() call per node
+        try:
+            for n in refs:
+                loc = n.location
+                lon.append(loc.lon)  # raises for a location not in the file
+                lat.append(loc.lat)
+                ids.append(n.ref)
+        except osmium.InvalidLocationError:  # a hole: the rare, slow way
+            del ids[mark:], lon[mark:], lat[mark:]
+            for run in _split_at_missing(refs):
+                for nid, x, y in run:
+                    ids.append(nid)
+                    lon.append(x)
+                    lat.append(y)
+                self._close(way_id, tags)
+            return
+        self._close(way_id, tags)
+
+    def _close(self, way_id: int, tags: dict[str, str]) -> None:
+        """End a piece at the node references added so far."""
+        self.osmid.append(way_id)
+        self.tags.append(tags)
+        self.names.append(tags.get("name"))
+        self.start.append(len(self.ids))
+
+    def pieces(self) -> WalkPieces:
+        """The pieces as arrays (what ``WalkPieces.from_ways`` of the same
+        pieces gives)."""
+        return WalkPieces(
+            osmid=np.array(self.osmid, dtype=np.int64), tags=self.tags,
+            start=np.array(self.start, dtype=np.int64), ids=np.array(self.ids, dtype=np.int64),
+            lon=np.array(self.lon, dtype=np.float64), lat=np.array(self.lat, dtype=np.float64),
+            names=self.names,
+        )
 
 
 def _header_date(header: Any) -> str | None:
@@ -239,7 +344,7 @@ class _Scanner:
         self.keys = keys
         self.newest = _NO_TIME
         self.wkb = osmium.geom.WKBFactory()
-        self.ways: list[dict[str, Any]] = []
+        self.walk = _PieceLists()
         self.features: list[dict[str, Any]] = []
         self.invalid: dict[tuple[str, int], dict[str, Any]] = {}
         self.clipped: dict[int, tuple[dict[str, str], list[list[tuple[int, float, float]]]]] = {}
@@ -247,21 +352,17 @@ class _Scanner:
         self.relations: dict[int, dict[str, str]] = {}
         self.assembled_relations: set[int] = set()
         self.other_left_out: list[dict[str, Any]] = []
-        self.last_node = -(1 << 63)
         self.unordered_nodes = 0  # node ids not above the previous one
         self.first_unordered: int | None = None
 
-    def tagged(self, obj: Any) -> None:
-        """Take a tagged node, way or relation."""
-        if obj.is_node():
-            self.node(obj)
-        elif obj.is_way():
-            self.way(obj)
-        elif obj.is_relation():
-            self.relation(obj)
+    def unordered(self, node_id: int) -> None:
+        """Count a node whose id is not above the one before it."""
+        self.unordered_nodes += 1
+        if self.first_unordered is None:
+            self.first_unordered = node_id
 
     def area(self, obj: Any) -> None:
-        tags = dict(obj.tags)
+        tags = tag_dict(obj)
         if self.keys.isdisjoint(tags):
             return
         from_way = obj.from_way()
@@ -278,7 +379,7 @@ class _Scanner:
         self.features.append(_row(osm_type, osm_id, tags, wkb=geom, clipped=False))
 
     def node(self, obj: Any) -> None:
-        tags = dict(obj.tags)
+        tags = tag_dict(obj)
         if self.keys.isdisjoint(tags):
             return
         if not obj.location.valid():
@@ -287,17 +388,23 @@ class _Scanner:
         self.features.append(_row("node", obj.id, tags, wkb=self.wkb.create_point(obj), clipped=False))
 
     def way(self, obj: Any) -> None:
-        tags = dict(obj.tags)
-        if is_walkable(tags):
-            for run in _split_at_missing(obj):
-                self.ways.append({"osmid": obj.id, "nodes": run, "tags": tags})
+        tags = _plain_street_tags(obj)
+        if tags is None:
+            tags = tag_dict(obj)
+        walkable, feature = is_walkable(tags), not self.keys.isdisjoint(tags)
+        if not (walkable or feature):
+            return
+        refs = node_refs(obj)
+        if walkable:
+            self.walk.add(obj.id, tags, refs)
         # the assembler makes no area of a ring with missing nodes: keep
         # what the file shows of it (the way object is gone after this call)
-        if not self.keys.isdisjoint(tags) and _is_clipped_ring(obj, tags):
-            self.clipped[obj.id] = (tags, list(_split_at_missing(obj)))
+        if feature and _is_clipped_ring(refs, tags):
+            # a feature row keeps the tags in file order
+            self.clipped[obj.id] = (tag_dict(obj), list(_split_at_missing(refs)))
 
     def relation(self, obj: Any) -> None:
-        tags = dict(obj.tags)
+        tags = tag_dict(obj)
         if tags.get("type") in _AREA_RELATIONS and not self.keys.isdisjoint(tags):
             # as on pyosmium's areas, "type" is not a tag of the feature
             self.relations[obj.id] = {k: v for k, v in tags.items() if k != "type"}
@@ -326,8 +433,9 @@ class _Scanner:
         warnings = []
         if self.unordered_nodes:
             warnings.append(Message("warn_unordered_nodes", n=self.unordered_nodes, first=self.first_unordered))
-        warnings += _far_nodes(self.ways)
-        return OSMScan(self.ways, self.features, left_out, date, self.keys, tuple(warnings))
+        pieces = self.walk.pieces()
+        warnings += _far_nodes(pieces.ids, pieces.lon, pieces.lat)
+        return OSMScan(pieces, self.features, left_out, date, self.keys, tuple(warnings))
 
 
 def _check_path(path: str | Path) -> Path:
@@ -360,8 +468,9 @@ def scan_osm(path: str | Path, keys: Iterable[str] = (),
     Returns
     -------
     OSMScan
-        ``ways``: one dict per walkable piece (``osmid``, ``nodes``
-        [(id, lon, lat)], ``tags``). ``features``: one dict per feature
+        ``pieces``: the walkable way pieces (a clipped way gives one per
+        run of nodes in the file); ``ways`` gives them as dicts (``osmid``,
+        ``nodes`` [(id, lon, lat)], ``tags``). ``features``: one dict per feature
         (``osm_type``, ``osm_id``, ``name``, ``tags``, ``wkb``, ``clipped``).
         ``left_out``: one dict per object that gave no geometry (``osm_type``,
         ``osm_id``, ``name``, ``tags``, ``reason``). ``data_date``: the
@@ -376,48 +485,53 @@ def scan_osm(path: str | Path, keys: Iterable[str] = (),
         scanner = _Scanner(keys_read)
         track_time = header_date is None  # only then is the newest edit needed
         count, said = 0, time.monotonic()
+        # locals, not scanner attributes, for what every object touches
+        newest, last_node = _NO_TIME, -(1 << 63)
         # inline, not a method per object: most objects are untagged nodes
         for obj in fp:
             count += 1
             if progress is not None and not count & _PROGRESS_MASK and time.monotonic() - said >= _PROGRESS_EVERY_S:
                 said = time.monotonic()
                 progress(Message("progress_read_count", millions=count / 1e6, file=path.name,
-                                 ways=len(scanner.ways), features=len(scanner.features)))
-            if obj.is_area():
+                                 ways=len(scanner.walk), features=len(scanner.features)))
+            # isinstance, not obj.is_node() and co.: a Python call less per object
+            if isinstance(obj, Area):
                 scanner.area(obj)
                 continue
-            if obj.is_node():
-                # a sorted file (every extract tool writes one) has rising ids;
-                # a repeat means two locations for one node, and only one is kept
-                if obj.id <= scanner.last_node:
-                    scanner.unordered_nodes += 1
-                    if scanner.first_unordered is None:
-                        scanner.first_unordered = obj.id
-                scanner.last_node = obj.id
             if track_time:
                 stamp = obj.timestamp
-                if stamp > scanner.newest:
-                    scanner.newest = stamp
-            if obj.tags:
-                scanner.tagged(obj)
+                if stamp > newest:
+                    newest = stamp
+            if isinstance(obj, Way):
+                scanner.way(obj)  # an untagged way gives nothing either
+            elif isinstance(obj, Node):
+                # a sorted file (every extract tool writes one) has rising ids;
+                # a repeat means two locations for one node, and only one is kept
+                nid = obj.id
+                if nid <= last_node:
+                    scanner.unordered(nid)
+                last_node = nid
+                if obj.tags:
+                    scanner.node(obj)
+            elif isinstance(obj, Relation) and obj.tags:
+                scanner.relation(obj)
     except (RuntimeError, osmium.InvalidLocationError) as e:  # the latter: lat="nan", lat="abc"
         raise InputFileError(Message("err_osm_unreadable", path=str(path), reason=first_line(e))) from None
+    scanner.newest = newest
     return scanner.finish(header_date)
 
 
-def _far_nodes(ways: list[dict[str, Any]], factor: float = 20.0, floor_km: float = 20.0) -> list[str]:
+def _far_nodes(ids: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+               factor: float = 20.0, floor_km: float = 20.0) -> list[str]:
     """A warning for street nodes far from all the others (a node at 89.9 N in a city), if any.
 
     A node counts as far when its distance from the median position is more
     than ``factor`` times the 90th percentile of those distances and more
     than ``floor_km``: a regional extract has no such outlier, a typo does.
+    ``ids``, ``lon``, ``lat``: every node reference of the walkable pieces.
     """
-    count = sum(len(w["nodes"]) for w in ways)
-    if count < 10:
+    if len(ids) < 10:
         return []
-    ids = np.fromiter((n[0] for w in ways for n in w["nodes"]), np.int64, count)
-    lon = np.fromiter((n[1] for w in ways for n in w["nodes"]), float, count)
-    lat = np.fromiter((n[2] for w in ways for n in w["nodes"]), float, count)
     c_lon, c_lat = np.median(lon), np.median(lat)
     # equirectangular distance in km: plenty for "thousands of km away"
     dist = np.hypot((lon - c_lon) * np.cos(np.radians(c_lat)) * 111.32, (lat - c_lat) * 110.57)
@@ -483,10 +597,10 @@ def read_osm(
         ``walk`` filled in; ``graph`` is built from ``walk`` when first read.
     """
     scan = scan_osm(path, keys, progress)
-    if not scan.ways:
+    if not len(scan.pieces.osmid):
         raise EmptyAreaError(Message("err_osm_no_streets", path=str(path)))
     # arrays only: the networkx graph is built if someone reads OSMData.graph
-    walk = build_walk_network(WalkPieces.from_ways(scan.ways), simplify=simplify, retain_all=retain_all)
+    walk = build_walk_network(scan.pieces, simplify=simplify, retain_all=retain_all)
     return OSMData(
         graph=None, features=features_frame(scan.features), source=Path(path).name,
         feature_keys=scan.feature_keys, left_out=left_out_frame(scan.left_out), data_date=scan.data_date,
