@@ -19,7 +19,7 @@ import pytest
 
 from lifecircle.i18n import STRINGS
 from lifecircle.outputs.files import coverage_table
-from lifecircle.outputs.sheets import coverage_workbook, sheet_titles, workbook_bytes
+from lifecircle.outputs.sheets import coverage_workbook, coverage_xlsx, sheet_titles, workbook_bytes
 
 BOM = b"\xef\xbb\xbf"
 PASS_FILL, FAIL_FILL = "C6EFCE", "FFC7CE"
@@ -223,8 +223,11 @@ def test_sheet_names_are_valid_and_unique_for_hostile_long_and_colliding_names(a
     assert summary["A3"].value == "#N/A" and summary["A3"].data_type == "s"
 
 
-def test_no_formula_in_the_workbook_whatever_the_names(analysis):
-    data = workbook_bytes(coverage_workbook(_hostile_analysis(analysis), "en"))
+@pytest.mark.parametrize("via_openpyxl", [False, True], ids=["file", "workbook"])
+def test_no_formula_in_the_workbook_whatever_the_names(analysis, via_openpyxl):
+    hostile = _hostile_analysis(analysis)
+    # the file written, and the workbook as openpyxl reads it, written again by openpyxl
+    data = workbook_bytes(coverage_workbook(hostile, "en")) if via_openpyxl else coverage_xlsx(hostile, "en")
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
         assert len(sheets) == 2 + len(HOSTILE)
@@ -241,10 +244,13 @@ def test_no_formula_in_the_workbook_whatever_the_names(analysis):
     assert cells[0][3].value == '=HYPERLINK("http://evil.example","school")' and cells[0][3].data_type == "s"
 
 
-def test_same_analysis_same_bytes_dated_by_the_data(analysis):
-    first = workbook_bytes(coverage_workbook(analysis, "en"))
-    again = workbook_bytes(coverage_workbook(analysis, "en"))
-    assert first == again
+@pytest.mark.parametrize("via_openpyxl", [False, True], ids=["file", "workbook"])
+def test_same_analysis_same_bytes_dated_by_the_data(analysis, via_openpyxl):
+    def write():
+        return workbook_bytes(coverage_workbook(analysis, "en")) if via_openpyxl else coverage_xlsx(analysis, "en")
+
+    first = write()
+    assert first == write()
     with zipfile.ZipFile(io.BytesIO(first)) as z:
         assert {i.date_time for i in z.infolist()} == {(2019, 4, 21, 0, 0, 0)}
         core = z.read("docProps/core.xml").decode()
@@ -263,6 +269,38 @@ def test_extra_tables_become_sheets_after_the_basis(analysis):
     assert rows[0] == ("community", "covered before", "covered after", "gain", "share")
     assert rows[1:] == [("Kallio", "yes", "yes", 0, 0.25), ("=1+1", "no", "yes", 3, None)]
     assert wb["What-if_ +1 clinic"]["A3"].data_type == "s"
+
+
+def test_layout_styles_and_print_setup(saved):
+    """What makes the file readable and printable, as a spreadsheet reads it back."""
+    a, out, _ = saved
+    wb = openpyxl.load_workbook(out / "coverage.xlsx")
+    assert wb.properties.creator == "lifecircle" and wb.properties.title
+    summary = wb["汇总"]
+    head = summary["A1"]
+    assert head.font.b and head.fill.fill_type == "solid" and head.fill.fgColor.rgb[-6:] == "D9D9D9"
+    assert head.alignment.wrap_text and head.alignment.vertical == "top"
+    link = summary["A2"]
+    assert link.font.color.rgb[-6:] == "0563C1" and link.font.u == "single"
+    minutes = [c for row in summary.iter_rows(min_row=2, min_col=10) for c in row[::2] if c.value is not None]
+    assert minutes and {c.number_format for c in minutes} == {"0.0"} and summary["C2"].number_format == "0"
+    assert summary.print_title_rows.replace("$", "") == "1:1" and summary.page_setup.orientation == "landscape"
+    assert summary.row_dimensions[1].height % 15 == 0
+    widths = {}  # column letter -> width; a run of equal widths is one <col> range
+    for dim in summary.column_dimensions.values():
+        for col in range(dim.min, dim.max + 1):
+            widths[openpyxl.utils.get_column_letter(col)] = dim.width
+    assert widths["A"] == min(40, max(len(n) for n in a.coverage["name"]) + 2)  # names are Latin here
+    assert set(widths) >= set("ABCDEFGH") and all(8 <= w <= 40 for w in widths.values())
+    assert all(float(w).is_integer() for w in widths.values())  # stored as computed, no padding added
+    ws = wb[wb.sheetnames[2]]
+    assert ws["A1"].font.b and ws["A1"].font.sz == 14
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9  # A4
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0
+    start = _table_start(ws, _zh("category"))
+    shares = [ws.cell(row=r, column=8) for r in range(start + 1, start + 1 + len(a.config.keys))]
+    assert {c.number_format for c in shares if c.value is not None} == {"0.0%"}
+    assert wb["判定依据"].freeze_panes.startswith("A")
 
 
 def test_sheet_titles_many_equal_and_reserved_names():

@@ -99,9 +99,9 @@ def _write_documents(analysis: "Analysis", lang: str, stage: Path,
                      extra_sheets: "Mapping[str, pd.DataFrame] | None") -> None:
     """The workbook, the charts, the overview map and report.html (which inlines them) into ``stage``."""
     from .report import chart_figures, overview_png, png_bytes, report_html
-    from .sheets import coverage_workbook, workbook_bytes
+    from .sheets import coverage_xlsx
 
-    (stage / "coverage.xlsx").write_bytes(workbook_bytes(coverage_workbook(analysis, lang, extra=extra_sheets)))
+    (stage / "coverage.xlsx").write_bytes(coverage_xlsx(analysis, lang, extra=extra_sheets))
 
     charts = {name: png_bytes(fig) for name, fig in chart_figures(analysis, lang).items()}
     for name, png in charts.items():
