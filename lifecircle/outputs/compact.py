@@ -146,28 +146,34 @@ def nestings(geoms: np.ndarray) -> tuple[list[str], list[Any]]:
     return names, nested
 
 
+#: The feature properties written as :func:`code_strings` lists.
+CODED = ("popup", "tooltip")
+
+
 def compact_features(geoms: Iterable[Any], props: Iterable[dict]) -> dict:
     """The layer data the page decodes into a GeoJSON FeatureCollection.
 
     Each feature's ``style`` property is replaced by an index ``s`` into
     one list of distinct styles (a district's routes share eight), and its
-    ``popup`` by :func:`code_strings`' list (the layer's ``parts`` hold
-    what the popups repeat).
+    ``popup`` and ``tooltip`` (HTML, or a list of HTML pieces to join) by
+    :func:`code_strings`' lists: the layer's ``parts`` hold what they repeat.
 
     Returns
     -------
     dict
-        ``{"text": coordinates, "styles": [...], "parts": [...],
-        "features": [{"type", "n", "properties"}]}``.
+        ``{"text": coordinates, "type": usual type, "styles": [...], "parts": [...],
+        "features": [{"n", "properties"} and "type" where not the usual]}``.
     """
     geoms = np.asarray(list(geoms), dtype=object)
     props = [dict(p) for p in props]
     styles: dict[str, int] = {}
     style_list, features = [], []
-    popups = [p["popup"] for p in props if isinstance(p.get("popup"), str)]
-    parts, coded = code_strings(popups)
-    coded_popups = iter(coded)
+    texts = [p[key] for p in props for key in CODED if isinstance(p.get(key), (str, list))]
+    parts, coded = code_strings(texts)
+    coded_texts = iter(coded)
     names, nested = nestings(geoms)
+    # the layer's usual geometry type is written once: features of another type carry theirs
+    usual = min(sorted(set(names)), key=lambda t: -names.count(t)) if names else "Point"
     for name, n, p in zip(names, nested, props):
         style = p.pop("style", None)
         if style is not None:
@@ -176,11 +182,12 @@ def compact_features(geoms: Iterable[Any], props: Iterable[dict]) -> dict:
                 styles[key] = len(style_list)
                 style_list.append(style)
             p["s"] = styles[key]
-        if isinstance(p.get("popup"), str):
-            p["popup"] = next(coded_popups)
-        features.append({"type": name, "n": n, "properties": p})
+        for key in CODED:
+            if isinstance(p.get(key), (str, list)):
+                p[key] = next(coded_texts)
+        features.append({"n": n, "properties": p} if name == usual else {"type": name, "n": n, "properties": p})
     text = encode_coords(shapely.get_coordinates(geoms)) if len(geoms) else ""
-    data = {"text": text, "styles": style_list, "features": features}
+    data = {"text": text, "type": usual, "styles": style_list, "features": features}
     if parts:
         data["parts"] = parts
     return data
@@ -190,13 +197,15 @@ def compact_features(geoms: Iterable[Any], props: Iterable[dict]) -> dict:
 _TAG_RUN = re.compile(r"((?:<[^>]*>)+)")
 
 
-def code_strings(texts: list[str]) -> tuple[list[str], list[list[int | str]]]:
-    """Write many similar HTML strings (a layer's popups) as references to shared parts.
+def code_strings(texts: list[str | list[str]]) -> tuple[list[str], list[list[int | str] | str]]:
+    """Write many similar HTML strings (a layer's popups, tooltips) as references to shared parts.
 
-    Each string is cut around its runs of tags; a piece found more than once
-    among all the strings becomes a shared part, written once, and the
-    strings become lists of part indices and (unshared) pieces. Joining a
-    list's items, parts looked up, gives the string back exactly
+    A string is cut around its runs of tags; a list is taken as the pieces to
+    join (a tooltip: its template's text between the names). A piece found
+    more than once among all of them becomes a shared part, written once,
+    and each string becomes a list of part indices and (unshared) pieces
+    (or stays a string, if none of its pieces is shared).
+    Joining a list's items, parts looked up, gives the string back exactly
     (:func:`decode_strings`, and ``lcFeatures`` in the page): a community
     popup's table markup, labels and common values are then written once
     per layer, not once per community.
@@ -204,9 +213,10 @@ def code_strings(texts: list[str]) -> tuple[list[str], list[list[int | str]]]:
     Returns
     -------
     tuple
-        ``(parts, coded)``: the shared parts (in order of first use) and one list per string.
+        ``(parts, coded)``: the shared parts (in order of first use) and one list
+        (or string) per string.
     """
-    pieces = [[x for x in _TAG_RUN.split(text) if x] for text in texts]
+    pieces = [[x for x in (_TAG_RUN.split(text) if isinstance(text, str) else text) if x] for text in texts]
     seen: dict[str, int] = {}
     for row in pieces:
         for x in row:
@@ -222,12 +232,15 @@ def code_strings(texts: list[str]) -> tuple[list[str], list[list[int | str]]]:
                 out[-1] += x
             else:
                 out.append(x)
-        coded.append(out)
+        # nothing shared: the string itself
+        coded.append(out if any(isinstance(x, int) for x in out) else "".join(out))
     return list(index), coded
 
 
-def decode_strings(parts: list[str], coded: list[int | str]) -> str:
+def decode_strings(parts: list[str], coded: list[int | str] | str) -> str:
     """Invert :func:`code_strings` for one string."""
+    if isinstance(coded, str):
+        return coded
     return "".join(parts[x] if isinstance(x, int) else x for x in coded)
 
 
@@ -252,11 +265,10 @@ def decode_features(data: dict) -> list[tuple[Any, dict]]:
         return getattr(shapely, kind)([build(kind.removeprefix("Multi"), part) for part in n])
 
     def properties(p: dict) -> dict:
-        if isinstance(p.get("popup"), list):
-            p = {**p, "popup": decode_strings(data.get("parts", []), p["popup"])}
-        return p
+        return {k: decode_strings(data.get("parts", []), v) if k in CODED and isinstance(v, list) else v
+                for k, v in p.items()}
 
-    return [(build(f["type"], f["n"]), properties(f["properties"])) for f in data["features"]]
+    return [(build(f.get("type", data["type"]), f["n"]), properties(f["properties"])) for f in data["features"]]
 
 
 def script_json(data: Any) -> str:
@@ -307,7 +319,7 @@ function lcFeatures(data, decimals) {
     return out;
   }
   function nest(n) { return typeof n === "number" ? points(n) : n.map(nest); }
-  // a popup written as shared parts (numbers) and its own pieces (strings)
+  // a popup or tooltip written as shared parts (numbers) and its own pieces (strings)
   function joined(coded) {
     return coded.map(function (x) { return typeof x === "number" ? data.parts[x] : x; }).join("");
   }
@@ -315,10 +327,12 @@ function lcFeatures(data, decimals) {
     var p = f.properties;
     if (p.s !== undefined) p.style = data.styles[p.s];
     if (Array.isArray(p.popup)) p.popup = joined(p.popup);
+    if (Array.isArray(p.tooltip)) p.tooltip = joined(p.tooltip);
     if (data.popup && p.popup === undefined) p.popup = popup(p);
     if (data.tooltip !== undefined && p.tooltip === undefined) p.tooltip = p.n || data.tooltip;
-    var coords = f.type === "Point" ? points(1)[0] : nest(f.n);
-    return {type: "Feature", properties: p, geometry: {type: f.type, coordinates: coords}};
+    var type = f.type || data.type;
+    var coords = type === "Point" ? points(1)[0] : nest(f.n);
+    return {type: "Feature", properties: p, geometry: {type: type, coordinates: coords}};
   })};
 }
 function lcBindFeature(feature, layer) {

@@ -459,15 +459,15 @@ def _gap_layer(gaps: gpd.GeoDataFrame, category: Category, names: dict[str, str]
     # the hatching is a CSS fill (path.lc-gap, _PAGE_CSS); these are its fallbacks
     style = {"color": GAP_COLOR, "weight": 1.5, "dashArray": "4 3", "fillColor": GAP_COLOR, "fillOpacity": 0.9}
     props = []
-    tooltips: dict[tuple[str, str], str] = {}
+    tooltips: dict[tuple[str, str], list[str]] = {}
     for row in _records(gaps, ["community_id", "kind"]):
         cid = text_of(row.get("community_id"))
         kind = text_of(row.get("kind"))
         if (cid, kind) not in tooltips:
             kind_text = t(f"gap_kind_{kind}", lang) if kind in ("building", "area") else kind
-            tip = t("gap_tooltip", lang, label=category.label(lang),
-                    community=names.get(cid) or t("unnamed", lang))
-            tooltips[cid, kind] = f"{esc(tip)} ({esc(kind_text)})"
+            tip = _text_pieces("gap_tooltip", lang, label=category.label(lang),
+                               community=names.get(cid) or t("unnamed", lang))
+            tooltips[cid, kind] = [*tip, f" ({esc(kind_text)})"]
         props.append({"community_id": id_text(cid), "style": style, "tooltip": tooltips[cid, kind]})
     name = t("layer_gaps", lang, label=category.label(lang))
     return _compact_layer(gaps.geometry, props, name, show=False, className=f"lc-gap lc-gap-{category.key}")
@@ -481,10 +481,11 @@ def _route_layer(routes: gpd.GeoDataFrame, config: Config, names: dict[str, str]
         key = text_of(row.get("category"))
         cid = text_of(row.get("community_id"))
         color = safe_color(config.category(key).color) if key in config.keys else safe_color(None)
-        tip = t("route_tooltip", lang, community=names.get(cid) or t("unnamed", lang),
-                label=category_label(config, key, lang), facility=text_of(row.get("name")) or t("unnamed", lang),
-                metres=f"{float(row.get('metres')):.0f}")
-        props.append({"community_id": id_text(cid), "category": key, "tooltip": esc(tip),
+        tip = _text_pieces("route_tooltip", lang, community=names.get(cid) or t("unnamed", lang),
+                           label=category_label(config, key, lang),
+                           facility=text_of(row.get("name")) or t("unnamed", lang),
+                           metres=f"{float(row.get('metres')):.0f}")
+        props.append({"community_id": id_text(cid), "category": key, "tooltip": tip,
                       "style": {"color": color, "weight": 3, "opacity": 0.8, "dashArray": "6 4"}})
     return _compact_layer(routes.geometry, props, t("layer_routes", lang), show=False, className="lc-route")
 
@@ -495,6 +496,19 @@ def _records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict
     if columns is not None:
         frame = pd.DataFrame({c: frame[c].values for c in columns if c in frame.columns}, index=range(len(frame)))
     return frame.to_dict("records")
+
+
+_FIELD = re.compile("\x01(\\w+)\x01")
+
+
+def _text_pieces(key: str, lang: str, **values: str) -> list[str]:
+    """``esc(t(key, lang, **values))`` as pieces to join: the interface text
+    between the values, and each value. A layer's tooltips share the first
+    (and often the values: a community's name, a facility's), which
+    :func:`lifecircle.outputs.compact.code_strings` then writes once."""
+    marked = t(key, lang, **{k: f"\x01{k}\x01" for k in values})
+    # odd items are the names of the values, in the order this language places them
+    return [esc(values[x]) if i % 2 else esc(x) for i, x in enumerate(_FIELD.split(marked))]
 
 
 def _rows_of(gdf: gpd.GeoDataFrame, column: str, value: str) -> gpd.GeoDataFrame:
