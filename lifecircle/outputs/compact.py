@@ -164,7 +164,8 @@ def compact_features(geoms: Iterable[Any], props: Iterable[dict]) -> dict:
         ``{"text": coordinates, "type": usual type, "styles": [...], "parts": [...],
         "features": [{"n", "properties"} and "type" where not the usual]}``.
     """
-    geoms = np.asarray(list(geoms), dtype=object)
+    # a GeoSeries as its array (list() would fetch its items one by one)
+    geoms = np.asarray(geoms if hasattr(geoms, "__len__") else list(geoms), dtype=object)
     props = [dict(p) for p in props]
     styles: dict[str, int] = {}
     style_list, features = [], []

@@ -39,9 +39,11 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from itertools import count
 from pathlib import Path
-from typing import Any, Iterable
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
 
 import folium
 import geopandas as gpd
@@ -194,6 +196,12 @@ def _share_text(share: Any) -> str:
     return f"{math.floor(float(share) * 100 + 1e-9):d}%"
 
 
+@lru_cache(maxsize=None)
+def _strings(lang: str) -> Mapping[str, str]:
+    """:func:`lifecircle.i18n.strings` once per language (read-only): every popup needs them."""
+    return MappingProxyType(strings(lang))
+
+
 def _parts() -> Any:
     """The macros of ``templates/map_parts.html.j2`` (each returns escaped HTML)."""
     return htmlassets.templates().get_template("map_parts.html.j2").module
@@ -293,9 +301,20 @@ def merged_gaps(gaps: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     keys = ["community_id", "category", "kind"]
     if gaps is None or len(gaps) == 0 or not set(keys) <= set(gaps.columns):
         return gaps
-    groups = gaps.groupby(keys, sort=True, dropna=False).geometry
-    merged = groups.agg(lambda g: shapely.union_all(g.values)).reset_index()
-    return gpd.GeoDataFrame(merged, geometry="geometry", crs=gaps.crs)
+    groups = gaps.groupby(keys, sort=True, dropna=False)
+    merged = groups.size().reset_index()[keys]
+    group = groups.ngroup().to_numpy()
+    geoms = np.asarray(gaps.geometry.values, dtype=object)
+    shapes = np.empty(len(merged), dtype=object)
+    # a lone building (or a community's area) is its own shape: only groups are unioned
+    size = np.bincount(group, minlength=len(merged))
+    alone = size[group] == 1
+    shapes[group[alone]] = geoms[alone]
+    rows = np.flatnonzero(~alone)
+    rows = rows[np.argsort(group[rows], kind="stable")]
+    for members in np.split(rows, np.flatnonzero(np.diff(group[rows])) + 1) if len(rows) else []:
+        shapes[group[members[0]]] = shapely.union_all(geoms[members])
+    return gpd.GeoDataFrame(merged, geometry=gpd.GeoSeries(shapes, crs=gaps.crs), crs=gaps.crs)
 
 
 def _feature_collection(geoms: Iterable[Any], props: Iterable[dict]) -> dict:
@@ -357,7 +376,7 @@ def community_popup(row: pd.Series, config: Config, lang: str) -> str:
         "gaps": ", ".join(gaps),
     }
     rows = [_popup_row(row, cat, lang) for cat in config.categories]
-    return str(_parts().community_popup(community, rows, strings(lang)))
+    return str(_parts().community_popup(community, rows, _strings(lang)))
 
 
 def poi_popup(row: pd.Series, category: Category, lang: str) -> str:
