@@ -168,6 +168,7 @@ def compact_features(geoms: Iterable[Any], props: Iterable[dict]) -> dict:
     geoms = np.asarray(geoms if hasattr(geoms, "__len__") else list(geoms), dtype=object)
     props = [dict(p) for p in props]
     styles: dict[str, int] = {}
+    style_of: dict[int, int] = {}  # id of a style dict (alive in props throughout) -> its index
     style_list, features = [], []
     texts = [p[key] for p in props for key in CODED if isinstance(p.get(key), (str, list))]
     parts, coded = code_strings(texts)
@@ -178,11 +179,14 @@ def compact_features(geoms: Iterable[Any], props: Iterable[dict]) -> dict:
     for name, n, p in zip(names, nested, props):
         style = p.pop("style", None)
         if style is not None:
-            key = repr(sorted(style.items()))
-            if key not in styles:
-                styles[key] = len(style_list)
-                style_list.append(style)
-            p["s"] = styles[key]
+            # most features share one style object: compared by value once per object
+            if id(style) not in style_of:
+                key = repr(sorted(style.items()))
+                if key not in styles:
+                    styles[key] = len(style_list)
+                    style_list.append(style)
+                style_of[id(style)] = styles[key]
+            p["s"] = style_of[id(style)]
         for key in CODED:
             if isinstance(p.get(key), (str, list)):
                 p[key] = next(coded_texts)

@@ -495,17 +495,18 @@ def _gap_layer(gaps: gpd.GeoDataFrame, category: Category, names: dict[str, str]
 def _route_layer(routes: gpd.GeoDataFrame, config: Config, names: dict[str, str],
                  lang: str) -> compact.CompactGeoJson:
     """One layer: the walk from each community's centre to its nearest facility of each category."""
-    props = []
+    props, styles = [], {}
     for row in _records(routes, ["category", "community_id", "name", "metres"]):
         key = text_of(row.get("category"))
         cid = text_of(row.get("community_id"))
-        color = safe_color(config.category(key).color) if key in config.keys else safe_color(None)
+        if key not in styles:
+            color = safe_color(config.category(key).color) if key in config.keys else safe_color(None)
+            styles[key] = {"color": color, "weight": 3, "opacity": 0.8, "dashArray": "6 4"}
         tip = _text_pieces("route_tooltip", lang, community=names.get(cid) or t("unnamed", lang),
                            label=category_label(config, key, lang),
                            facility=text_of(row.get("name")) or t("unnamed", lang),
                            metres=f"{float(row.get('metres')):.0f}")
-        props.append({"community_id": id_text(cid), "category": key, "tooltip": tip,
-                      "style": {"color": color, "weight": 3, "opacity": 0.8, "dashArray": "6 4"}})
+        props.append({"community_id": id_text(cid), "category": key, "tooltip": tip, "style": styles[key]})
     return _compact_layer(routes.geometry, props, t("layer_routes", lang), show=False, className="lc-route")
 
 
@@ -525,9 +526,16 @@ def _text_pieces(key: str, lang: str, **values: str) -> list[str]:
     between the values, and each value. A layer's tooltips share the first
     (and often the values: a community's name, a facility's), which
     :func:`lifecircle.outputs.compact.code_strings` then writes once."""
-    marked = t(key, lang, **{k: f"\x01{k}\x01" for k in values})
+    cut = _template_pieces(key, lang, tuple(sorted(values)))
     # odd items are the names of the values, in the order this language places them
-    return [esc(values[x]) if i % 2 else esc(x) for i, x in enumerate(_FIELD.split(marked))]
+    return [esc(values[x]) if i % 2 else x for i, x in enumerate(cut)]
+
+
+@lru_cache(maxsize=None)
+def _template_pieces(key: str, lang: str, fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The text of ``t(key, lang)`` cut at its ``fields``: escaped text, field name, escaped text..."""
+    cut = _FIELD.split(t(key, lang, **{k: f"\x01{k}\x01" for k in fields}))
+    return tuple(x if i % 2 else esc(x) for i, x in enumerate(cut))
 
 
 def _rows_of(gdf: gpd.GeoDataFrame, column: str, value: str) -> gpd.GeoDataFrame:
