@@ -91,7 +91,7 @@ def street_trails(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.nd
     m = len(start)
     if m == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool), np.empty(0, dtype=bool)
-    # half-line h: end h & 1 (0: start, 1: end) of line h >> 1, at point ends[h]
+    # half-line h: end h & 1 (0: start, 1: end) of line h >> 1, at points[h]
     points = np.empty((2 * m, 2))
     points[0::2], points[1::2] = start, end
     partner = _pair_ends(points)
