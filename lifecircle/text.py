@@ -27,6 +27,12 @@ def is_missing(value: Any) -> bool:
     """
     if value is None:
         return True
+    # the common cases without pandas (the map asks this for every cell it shows)
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:
+        return False
+    if kind is float:
+        return value != value
     # imported here: config folds names with this module, and the CLI's quick
     # commands (categories, --help) should not pay for pandas
     import pandas as pd

@@ -22,7 +22,7 @@ from lifecircle import cli
 from lifecircle.errors import ConfigError
 from lifecircle.i18n import level_title, localize, t
 from lifecircle.outputs import basemap, compact
-from lifecircle.outputs.maps import DISPLAY_TOLERANCE_M, make_map, save_map, score_color
+from lifecircle.outputs.maps import DISPLAY_TOLERANCE_M, community_popup, make_map, save_map, score_color
 from lifecircle.outputs.tiles import OSM_TILES, check_tiles
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
@@ -112,6 +112,32 @@ def test_compact_coordinates_round_trip():
 
 
 
+def test_street_trails_draw_every_street_once():
+    """Chained streets: each line once, in one direction, and each trail continues
+    where the line before it ended (a grid, a loop street, a cycle, parallel lines,
+    a lone line)."""
+    grid = [((x, y), (x + 1, y)) for x in range(4) for y in range(4)] + \
+           [((x, y), (x, y + 1)) for x in range(5) for y in range(3)]
+    loop = [((10, 10), (10, 10))]
+    cycle = [((20, 0), (21, 0)), ((21, 0), (21, 1)), ((20, 0), (21, 1))]
+    parallel = [((30, 0), (31, 0)), ((30, 0), (31, 0)), ((31, 0), (30, 0))]
+    lone = [((40, 0), (41, 1))]
+    lines = grid + loop + cycle + parallel + lone
+    start, end = (np.array([line[k] for line in lines], dtype=float) for k in (0, 1))
+    order, forward, first = basemap.street_trails(start, end)
+    assert sorted(order) == list(range(len(lines))) and first[0]
+    a = np.where(forward[:, None], start[order], end[order])
+    b = np.where(forward[:, None], end[order], start[order])
+    # a trail goes on from where its last line ended
+    assert (a[1:][~first[1:]] == b[:-1][~first[1:]]).all()
+    # far fewer trails than lines: the grid needs one per pair of odd crossings
+    assert first.sum() < len(lines) / 3
+    # and the points of the trails: each line's points once, the shared one not repeated
+    ptr = np.arange(len(lines) + 1) * 2
+    take, counts = basemap._trail_points(ptr, order, forward, first)
+    assert counts.sum() == len(take) == 2 * len(lines) - (~first).sum()
+
+
 def page_layers(html: str) -> list[dict]:
     """The data of every compact layer in the page (lcFeatures' argument)."""
     return [json.loads(d) for d in re.findall(r"lcFeatures\((\{.*?\}), \d+\)", html)]
@@ -154,6 +180,24 @@ def test_community_polygons_move_less_than_the_tolerance(analysis, pages):
     assert max(moved) <= DISPLAY_TOLERANCE_M["communities"] + ROUNDING_M
     # the page really is lighter than the data: fewer vertices, not just rounded ones
     assert shapely.get_num_coordinates(shown.values).sum() < shapely.get_num_coordinates(full.values).sum()
+
+
+def test_community_popups_share_their_markup(analysis, pages):
+    """The popups are written as shared parts and their own pieces, and read back
+    exactly as :func:`community_popup` renders them."""
+    html = pages["en"].read_text("utf-8")
+    props, _ = shown_features(html, "lc-community", analysis.crs)
+    rows = analysis.communities.to_dict("records")
+    assert [p["popup"] for p in props] == [community_popup(row, analysis.config, "en") for row in rows]
+    layer = next(d for d in page_layers(html) if "parts" in d)
+    coded = [f["properties"]["popup"] for f in layer["features"]]
+    assert all(isinstance(c, list) for c in coded)
+    # most of each popup is shared: its table's markup, the labels, the common values
+    assert sum(len(compact.script_json(c)) for c in coded) < sum(len(p["popup"]) for p in props) / 3
+    texts = ["<b>a</b>x<i>y</i>", "<b>a</b>z<i>y</i>", "", "plain"]
+    parts, coded = compact.code_strings(texts)
+    assert [compact.decode_strings(parts, c) for c in coded] == texts
+    assert parts == ["<b>", "a", "</b>", "<i>", "y", "</i>"]
 
 
 def test_gap_buildings_are_merged_per_community_within_the_tolerance(analysis, pages):
@@ -295,15 +339,19 @@ def expected_notes(analysis, lang: str) -> list[str]:
 def test_map_reads_with_every_tile_blocked(browser, pages, analysis, lang):
     page = OfflinePage(browser, pages[lang])
     config = analysis.config
-    # the streets of the data are drawn: one line per street of the network, each
-    # within the display tolerance of the network's own geometry
+    # the streets of the data are drawn, chained into fewer polylines: every street
+    # within the display tolerance of a drawn line, and every drawn line of the streets
     lines = street_latlngs(page)
     net = analysis.study.net
-    assert lines is not None and len(lines) == len(net.geoms) > 1000
+    assert lines is not None and 100 < len(lines) < len(net.geoms)
     shown = gpd.GeoSeries([shapely.LineString([(lon, lat) for lat, lon in line]) for line in lines],
-                          crs="EPSG:4326").to_crs(analysis.crs)
-    moved = shapely.hausdorff_distance(shown.values, np.asarray(net.geoms), densify=0.25)
-    assert moved.max() <= basemap.STREET_TOLERANCE_M + ROUNDING_M
+                          crs="EPSG:4326").to_crs(analysis.crs).values
+    streets = np.asarray(net.geoms)
+    near = basemap.STREET_TOLERANCE_M + ROUNDING_M
+    assert shapely.covers(shapely.union_all(shown).buffer(near), streets).all()
+    assert shapely.covers(shapely.union_all(streets).buffer(near), shown).all()
+    # each street drawn once: the drawn length is the streets' (simplified: a little shorter)
+    assert 0.99 < shapely.length(shown).sum() / shapely.length(streets).sum() <= 1
     assert painted_pixels(page) > 5000
     # the only requests that left the file were tiles, and they were refused
     assert page.blocked and all(u.startswith("https://tile.openstreetmap.org/") for u in page.blocked)
@@ -370,7 +418,7 @@ def test_tiles_none_draws_no_tile_layer(browser, pages):
     assert page.blocked == []
     text, tags = page.attribution()
     assert "© OpenStreetMap contributors" in text and tags == 0
-    assert len(street_latlngs(page)) > 1000 and painted_pixels(page) > 5000
+    assert len(street_latlngs(page)) > 100 and painted_pixels(page) > 5000
     assert page.errors == []
     page.page.close()
 

@@ -40,6 +40,8 @@ _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif"}
 _SOURCE_MAP = re.compile(r"^\s*//# sourceMappingURL=.*$", re.MULTILINE)
 _CSS_URL = re.compile(r"url\((['\"]?)(images/[^)'\"]+)\1\)")
 _SAFE_COLOR = re.compile(r"#[0-9A-Fa-f]{3,8}|[A-Za-z]{3,20}")
+#: Every character :func:`esc` replaces.
+_TO_ESCAPE = re.compile(r"[&<>\"'`$\\{}]")
 
 
 def esc(value: Any) -> str:
@@ -63,8 +65,11 @@ def esc(value: Any) -> str:
     -------
     str
     """
+    text = text_of(value)
+    if not _TO_ESCAPE.search(text):  # most names and numbers: nothing to replace
+        return text
     return (
-        html.escape(text_of(value), quote=True)
+        html.escape(text, quote=True)
         .replace("`", "&#96;")
         .replace("$", "&#36;")
         .replace("\\", "&#92;")
