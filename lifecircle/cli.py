@@ -231,13 +231,15 @@ def _read_ahead(o: dict, config, say):
     from .i18n import Message
 
     say(Message("progress_read"))
-    return Forked(lambda: _read_osm_file(o["osm_file"], config.tag_keys, say), "reading the OSM file")
+    return Forked(lambda: _scan(o["osm_file"], config.tag_keys, say), "reading the OSM file")
 
 
-def _read_osm_file(path, keys, say):
-    from .sources.osmfile import load_source  # not the whole pipeline: this process only reads
+def _scan(path, keys, say):
+    """The scan of an OSM file, and the file: what the read-ahead process sends back."""
+    from .sources.osmfile import osm_path, scan_osm  # the reader alone: pandas, scipy are the other process's
 
-    return load_source(path, keys, say)
+    path = osm_path(path)
+    return scan_osm(path, keys, say), path
 
 
 def _load_analysis(o: dict, config, iso_limits, lang: str, say):
@@ -259,7 +261,12 @@ def _load_analysis(o: dict, config, iso_limits, lang: str, say):
             from .outputs.files import preload
 
             preload()
-        source, area = (ahead.result(), None) if ahead else _source(o, config, say)
+        if ahead:
+            from .sources.osmfile import from_scan
+
+            source, area = from_scan(*ahead.result()), None
+        else:
+            source, area = _source(o, config, say)
     except BaseException:
         if ahead:
             ahead.cancel()

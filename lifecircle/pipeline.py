@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +27,7 @@ from .core.engine import (
 from .core.isochrones import ReachArea, reach_polygon
 from .core.network import Region, StreetNetwork, graph_is_built, project
 from .errors import ConfigError, EmptyAreaError
+from .fileio import Forked
 from .i18n import STRINGS, Message, labels, localize
 from .pois import access_points, categorize, display_points
 from .sources.osmfile import OSMData, load_source, read_osm  # noqa: F401 (load_source: re-exported)
@@ -35,6 +36,9 @@ Progress = Callable[[str], None]
 
 #: The bundled real extract (central Helsinki, ODbL).
 BUNDLED_OSM = settings.BUNDLED_OSM
+
+# From this many community centres on, the command draws half their isochrones in a second process.
+_FORK_ISOCHRONES = 40
 
 # Communities without buildings are scored over points spread at most this
 # far apart (and at most _MAX_AREA_POINTS of them).
@@ -669,14 +673,9 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
     return _result(osm, study, comms_left, measured, limits, warnings, say)
 
 
-def community_isochrones(
-    net: StreetNetwork, centres: Snapped, ids, limits: list[float], cfg: Config
-) -> gpd.GeoDataFrame:
-    """Isochrones from each community centre at each limit.
-
-    ``limits`` are minutes in time mode, else metres. Centres that could
-    not be snapped get none.
-    """
+def _isochrone_rows(net: StreetNetwork, centres: Snapped, ids, limits: list[float],
+                    cfg: Config) -> list[tuple[Any, float, shapely.Geometry]]:
+    """(community id, limit, polygon) of each centre and limit, in that order."""
     to_m = cfg.to_metres
     rows = []
     # a chunk of distance rows at a time: all of them at once is n_centres x n_nodes floats
@@ -684,6 +683,28 @@ def community_isochrones(
         for i, node_metres in zip(positions, block):
             one = centres.subset(np.array([i]))
             rows.extend((ids[i], lim, reach_polygon(net, node_metres, to_m(lim), one)) for lim in limits)
+    return rows
+
+
+def community_isochrones(
+    net: StreetNetwork, centres: Snapped, ids, limits: list[float], cfg: Config
+) -> gpd.GeoDataFrame:
+    """Isochrones from each community centre at each limit.
+
+    ``limits`` are minutes in time mode, else metres. Centres that could
+    not be snapped get none. The command's process draws the second half
+    of the centres' in a forked one meanwhile
+    (:data:`lifecircle.settings.parallel_outputs`): the same polygons.
+    """
+    # a few centres take less time than a process takes to start
+    half = len(centres) // 2 if len(centres) >= _FORK_ISOCHRONES else len(centres)
+    second = np.arange(half, len(centres))
+    other = Forked(lambda: _isochrone_rows(net, centres.subset(second), ids[half:], limits, cfg), "drawing isochrones")
+    try:
+        rows = _isochrone_rows(net, centres.subset(np.arange(half)), ids[:half], limits, cfg) + other.result()
+    except BaseException:
+        other.cancel()
+        raise
     col = "minutes" if cfg.mode == "time" else "metres"
     return gpd.GeoDataFrame(
         {"community_id": [r[0] for r in rows], col: [r[1] for r in rows]},

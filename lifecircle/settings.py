@@ -87,10 +87,12 @@ suggest_time_limit_s: float = 60.0
 #: close; a street to close must lie within this distance of the line drawn.
 walkway_join_m: float = 5.0
 
-#: Write the report's half of the outputs (charts, overview map, report.html)
-#: in a forked process while this one writes the tables, workbook and map:
-#: on two cores a city's outputs take about half the time. The ``lifecircle``
-#: command turns it on for its own, single-threaded process; a library call
-#: (a notebook, a Dask worker, a test) writes one file after the other,
-#: because a fork after other libraries started threads can crash the child.
+#: Let the command's own process fork helpers on a machine with two cores or
+#: more: one reads the OSM file while this one loads the libraries, one draws
+#: half the isochrones, and one writes the documents (workbook, charts,
+#: overview map, report.html) while this one writes the tables and the map.
+#: The ``lifecircle`` command turns it on for its own, single-threaded
+#: process; a library call (a notebook, a Dask worker, a test) does all in
+#: one process, because a fork after other libraries started threads can
+#: crash the child.
 parallel_outputs: bool = False

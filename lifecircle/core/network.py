@@ -17,7 +17,7 @@ import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain, groupby, pairwise
+from itertools import groupby, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
@@ -31,6 +31,7 @@ from .. import settings
 from ..errors import EmptyAreaError, OutputError
 from ..sources.coords import local_utm
 from .lazy import LazyGraph, graph_is_built  # noqa: F401 (graph_is_built: re-exported)
+from .pieces import WalkPieces  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # networkx only where a graph is built: it costs every run's start-up
     import networkx as nx
@@ -587,60 +588,6 @@ def _symmetric_csr(eu: np.ndarray, ev: np.ndarray, w: np.ndarray, size: int) -> 
 
 
 # ---------------------------------------------------------------- from arrays
-
-
-@dataclass
-class WalkPieces:
-    """Walkable way pieces as flat arrays: what :func:`build_walk_graph`
-    takes, without a Python tuple per node.
-
-    Attributes
-    ----------
-    osmid
-        Way id of each piece (a clipped way gives several pieces).
-    tags
-        Way tags of each piece.
-    start
-        Piece i holds node references ``start[i]:start[i + 1]``.
-    ids, lon, lat
-        OSM node id and location of each node reference.
-    names
-        The ``name`` tag (a str) of each piece, None where it has none; or
-        None, and the names are looked up in ``tags``. A reader that has
-        each way's tags at hand passes them: that saves a pass over a
-        city's 100,000 tag dicts.
-    """
-
-    osmid: np.ndarray
-    tags: list[dict[str, str]]
-    start: np.ndarray
-    ids: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
-    names: list[Any] | None = None
-
-    @classmethod
-    def from_ways(cls, ways: Iterable[dict[str, Any]]) -> "WalkPieces":
-        """Pack way pieces (``osmid``, ``tags``, ``nodes`` as [(id, lon, lat)])."""
-        ways = list(ways)
-        sizes = np.fromiter((len(w["nodes"]) for w in ways), np.int64, len(ways))
-        # one pass in C over the (id, lon, lat) tuples
-        flat = np.array(list(chain.from_iterable(w["nodes"] for w in ways)),
-                        dtype=[("id", np.int64), ("lon", float), ("lat", float)]).reshape(-1)
-        return cls(
-            osmid=np.fromiter((w["osmid"] for w in ways), np.int64, len(ways)),
-            tags=[w["tags"] for w in ways], start=np.concatenate([[0], np.cumsum(sizes)]),
-            ids=flat["id"].copy(), lon=flat["lon"].copy(), lat=flat["lat"].copy(),
-        )
-
-    def ways(self) -> list[dict[str, Any]]:
-        """The pieces as :func:`build_walk_graph` takes them."""
-        ids, lon, lat = self.ids.tolist(), self.lon.tolist(), self.lat.tolist()
-        return [
-            {"osmid": int(w), "tags": tags, "nodes": list(zip(ids[a:b], lon[a:b], lat[a:b]))}
-            for w, tags, a, b in zip(self.osmid.tolist(), self.tags, self.start[:-1].tolist(),
-                                     self.start[1:].tolist())
-        ]
 
 
 @dataclass

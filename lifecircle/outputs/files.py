@@ -156,8 +156,10 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
         # written plainly, not each through a temporary file of its own.
         # the documents (workbook, charts, report) in a second process, while this
         # one writes the tables and the map: about half the time on two cores
+        # the isochrones first, two processes drawing them (settings.parallel_outputs); then
+        # the documents, which need neither isochrones nor routes, beside the routes and the rest
+        analysis.make_layers("isochrones")
         with alongside(lambda: _write_documents(analysis, lang, stage, extra_sheets)):
-            # the documents need neither isochrones nor routes: made now, while they are written
             analysis.make_layers()
             if progress is not None:
                 progress(Message("progress_write", folder=str(folder)))

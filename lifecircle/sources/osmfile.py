@@ -21,21 +21,24 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
-import geopandas as gpd
 import numpy as np
 import osmium
-import pandas as pd
 import shapely
 from osmium.osm import Area, Node, Relation, Way
 
 from .. import settings
 from ..adapters import node_refs, tag_dict
-from ..core.network import LazyGraph, WalkNetwork, WalkPieces, build_walk_network
+from ..core.lazy import LazyGraph
+from ..core.pieces import WalkPieces
 from ..errors import EmptyAreaError, InputFileError, first_line
 from ..i18n import Message
 
-if TYPE_CHECKING:  # a graph is built elsewhere, and only on request
+if TYPE_CHECKING:  # the scan needs none of these (the command's read-ahead process imports only it)
+    import geopandas as gpd
     import networkx as nx
+    import pandas as pd
+
+    from ..core.network import WalkNetwork
 
 #: Tag keys that make an OSM object worth keeping as a feature.
 FEATURE_KEYS = frozenset({
@@ -127,6 +130,8 @@ def left_out_frame(rows: Iterable[dict[str, Any]] = ()) -> pd.DataFrame:
         (dict), ``reason`` (str); sorted by type and id. Empty, with the
         same columns, when there are no rows.
     """
+    import pandas as pd
+
     rows = list(rows)
     frame = pd.DataFrame({
         "osm_type": pd.Series([r["osm_type"] for r in rows], dtype=str),
@@ -553,6 +558,9 @@ def features_frame(features: list[dict[str, Any]]) -> gpd.GeoDataFrame:
         ``osm_type``, ``osm_id``, ``name``, ``tags``, ``clipped`` (False
         where a feature dict has none), geometry; sorted by type and id.
     """
+    import geopandas as gpd
+    import pandas as pd
+
     geoms = shapely.from_wkb([f["wkb"] for f in features]) if features else []
     gdf = gpd.GeoDataFrame(
         {
@@ -596,7 +604,17 @@ def read_osm(
         With ``feature_keys``, ``left_out``, ``data_date``, ``warnings`` and
         ``walk`` filled in; ``graph`` is built from ``walk`` when first read.
     """
-    scan = scan_osm(path, keys, progress)
+    return from_scan(scan_osm(path, keys, progress), path, simplify=simplify, retain_all=retain_all)
+
+
+def from_scan(scan: OSMScan, path: str | Path, *, simplify: bool = True, retain_all: bool = False) -> OSMData:
+    """The OSMData of a scan of ``path``: the walk network built, the tables made.
+
+    :func:`read_osm` is this after :func:`scan_osm`; the command runs the scan
+    in another process while it loads the libraries, and this step here.
+    """
+    from ..core.network import build_walk_network
+
     if not len(scan.pieces.osmid):
         raise EmptyAreaError(Message("err_osm_no_streets", path=str(path)))
     # arrays only: the networkx graph is built if someone reads OSMData.graph
@@ -618,8 +636,13 @@ def load_source(source: str | Path | OSMData | None, keys: Iterable[str] = (),
     """
     if isinstance(source, OSMData):
         return source
-    if source is None:
-        if not settings.BUNDLED_OSM.exists():
-            raise InputFileError(f"bundled extract not found at {settings.BUNDLED_OSM}; pass an OSM file")
-        source = settings.BUNDLED_OSM
-    return read_osm(source, keys=keys, progress=progress)
+    return read_osm(osm_path(source), keys=keys, progress=progress)
+
+
+def osm_path(source: str | Path | None) -> str | Path:
+    """``source``, or the bundled extract for None."""
+    if source is not None:
+        return source
+    if not settings.BUNDLED_OSM.exists():
+        raise InputFileError(f"bundled extract not found at {settings.BUNDLED_OSM}; pass an OSM file")
+    return settings.BUNDLED_OSM
