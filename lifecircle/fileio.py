@@ -568,12 +568,14 @@ class Forked:
         """Stop the process, if it runs (this one failed or was stopped)."""
         if self.pid is None:
             return
+        # first the pipe: a child blocked writing its value to it (done, the parent
+        # not reading yet) gets a broken pipe instead of waiting forever
+        with contextlib.suppress(OSError):
+            os.close(self.pipe)
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGTERM)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
-        with contextlib.suppress(OSError):
-            os.close(self.pipe)
         self.pid = None
 
 
