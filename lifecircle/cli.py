@@ -257,7 +257,7 @@ def _load_analysis(o: dict, config, iso_limits, lang: str, say):
             stated = click.get_current_context().get_parameter_source("pois_crs") != ParameterSource.DEFAULT
             user_pois = read_user_pois(o["pois_file"], config, crs=o["pois_crs"] if stated else None,
                                        encoding=o["encoding"])
-        if ahead and ahead.pid:  # while the file is read elsewhere
+        if ahead and ahead.forked:  # while the file is read elsewhere
             from .outputs.files import preload
 
             preload()

@@ -548,6 +548,11 @@ class Forked:
         os.close(write)
         self.pid, self.pipe = pid, read
 
+    @property
+    def forked(self) -> bool:
+        """True while ``work`` runs in another process (not yet collected)."""
+        return self.pid is not None
+
     def result(self) -> Any:
         """The value of ``work()``, once it is done."""
         if self.pid is None:
