@@ -832,7 +832,7 @@ def _chain_streets(seg: _Segments, inner: np.ndarray, lon: np.ndarray, lat: np.n
     out = out[np.argsort(tail[out], kind="stable")]
     nxt = np.full(2 * k, -1, dtype=np.int64)
     nxt[out[0::2] ^ 1], nxt[out[1::2] ^ 1] = out[1::2], out[0::2]
-    end, rank = _list_ends(nxt)
+    end, rank = list_ends(nxt)
     order = np.lexsort((-rank, end))  # each chain's half-edges together, in walking order
     gfirst = np.flatnonzero(np.r_[True, end[order][1:] != end[order][:-1]]) if k else np.empty(0, np.int64)
     glen = np.diff(np.r_[gfirst, len(order)])
@@ -855,9 +855,10 @@ def _chain_streets(seg: _Segments, inner: np.ndarray, lon: np.ndarray, lat: np.n
     return _Streets(origin[g], dest[g], np.ones(len(g), dtype=bool), hseq[gstart[g]], code, length, count, verts)
 
 
-def _list_ends(nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def list_ends(nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For linked lists given by ``nxt`` (-1 at a list's end): each
-    element's last element and its number of steps to it."""
+    element's last element and its number of steps to it (Wyllie's pointer
+    jumping: log2 of the longest list passes, each in numpy)."""
     jump = np.where(nxt >= 0, nxt, np.arange(len(nxt)))
     rank = (nxt >= 0).astype(np.int64)
     while True:

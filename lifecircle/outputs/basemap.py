@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 from jinja2 import Template
 
+from ..core.network import list_ends
 from .compact import RawScriptLayer, encode_coords, script_json, to_lonlat
 
 #: Decimal places of the street base layer's coordinates (as the data layers: ~0.1 m).
@@ -112,7 +113,7 @@ def street_trails(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.nd
         nxt[partner[s0] ^ 1] = -1
         nxt[partner[s0 ^ 1] ^ 1] = -1
         start_state[cycles] = s0
-    last, steps = _list_ranks(nxt)
+    last, steps = list_ends(nxt)
     # of each line's two states, the one on its component's chosen walk
     lines = np.arange(m)
     state = 2 * lines + (last[2 * lines] != last[start_state[comp]])
@@ -150,20 +151,6 @@ def _components(partner: np.ndarray) -> np.ndarray:
     paired = np.flatnonzero(partner >= 0)
     graph = coo_matrix((np.ones(len(paired)), (paired >> 1, partner[paired] >> 1)), shape=(m, m))
     return connected_components(graph, directed=False)[1]
-
-
-def _list_ranks(nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each element of linked lists given by ``nxt`` (-1 ends a list): the
-    list's last element and the number of steps to it (Wyllie's pointer jumping)."""
-    idx = np.arange(len(nxt))
-    succ = np.where(nxt >= 0, nxt, idx)
-    steps = (nxt >= 0).astype(np.int64)
-    while True:
-        further = succ[succ]
-        if np.array_equal(further, succ):
-            return succ, steps
-        steps = steps + steps[succ]
-        succ = further
 
 
 def _trail_points(ptr: np.ndarray, order: np.ndarray, forward: np.ndarray,
