@@ -37,8 +37,9 @@ Progress = Callable[[str], None]
 #: The bundled real extract (central Helsinki, ODbL).
 BUNDLED_OSM = settings.BUNDLED_OSM
 
-# From this many community centres on, the command draws half their isochrones in a second process.
-_FORK_ISOCHRONES = 40
+# From this many community centres on, the command draws half their isochrones (and finds half
+# their routes) in a second process.
+_FORK_FROM = 40
 
 # Communities without buildings are scored over points spread at most this
 # far apart (and at most _MAX_AREA_POINTS of them).
@@ -485,11 +486,8 @@ def _measure(study: Study, say: Progress, gaps: Callable | None = None) -> tuple
 ROUTE_COLUMNS = ["community_id", "category", "poi_id", "name", "metres", "geometry"]
 
 
-def _routes(study: Study, communities: gpd.GeoDataFrame, only: np.ndarray | None = None) -> gpd.GeoDataFrame:
-    """The walk from each community's centre to its nearest facility of each
-    category, as a line: the centre, its street, the streets walked, the
-    facility's street and the access point reached (of the communities where
-    ``only`` holds, if given)."""
+def _route_rows(study: Study, communities: gpd.GeoDataFrame, todo: np.ndarray) -> list[tuple]:
+    """The rows of :func:`_routes` for the centres at positions ``todo``, in that order."""
     net, cfg, facilities, access = study.net, study.cfg, study.facilities, study.access
     row_of = {(pid, cat): i for i, (pid, cat) in enumerate(zip(facilities["poi_id"], facilities["category"]))}
     # each facility's access points, in their order (a stable sort), without a mask per route
@@ -501,7 +499,7 @@ def _routes(study: Study, communities: gpd.GeoDataFrame, only: np.ndarray | None
     centre = study.origins.centres
     points, snapped = study.origins.points[centre], study.origins.snapped.subset(centre)
     rows = []
-    for i in np.flatnonzero(snapped.ok if only is None else snapped.ok & only):
+    for i in todo:
         tree = path_tree(net, snapped.subset(np.array([i])), study.search)
         for key in cfg.keys:
             pid, name = nearest[key][0][i], nearest[key][1][i]
@@ -518,7 +516,25 @@ def _routes(study: Study, communities: gpd.GeoDataFrame, only: np.ndarray | None
             end = ends[int(np.argmin(shapely.distance(ends, shapely.Point(line[-1]))))]
             coords = np.vstack([shapely.get_coordinates(points[i]), line, shapely.get_coordinates(end)])
             rows.append((ids[i], key, pid, name, round(metres, 1), shapely.LineString(coords)))
-    return gpd.GeoDataFrame(pd.DataFrame(rows, columns=ROUTE_COLUMNS), geometry="geometry", crs=net.crs)
+    return rows
+
+
+def _routes(study: Study, communities: gpd.GeoDataFrame, only: np.ndarray | None = None) -> gpd.GeoDataFrame:
+    """The walk from each community's centre to its nearest facility of each
+    category, as a line: the centre, its street, the streets walked, the
+    facility's street and the access point reached (of the communities where
+    ``only`` holds, if given). The command's process finds the second half
+    of them in a forked one meanwhile (:data:`lifecircle.settings.parallel_outputs`)."""
+    snapped = study.origins.snapped.subset(study.origins.centres)
+    todo = np.flatnonzero(snapped.ok if only is None else snapped.ok & only)
+    half = len(todo) // 2 if len(todo) >= _FORK_FROM else len(todo)
+    other = Forked(lambda: _route_rows(study, communities, todo[half:]), "finding routes")
+    try:
+        rows = _route_rows(study, communities, todo[:half]) + other.result()
+    except BaseException:
+        other.cancel()
+        raise
+    return gpd.GeoDataFrame(pd.DataFrame(rows, columns=ROUTE_COLUMNS), geometry="geometry", crs=study.net.crs)
 
 
 def _left_out(parts: list[pd.DataFrame], warnings: list[str]) -> pd.DataFrame:
@@ -697,7 +713,7 @@ def community_isochrones(
     (:data:`lifecircle.settings.parallel_outputs`): the same polygons.
     """
     # a few centres take less time than a process takes to start
-    half = len(centres) // 2 if len(centres) >= _FORK_ISOCHRONES else len(centres)
+    half = len(centres) // 2 if len(centres) >= _FORK_FROM else len(centres)
     second = np.arange(half, len(centres))
     other = Forked(lambda: _isochrone_rows(net, centres.subset(second), ids[half:], limits, cfg), "drawing isochrones")
     try:

@@ -154,13 +154,11 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
     with staging_dir(folder) as stage:
         # The staging folder already makes the set atomic: files in it are
         # written plainly, not each through a temporary file of its own.
-        # the documents (workbook, charts, report) in a second process, while this
-        # one writes the tables and the map: about half the time on two cores
-        # the isochrones first, two processes drawing them (settings.parallel_outputs); then
-        # the documents, which need neither isochrones nor routes, beside the routes and the rest
-        analysis.make_layers("isochrones")
+        # isochrones and routes first, each half in another process (settings.parallel_outputs);
+        # then the documents (workbook, charts, report), which need neither, in a second
+        # process while this one writes the tables and the map: about half the time on two cores
+        analysis.make_layers()
         with alongside(lambda: _write_documents(analysis, lang, stage, extra_sheets)):
-            analysis.make_layers()
             if progress is not None:
                 progress(Message("progress_write", folder=str(folder)))
             write_csv(coverage_table(analysis), stage / "coverage.csv")
