@@ -6,6 +6,7 @@ Every command calls a public library function; user mistakes surface as
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -245,7 +246,7 @@ def _scan(path, keys, say):
 def _load_analysis(o: dict, config, iso_limits, lang: str, say):
     """The analysis of the input options ``o`` (a command's parameters), as ``analyze`` runs it."""
     ahead = _read_ahead(o, config, say)
-    try:
+    with ahead or contextlib.nullcontext():  # a failure here stops the reading
         from . import pipeline
         from .communities import read_communities
 
@@ -267,10 +268,6 @@ def _load_analysis(o: dict, config, iso_limits, lang: str, say):
             source, area = from_scan(*ahead.result()), None
         else:
             source, area = _source(o, config, say)
-    except BaseException:
-        if ahead:
-            ahead.cancel()
-        raise
     comms = o["communities"]
     if comms and o["name_column"]:
         comms = read_communities(comms, "EPSG:4326", name_column=o["name_column"],

@@ -519,7 +519,8 @@ class Forked:
     :class:`LifecircleError` (or an :class:`OutputError`) with its first
     line; :meth:`cancel` stops the process. Without fork (or with
     :data:`settings.parallel_outputs` off, or other threads running),
-    ``work`` runs in this process when :meth:`result` is called.
+    ``work`` runs in this process when :meth:`result` is called. As a
+    context manager, it is cancelled when the block fails.
 
     Parameters
     ----------
@@ -569,6 +570,13 @@ class Forked:
             _raise_child_error(message, status, self.doing)
         return pickle.loads(message[1:])
 
+    def __enter__(self) -> "Forked":
+        return self
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if error is not None:  # this process failed or was stopped: so is the other
+            self.cancel()
+
     def cancel(self) -> None:
         """Stop the process, if it runs (this one failed or was stopped)."""
         if self.pid is None:
@@ -594,10 +602,15 @@ def alongside(work: Callable[[], None]) -> Iterator[None]:
     is stopped. Without fork (or with :data:`settings.parallel_outputs` off,
     or other threads running), ``work`` runs after the block, in this process.
     """
-    forked = Forked(work, "writing the report")
-    try:
+    with Forked(work, "writing the report") as forked:
         yield
-    except BaseException:
-        forked.cancel()
-        raise
-    forked.result()
+        forked.result()
+
+
+def in_two(work: Callable[[Any], list], items: Any, doing: str, fork_from: int) -> list:
+    """``work(items[:h]) + work(items[h:])``, the second half in a forked process
+    (:class:`Forked`) when there are at least ``fork_from`` items; else
+    ``work(items)``. ``doing`` names it in messages ("drawing isochrones")."""
+    half = len(items) // 2 if len(items) >= fork_from else len(items)
+    with Forked(lambda: work(items[half:]), doing) as other:
+        return work(items[:half]) + other.result()

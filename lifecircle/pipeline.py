@@ -27,7 +27,7 @@ from .core.engine import (
 from .core.isochrones import ReachArea, reach_polygon
 from .core.network import Region, StreetNetwork, graph_is_built, project
 from .errors import ConfigError, EmptyAreaError
-from .fileio import Forked
+from .fileio import in_two
 from .i18n import STRINGS, Message, labels, localize
 from .pois import access_points, categorize, display_points
 from .sources.osmfile import OSMData, load_source, read_osm  # noqa: F401 (load_source: re-exported)
@@ -38,7 +38,7 @@ Progress = Callable[[str], None]
 BUNDLED_OSM = settings.BUNDLED_OSM
 
 # From this many community centres on, the command draws half their isochrones (and finds half
-# their routes) in a second process.
+# their routes) in a second process: fewer take less time than a process takes to start.
 _FORK_FROM = 40
 
 # Communities without buildings are scored over points spread at most this
@@ -527,13 +527,7 @@ def _routes(study: Study, communities: gpd.GeoDataFrame, only: np.ndarray | None
     of them in a forked one meanwhile (:data:`lifecircle.settings.parallel_outputs`)."""
     snapped = study.origins.snapped.subset(study.origins.centres)
     todo = np.flatnonzero(snapped.ok if only is None else snapped.ok & only)
-    half = len(todo) // 2 if len(todo) >= _FORK_FROM else len(todo)
-    other = Forked(lambda: _route_rows(study, communities, todo[half:]), "finding routes")
-    try:
-        rows = _route_rows(study, communities, todo[:half]) + other.result()
-    except BaseException:
-        other.cancel()
-        raise
+    rows = in_two(lambda part: _route_rows(study, communities, part), todo, "finding routes", _FORK_FROM)
     return gpd.GeoDataFrame(pd.DataFrame(rows, columns=ROUTE_COLUMNS), geometry="geometry", crs=study.net.crs)
 
 
@@ -712,15 +706,8 @@ def community_isochrones(
     of the centres' in a forked one meanwhile
     (:data:`lifecircle.settings.parallel_outputs`): the same polygons.
     """
-    # a few centres take less time than a process takes to start
-    half = len(centres) // 2 if len(centres) >= _FORK_FROM else len(centres)
-    second = np.arange(half, len(centres))
-    other = Forked(lambda: _isochrone_rows(net, centres.subset(second), ids[half:], limits, cfg), "drawing isochrones")
-    try:
-        rows = _isochrone_rows(net, centres.subset(np.arange(half)), ids[:half], limits, cfg) + other.result()
-    except BaseException:
-        other.cancel()
-        raise
+    rows = in_two(lambda part: _isochrone_rows(net, centres.subset(part), ids[part], limits, cfg),
+                  np.arange(len(centres)), "drawing isochrones", _FORK_FROM)
     col = "minutes" if cfg.mode == "time" else "metres"
     return gpd.GeoDataFrame(
         {"community_id": [r[0] for r in rows], col: [r[1] for r in rows]},
