@@ -176,9 +176,9 @@ class Analysis:
     def _build_routes(self) -> gpd.GeoDataFrame | None:
         return self._make("routes")
 
-    def make_layers(self, *layers: str) -> None:
-        """Make the layers still pending (isochrones, routes; or those named) now, rather than on first read."""
-        for layer in layers or list(self.pending):
+    def make_layers(self) -> None:
+        """Make the layers still pending (isochrones, routes) now, rather than on first read."""
+        for layer in list(self.pending):
             getattr(self, layer)
 
     def _make(self, layer: str) -> gpd.GeoDataFrame | None:
