@@ -330,7 +330,7 @@ def prepare_helsinki(d: Path, n_centres: int, seed: int) -> dict:
     import lifecircle
     from lifecircle.config import load_config
     from lifecircle.core.network import project
-    from lifecircle.pois import access_points, categorize
+    from lifecircle.facilities import access_points, categorize
 
     d.mkdir(parents=True)
     t = time.perf_counter()

@@ -143,6 +143,14 @@ class Analysis:
         The run's :class:`lifecircle.pipeline.Study` (indexed network, snapped
         homes, centres and facilities), kept for what-if scenarios and site
         suggestions.
+    facilities
+        GeoDataFrame of every feature a category's rules touched, counted or
+        not, and why (:data:`lifecircle.facilities.REGISTER_COLUMNS`): written
+        to ``facilities.csv`` and the workbook's facilities sheet, which the
+        planner marks and gives back with ``--review``.
+    review
+        What the planner's review and files changed
+        (:class:`lifecircle.facilities.ReviewSummary`), or None.
     routes
         GeoDataFrame of the walk from each community's centre to its
         nearest facility of each category (``community_id``, ``category``,
@@ -169,6 +177,22 @@ class Analysis:
     # layers given as None and made on first read (name -> function): ``lifecircle
     # analyze`` writes its documents, which need neither, while they are made
     pending: dict = field(default_factory=dict, repr=False, compare=False)
+    # every candidate facility, counted or not, with the rule that decided (facilities.csv)
+    facilities: Any = field(default=None, repr=False, compare=False)
+    # what the planner's review and files changed (lifecircle.facilities.ReviewSummary)
+    review: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def no_data(self) -> list[str]:
+        """Category keys without a single facility in the data: not judged (``covered_<k>`` is NA).
+
+        No data is not a finding about residents: OpenStreetMap does not map the kind
+        here (mainland extracts hold no community canteens), and a file of them
+        (``--pois``) is what judges it.
+        """
+        cov = self.communities
+        return [k for k in self.config.keys
+                if f"covered_{k}" in cov and len(cov) and bool(cov[f"covered_{k}"].isna().all())]
 
     def _build_isochrones(self) -> gpd.GeoDataFrame | None:
         return self._make("isochrones")

@@ -152,6 +152,9 @@ def _input_options(f):
                      help="Coordinate system of --communities (Amap AOIs: gcj02, Baidu: bd09); default wgs84."),
         click.option("--encoding", help="Text encoding of --communities and --pois shapefiles (.dbf) and CSVs, "
                      "e.g. gbk (default: UTF-8, else GB18030 with a warning)."),
+        click.option("--review", "review_file", type=click.Path(dir_okay=False),
+                     help="The planner's review: facilities.csv or coverage.xlsx of an earlier run with the "
+                          "decision column marked (keep, drop, move, public, not_public)."),
         _run_options,
     ]):
         f = opt(f)
@@ -275,7 +278,7 @@ def _load_analysis(o: dict, config, iso_limits, lang: str, say):
     return pipeline.analyze(
         source, communities=comms, config=config, pois=user_pois, pois_mode=o["pois_mode"], area=area,
         isochrone_limits=iso_limits, lang=lang, progress=say, communities_crs=o["communities_crs"],
-        encoding=o["encoding"],
+        encoding=o["encoding"], review=o["review_file"],
     )
 
 
@@ -357,15 +360,20 @@ def _circle(cfg, lang: str) -> str:
 
 def summary_text(analysis, lang: str = "en") -> str:
     """The terminal summary in ``lang``: the result, then the basis it was judged on, per category."""
-    from .i18n import basis_short, t, tier_text
+    from .i18n import basis_short, review_text, t, tier_text
 
     cov, cfg = analysis.communities, analysis.config
     n = len(cov)
     partial = int(cov["partial"].sum()) if "partial" in cov else 0
     source = str(analysis.source) + (f", {analysis.data_date}" if analysis.data_date else "")
+    no_data = analysis.no_data
+    circle = _circle(cfg, lang)
+    if no_data:  # "complete" counts the judged categories: say which were not
+        circle += t("term_not_judged", lang, keys=", ".join(no_data),
+                    labels=t("list_sep", lang).join(cfg.category(k).label(lang) for k in no_data))
     lines = [
         t("term_summary", lang, n=n, partial=t("term_partial", lang, n=partial) if partial else "",
-          complete=int(cov["complete"].sum()), circle=_circle(cfg, lang), basis=basis_short(cfg, lang),
+          complete=int(cov["complete"].sum()), circle=circle, basis=basis_short(cfg, lang),
           share=cfg.min_share, left=len(analysis.left_out)),
         t("term_data", lang, source=source),
     ]
@@ -373,8 +381,10 @@ def summary_text(analysis, lang: str = "en") -> str:
         tier = ""
         if cfg.mode == "standard":
             tier = t("term_tier", lang, tier=tier_text(cfg, c.key, lang) if lang == "zh" else c.tier)
-        lines.append(t("term_category", lang, category=c.key, label=c.label(lang), limit=cfg.limit_m(c.key),
-                       tier=tier, covered=int(cov[f"covered_{c.key}"].sum()), n=n))
+        key = "term_no_data" if c.key in no_data else "term_category"
+        lines.append(t(key, lang, category=c.key, label=c.label(lang), limit=cfg.limit_m(c.key),
+                       tier=tier, covered=int(cov[f"covered_{c.key}"].fillna(False).astype(bool).sum()), n=n))
+    lines.append(review_text(analysis.review, lang))
     return "\n".join(lines)
 
 

@@ -35,30 +35,57 @@ from .text import fold
 
 _CATEGORY_FIELDS = {
     "label_zh", "label_en", "color", "icon", "tags", "names", "rules", "exclude",
-    "exclude_names", "tier", "distance_m", "clause",
+    "exclude_names", "tier", "distance_m", "clause", "grammar", "name_tags", "public_only",
+    "part_of", "part_of_tags", "min_area_m2", "context_clause",
 }
 _TOP_FIELDS = {
     "level", "minutes", "distance_m", "mode", "speed_kmh", "max_snap_m", "min_share",
-    "categories", "levels", "use", "pois",
+    "categories", "levels", "use", "pois", "within",
 }
+_WITHIN_FIELDS = {"label_zh", "label_en", "tags", "public", "own_tags", "operators"}
 MODES = ("standard", "time", "distance")
 
 #: OSM name tags a name rule looks at.
 NAME_TAGS = ("name", "name:zh", "name:zh-Hans", "name:zh-Hant", "name:en", "official_name", "brand")
 
+#: Keys that say what an object *is*. Of a value listing several ("clinic;doctor;pharmacy") the
+#: first is what it is, the rest what it also offers: a community hospital tagged
+#: ``healthcare=clinic;doctor;pharmacy`` is not a pharmacy.
+MAIN_KEYS = frozenset({"amenity", "shop", "healthcare", "leisure", "office", "tourism", "building", "landuse",
+                       "craft", "social_facility"})
+
+#: Keys whose value, when a category does not allow it, says an object is something else: such an
+#: object is never put in the category by its name alone (a restaurant named …小学校 is no school).
+KIND_KEYS = ("amenity", "shop", "office", "craft", "tourism", "leisure", "healthcare", "historic", "man_made",
+             "military", "emergency", "railway", "highway", "public_transport", "aeroway", "club", "landuse",
+             "building")
+
+#: Building values that make an object a home, a works or a shed: a name never makes those a facility.
+#: Other values (yes, commercial, public, ...) say nothing of the use.
+KIND_BUILDINGS = frozenset({"apartments", "residential", "house", "detached", "semidetached_house", "terrace",
+                            "dormitory", "bungalow", "farm", "industrial", "warehouse", "garage", "garages",
+                            "shed", "roof", "hut", "cabin", "construction", "church", "temple", "mosque",
+                            "train_station", "transportation", "parking", "service", "toilets"})
+
 TagRule = Mapping[str, tuple[str, ...]]
 
 
-def _tag_hit(tags: Mapping[str, str], key: str, values: tuple[str, ...]) -> bool:
+def _values(key: str, value: str) -> list[str]:
+    """The values of ``key=value`` that count: all of a ";" list, or only the first for a :data:`MAIN_KEYS` key."""
+    # OSM lists several values with ";" (healthcare:speciality=hypnosis;herbalism)
+    parts = [v.strip() for v in value.split(";")]
+    return parts[:1] if key in MAIN_KEYS else parts
+
+
+def tag_hit(tags: Mapping[str, str], key: str, values: tuple[str, ...]) -> bool:
     value = tags.get(key)
     if value is None:
         return False
-    # OSM lists several values with ";" (healthcare:speciality=hypnosis;herbalism)
-    return "*" in values or value in values or any(v.strip() in values for v in value.split(";"))
+    return "*" in values or value in values or any(v in values for v in _values(key, value))
 
 
 def _rule_hit(tags: Mapping[str, str], rule: TagRule) -> bool:
-    return all(_tag_hit(tags, k, v) for k, v in rule.items())
+    return all(tag_hit(tags, k, v) for k, v in rule.items())
 
 
 def folded_name(tags: Mapping[str, str]) -> str:
@@ -66,9 +93,127 @@ def folded_name(tags: Mapping[str, str]) -> str:
     return fold(" ".join(tags.get(k, "") for k in NAME_TAGS).strip())
 
 
+def name_heads(tags: Mapping[str, str]) -> tuple[str, ...]:
+    """Each of the object's names, folded and read for its head noun (:func:`name_head`), in
+    :data:`NAME_TAGS` order, without repeats; ``("",)`` for an unnamed object.
+
+    A name grammar reads them one by one: joined, the English name would end the string
+    and hide the Chinese one's head noun.
+    """
+    heads = tuple(dict.fromkeys(name_head(fold(tags[k])) for k in NAME_TAGS if tags.get(k, "").strip()))
+    return heads or ("",)
+
+
+def _tag_text(key: str, values: tuple[str, ...]) -> str:
+    return f"{key}={'|'.join(values)}"
+
+
+def _rule_text(rule: TagRule) -> str:
+    return " & ".join(_tag_text(k, v) for k, v in rule.items())
+
+
+def _first_tag(tags: Mapping[str, str], table: Mapping[str, tuple[str, ...]]) -> str | None:
+    """``key=value`` of the first tag of ``table`` the object has, or None."""
+    for key, values in table.items():
+        value = tags.get(key)
+        if value is None:
+            continue
+        if "*" in values or value in values:
+            return f"{key}={value}"
+        hit = next((v for v in _values(key, value) if v in values), None)
+        if hit is not None:
+            return f"{key}={hit}"
+    return None
+
+
+#: Brackets around a branch, an alias or a campus (…银行(中关村支行), 校医院（…社区卫生服务中心）): their
+#: words are read as part of the name, the brackets dropped (folded text gives ASCII ones).
+_BRACKETS = re.compile(r"[()\[\]【】〔〕「」『』《》<>]")
+
+#: Words at the end of a name that say which campus or branch site it is, not what it is.
+_CAMPUS = re.compile(r"(校区|分校|分部|本部|校本部|院区|园区|校园|校舍)$")
+
+#: Last characters of a facility's head noun (学, 中, 园, 院, 所, 站, 馆, 心, 部, 室, 堂, 场, 行, 局…):
+#: a campus's own name before 校区 (南京三中金銮校区) is cut back to one of them.
+_HEAD_END = frozenset("学中校院所园馆站心部室堂场行局店房社处点厅楼区小")
+
+
+def name_head(name: str) -> str:
+    """A folded name read for its head noun: brackets dropped, a campus or branch site at its end cut.
+
+    Chinese facility names end in their head noun: 北京大学附属小学 is a 小学, 某某中学小学部 a
+    小学部, 某某五中 a 中. Bracketed words are kept (they are often the branch or the alias:
+    中国工商银行(中关村支行) ends in 支行); a campus word at the end is cut with the campus's
+    own name before it (南京三中金銮校区 → 南京三中, 某某小学东校区 → 某某小学).
+    """
+    head = " ".join(_BRACKETS.sub(" ", name).split()).rstrip(" -·・,，")
+    cut = _CAMPUS.sub("", head).rstrip()
+    if cut != head and cut:
+        # the campus's own name: at most four characters, back to the head noun's last one
+        for _ in range(4):
+            if not cut or cut[-1] in _HEAD_END:
+                break
+            cut = cut[:-1]
+        head = cut or head
+    return head
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """One rule of a category's name grammar: a regular expression and what it decides.
+
+    Parameters
+    ----------
+    match
+        Regular expression searched in the folded name's head (:func:`name_head`); anchor it
+        with ``$`` to test the head noun, leave it unanchored to test any part.
+    counts
+        True: a name matching makes the object one of the category's (even without its tags,
+        unless a tag says it is something else); False: keeps it out whatever its tags.
+    why
+        The reason, as the facilities table and the report give it.
+    reason
+        The reason code of an object it keeps out: "exclude_name" by default,
+        "not_judged" for objects listed but not judged (a general hospital
+        beside community health centres).
+    public
+        A name that says the facility serves the public in its own right (社区卫生服务中心,
+        全民健身中心, a university's 附小): it counts even inside a campus or compound, and is
+        not taken for a part of it.
+    """
+
+    match: str
+    counts: bool
+    why: str
+    reason: str = "exclude_name"
+    public: bool = False
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(fold(self.match))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why an object is, or is not, a facility of a category.
+
+    ``counted``: whether it counts; ``reason``: a code (``tag``, ``name``, ``exclude_tag``,
+    ``exclude_name``, ``tag_conflict``, and from the context ``part_of``, ``not_public``,
+    ``too_small``, ``review_*``); ``rule``: the rule or evidence, in words; ``named``: its
+    name says it is one (a name rule put it here); ``public``: its name says it serves the
+    public (:attr:`NameRule.public`).
+    """
+
+    counted: bool
+    reason: str
+    rule: str
+    named: bool = False
+    public: bool = False
+
+
 @dataclass(frozen=True)
 class Category:
-    """A kind of daily facility, defined by OSM tag filters.
+    """A kind of daily facility, defined by OSM tag filters and name rules.
 
     Parameters
     ----------
@@ -78,7 +223,8 @@ class Category:
         Display names.
     tags
         ``{osm_key: [values]}``, any one of which puts an object here; the
-        value ``"*"`` matches any value.
+        value ``"*"`` matches any value. Of a :data:`MAIN_KEYS` value listing
+        several (``clinic;pharmacy``), only the first counts.
     names
         Substrings of a POI's name that also put it in this category
         (compared folded: Traditional = Simplified, case-insensitive).
@@ -88,6 +234,28 @@ class Category:
     exclude, exclude_names
         Tag tables and name substrings that keep an object out whatever
         else it matches.
+    grammar
+        Ordered :class:`NameRule` s read on the name's head; the first that
+        matches decides, before ``exclude_names`` and ``names`` (the most
+        specific part of a name decides: 北京大学附属小学 is a primary school).
+    name_tags
+        Tags, besides ``tags``, that an object put here by its name may
+        carry (a 社区食堂 tagged ``amenity=restaurant``); any other
+        :data:`KIND_KEYS` tag says it is something else.
+    public_only
+        Count only facilities open to residents: not inside the areas the
+        config's ``within`` kinds mark as not public (a campus, a school's
+        grounds, a military or private compound).
+    part_of
+        ``within`` kinds whose features are parts of them, not facilities of
+        their own (a department or dispensary inside a hospital).
+    part_of_tags
+        If given, ``part_of`` holds only for features with one of these tags
+        (a garden inside a sports centre is its landscaping; a park is a park).
+    min_area_m2
+        Smallest area an area facility may have (NaN: any); points count.
+    context_clause
+        The source of ``public_only`` and ``min_area_m2``.
     tier
         Life-circle level whose walking distance the category is judged at.
     distance_m
@@ -106,6 +274,13 @@ class Category:
     rules: tuple[TagRule, ...] = ()
     exclude: tuple[TagRule, ...] = ()
     exclude_names: tuple[str, ...] = ()
+    grammar: tuple[NameRule, ...] = ()
+    name_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    public_only: bool = False
+    part_of: tuple[str, ...] = ()
+    part_of_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    min_area_m2: float = float("nan")
+    context_clause: str = ""
     tier: str = ""
     distance_m: float = float("nan")
     clause: str = ""
@@ -125,28 +300,105 @@ class Category:
         """
         return frozenset(self.tags) | frozenset(next(iter(r)) for r in self.rules if r)
 
-    def matches(self, tags: Mapping[str, str], name: str | None = None) -> bool:
-        """Return True if an OSM object with these tags belongs here.
+    def matches(self, tags: Mapping[str, str], name: str | None = None,
+                heads: tuple[str, ...] | None = None) -> bool:
+        """Return True if an OSM object with these tags belongs here, its context aside.
 
         Parameters
         ----------
         tags
             The object's tags.
-        name
-            Its names already folded (:func:`folded_name`), to save folding
-            them again for every category.
+        name, heads
+            Its names already folded (:func:`folded_name`) and read for their
+            heads (:func:`name_heads`), to save doing it again for every category.
         """
-        if any(_rule_hit(tags, r) for r in self.exclude):
-            return False
-        include, exclude = self._folded_names
-        if include or exclude:
+        verdict = self.judge(tags, name, heads)
+        return verdict is not None and verdict.counted
+
+    def grammar_rule(self, heads: tuple[str, ...]) -> NameRule | None:
+        """The grammar rule that decides for these name heads: the first matching the first name
+        that any rule matches."""
+        for head in heads:
+            rule = next((r for r in self.grammar if r.pattern.search(head)), None)
+            if rule is not None:
+                return rule
+        return None
+
+    def judge(self, tags: Mapping[str, str], name: str | None = None,
+              heads: tuple[str, ...] | None = None) -> Verdict | None:
+        """Whether an object with these tags is one of this category's, and why; its context aside.
+
+        None when no rule of the category puts it here (it is not a candidate); otherwise a
+        :class:`Verdict`: counted by a tag or its name, or kept out by an exclusion, its name's
+        grammar, or a tag that says it is something else.
+        """
+        by_tag = _first_tag(tags, self.tags)
+        if by_tag is None:
+            by_tag = next((_rule_text(r) for r in self.rules if _rule_hit(tags, r)), None)
+        grammar, by_name, kept_out = None, None, None
+        if self.grammar or self.names or self.exclude_names:
             name = folded_name(tags) if name is None else name
-            if name and any(n in name for n in exclude):
-                return False
-            if name and any(n in name for n in include):
-                return True
-        return (any(_tag_hit(tags, k, v) for k, v in self.tags.items())
-                or any(_rule_hit(tags, r) for r in self.rules))
+            # the grammar reads even an empty name: a rule matching "" catches the unnamed
+            if self.grammar:
+                grammar = self.grammar_rule(name_heads(tags) if heads is None else heads)
+            if name:
+                include, exclude = self._folded_names
+                by_name = next((n for n in include if n in name), None)
+                kept_out = next((n for n in exclude if n in name), None)
+        if by_tag is None and by_name is None and not (grammar is not None and grammar.counts):
+            return None
+        excluded = next((r for r in self.exclude if _rule_hit(tags, r)), None)
+        if excluded is not None:
+            return Verdict(False, "exclude_tag", _rule_text(excluded))
+        public = False
+        if grammar is not None:
+            if not grammar.counts:
+                return Verdict(False, grammar.reason, grammar.why)
+            by_name, public = grammar.why, grammar.public
+        elif kept_out is not None:
+            return Verdict(False, "exclude_name", f"name contains {kept_out}")
+        else:
+            by_name = by_name and f"name contains {by_name}"
+        named = by_name is not None
+        if by_tag is not None:
+            return Verdict(True, "tag", by_tag, named, public)
+        conflict = self.conflict(tags)
+        if conflict is not None:
+            return Verdict(False, "tag_conflict", f"{conflict}: the tag says it is something else")
+        return Verdict(True, "name", str(by_name), named, public)
+
+    def name_exclusion(self, name: str) -> Verdict | None:
+        """Why a name alone keeps a facility out (a user's list: no tags), or None.
+
+        The grammar's exclusions and ``exclude_names``; a catch-all rule (one matching the
+        empty name) is a rule about tagged objects and does not apply.
+        """
+        folded = fold(name)
+        if not folded:
+            return None
+        rule = self.grammar_rule((name_head(folded),))
+        if rule is not None:
+            if rule.counts or rule.pattern.search(""):
+                return None
+            return Verdict(False, rule.reason, rule.why)
+        kept_out = next((n for n in self._folded_names[1] if n in folded), None)
+        return None if kept_out is None else Verdict(False, "exclude_name", f"name contains {kept_out}")
+
+    def conflict(self, tags: Mapping[str, str]) -> str | None:
+        """``key=value`` of a tag saying the object is something other than this category, or None."""
+        for key in KIND_KEYS:
+            value = tags.get(key)
+            if value is None:
+                continue
+            first = _values(key, value)[0]
+            if key == "building" and first not in KIND_BUILDINGS:
+                continue
+            allowed = tuple(self.tags.get(key, ())) + tuple(self.name_tags.get(key, ()))
+            allowed += tuple(v for r in self.rules for v in r.get(key, ()))
+            if "*" in allowed or first in allowed:
+                continue
+            return f"{key}={first}"
+        return None
 
     @cached_property
     def _folded_names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -154,14 +406,62 @@ class Category:
 
     def describe(self) -> str:
         """The OSM tags and name rules of this category, in one line."""
-        parts = ["; ".join(f"{k}={'|'.join(v)}" for k, v in self.tags.items())]
-        parts += [" & ".join(f"{k}={'|'.join(v)}" for k, v in r.items()) for r in self.rules]
+        parts = ["; ".join(_tag_text(k, v) for k, v in self.tags.items())]
+        parts += [_rule_text(r) for r in self.rules]
         if self.names:
             parts.append(f"name contains {'|'.join(self.names)}")
+        if self.grammar:
+            parts.append("name grammar: " + ", ".join(f"{'+' if r.counts else '-'}{r.why}" for r in self.grammar))
         if self.exclude_names:
             parts.append(f"not name {'|'.join(self.exclude_names)}")
-        parts += ["not " + " & ".join(f"{k}={'|'.join(v)}" for k, v in r.items()) for r in self.exclude]
+        parts += ["not " + _rule_text(r) for r in self.exclude]
+        if self.public_only:
+            parts.append("public only")
+        if self.part_of:
+            parts.append(f"not part of {'|'.join(self.part_of)}")
+        if math.isfinite(self.min_area_m2):
+            parts.append(f"area >= {self.min_area_m2:g} m2")
         return "; ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Within:
+    """A kind of area whose features belong to it (a hospital, a campus, a military compound).
+
+    ``tags`` say which areas are of the kind; ``public``: whether residents may walk in
+    (features inside a non-public one do not count for a ``public_only`` category).
+    ``own_tags`` and ``operators`` say that a feature *itself* belongs to such an
+    institution, wherever its area is mapped or not: a sports hall tagged
+    ``building=university``, a pool whose ``operator`` names a university (words
+    compared folded).
+    """
+
+    key: str
+    label_zh: str
+    label_en: str
+    tags: Mapping[str, tuple[str, ...]]
+    public: bool = False
+    own_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    operators: tuple[str, ...] = ()
+
+    def label(self, lang: str = "en") -> str:
+        return self.label_zh if lang == "zh" else self.label_en
+
+    def matches(self, tags: Mapping[str, str]) -> bool:
+        return any(tag_hit(tags, k, v) for k, v in self.tags.items())
+
+    def owns(self, tags: Mapping[str, str]) -> str | None:
+        """The tag that makes a feature this institution's own (``key=value``), or None."""
+        hit = _first_tag(tags, self.own_tags)
+        if hit is not None:
+            return hit
+        operator = fold(tags.get("operator", ""))
+        word = next((w for w in self._operators if operator and w in operator), None)
+        return None if word is None else f"operator={tags['operator']}"
+
+    @cached_property
+    def _operators(self) -> tuple[str, ...]:
+        return tuple(fold(w) for w in self.operators)
 
 
 @dataclass(frozen=True)
@@ -193,6 +493,11 @@ class Config:
     explicit
         Category keys the user asked for by name; an empty one of these is an
         error, an empty preset category only a warning.
+    extra
+        Tables read elsewhere (``pois``).
+    within
+        Kinds of area whose features belong to them (:class:`Within`): what
+        ``Category.public_only`` and ``Category.part_of`` refer to.
     """
 
     level: str
@@ -205,6 +510,7 @@ class Config:
     min_share: float = 0.5
     explicit: frozenset[str] = field(default_factory=frozenset)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    within: Mapping[str, Within] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # a Config made or copied in code (dataclasses.replace, with_threshold)
@@ -345,19 +651,52 @@ def _as_strings(key: str, field_name: str, raw: Any) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def _make_category(key: str, spec: Mapping[str, Any], levels: Mapping[str, Any], level: str) -> Category:
+def _as_grammar(key: str, raw: Any) -> tuple[NameRule, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"category {key!r}: 'grammar' must be a list of {{ match = ..., counts = ..., why = ... }}")
+    rules = []
+    for item in raw:
+        fields = {"match", "counts", "why", "reason", "public"}
+        if not isinstance(item, Mapping) or set(item) - fields or not isinstance(item.get("match"), str) \
+                or not isinstance(item.get("counts", False), bool) \
+                or item.get("reason", "exclude_name") not in ("exclude_name", "not_judged"):
+            raise ConfigError(f"category {key!r}: each 'grammar' rule must be {{ match = \"regex\", counts = "
+                              f"true|false, why = \"...\" }} (reason: exclude_name or not_judged), not {item!r}")
+        rule = NameRule(item["match"], bool(item.get("counts", False)), str(item.get("why", item["match"])),
+                        str(item.get("reason", "exclude_name")), bool(item.get("public", False)))
+        try:
+            _ = rule.pattern  # compiled now: a bad pattern fails at load, naming its category
+        except re.error as e:
+            raise ConfigError(f"category {key!r}: grammar pattern {item['match']!r} is not a valid "
+                              f"regular expression ({e})") from None
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _make_category(key: str, spec: Mapping[str, Any], levels: Mapping[str, Any], level: str,
+                   within: Mapping[str, Within] | None = None) -> Category:
     unknown = set(spec) - _CATEGORY_FIELDS
     if unknown:
         raise ConfigError(f"category {key!r}: unknown field(s) {', '.join(sorted(unknown))}")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", key):
         raise ConfigError(f"category name {key!r} must be letters, digits and _ (starting with a letter)")
-    if not {"tags", "names", "rules"} & set(spec):
+    if not {"tags", "names", "rules", "grammar"} & set(spec):
         raise ConfigError(f"unknown category {key!r}: a new category needs 'tags', 'rules' or 'names'")
     # a category without a tier of its own is judged at the run's level
     tier = spec.get("tier", level)
     if tier not in levels:
         raise ConfigError(f"category {key!r}: unknown tier {tier!r}; known: {', '.join(levels)}")
     distance = spec.get("distance_m", levels[tier].get("distance_m"))
+    part_of = _as_strings(key, "part_of", spec.get("part_of", []))
+    if within is not None:
+        for kind in part_of:
+            if kind not in within:
+                raise ConfigError(f"category {key!r}: part_of names unknown area kind {kind!r}; "
+                                  f"known: {', '.join(within)}")
+    public_only = spec.get("public_only", False)
+    if not isinstance(public_only, bool):
+        raise ConfigError(f"category {key!r}: 'public_only' must be true or false, not {public_only!r}")
+    min_area = spec.get("min_area_m2")
     return Category(
         key=key,
         label_zh=str(spec.get("label_zh", key)),
@@ -367,12 +706,42 @@ def _make_category(key: str, spec: Mapping[str, Any], levels: Mapping[str, Any],
         rules=_as_rules(key, "rules", spec.get("rules", [])),
         exclude=_as_rules(key, "exclude", spec.get("exclude", [])),
         exclude_names=_as_strings(key, "exclude_names", spec.get("exclude_names", [])),
+        grammar=_as_grammar(key, spec.get("grammar", [])),
+        name_tags=_as_tags(key, spec["name_tags"]) if spec.get("name_tags") else {},
+        public_only=public_only,
+        part_of=part_of,
+        part_of_tags=_as_tags(key, spec["part_of_tags"]) if spec.get("part_of_tags") else {},
+        min_area_m2=float("nan") if min_area is None else check_number(f"categories.{key}.min_area_m2", min_area),
+        context_clause=str(spec.get("context_clause", "")),
         tier=str(tier),
         distance_m=_positive(f"categories.{key}.distance_m", distance),
         clause=str(spec.get("clause", "")),
         color=str(spec.get("color", settings.fallback_color)),
         icon=str(spec.get("icon", "●")),
     )
+
+
+def _make_within(base: Mapping[str, Any], user: Mapping[str, Any]) -> dict[str, Within]:
+    """The kinds of area features can be inside (presets' ``[within.*]``, the user's merged over)."""
+    specs: dict[str, dict[str, Any]] = {k: dict(v) for k, v in base.get("within", {}).items()}
+    for key, spec in user.get("within", {}).items():
+        _expect(f"[within.{key}]", spec, dict, "a table")
+        specs[key] = {**specs.get(key, {}), **spec}
+    kinds = {}
+    for key, spec in specs.items():
+        unknown = set(spec) - _WITHIN_FIELDS
+        if unknown:
+            raise ConfigError(f"config: within.{key}: unknown field(s) {', '.join(sorted(unknown))}")
+        if "tags" not in spec:
+            raise ConfigError(f"config: within.{key} needs 'tags'")
+        public = spec.get("public", False)
+        if not isinstance(public, bool):
+            raise ConfigError(f"config: within.{key}.public must be true or false, not {public!r}")
+        kinds[key] = Within(key=key, label_zh=str(spec.get("label_zh", key)), label_en=str(spec.get("label_en", key)),
+                            tags=_as_tags(f"within.{key}", spec["tags"]), public=public,
+                            own_tags=_as_tags(f"within.{key}", spec["own_tags"]) if spec.get("own_tags") else {},
+                            operators=_as_strings(f"within.{key}", "operators", spec.get("operators", [])))
+    return kinds
 
 
 @dataclass(frozen=True)
@@ -404,6 +773,7 @@ LIMITS: dict[str, Range] = {
     "buffer_m": Range(0, 50_000, closed_low=True),
     "isochrone_minutes": Range(0, 120),
     "isochrone_m": Range(0, 20_000),
+    "min_area_m2": Range(0, 10_000_000, closed_low=True),
 }
 
 
@@ -486,7 +856,7 @@ def _check_shape(user: Mapping[str, Any]) -> None:
         _expect("use", user["use"], list, 'a list of category names such as ["canteen", "school"]')
         for item in user["use"]:
             _expect("use", item, str, "a list of category names (strings)")
-    for key in ("categories", "levels", "pois"):
+    for key in ("categories", "levels", "pois", "within"):
         if key in user:
             _expect(key, user[key], dict, f"a table of [{key}.<name>] tables")
     for key, spec in user.get("categories", {}).items():
@@ -589,7 +959,9 @@ def load_config(
     levels = {**base["levels"], **user.get("levels", {})}
     level = level or user.get("level") or settings.default_level
     level_keys = _level_categories(levels, level)
-    all_categories = {k: _make_category(k, v, levels, level) for k, v in _category_specs(base, user).items()}
+    within = _make_within(base, user)
+    all_categories = {k: _make_category(k, v, levels, level, within)
+                      for k, v in _category_specs(base, user).items()}
     keys, explicit = _selected(level_keys, categories if categories is not None else user.get("use"),
                                all_categories)
 
@@ -615,6 +987,7 @@ def load_config(
         min_share=share,
         explicit=explicit,
         extra={"pois": user.get("pois", {})},
+        within=within,
     )
 
 

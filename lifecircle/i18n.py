@@ -216,8 +216,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "count_pois": {"zh": "{n} 个设施", "en": "{n} pois"},
     "count_community": {"zh": "{n} 个社区", "en": "{n} community"},
     "count_communities": {"zh": "{n} 个社区", "en": "{n} communities"},
-    "warn_no_facilities": {"zh": "类别「{label}」（{category}）：研究范围内没有此类设施，所有社区均缺此类",
-                           "en": "category {category!r}: no facilities in the study area; every community lacks it"},
+    "warn_no_facilities": {"zh": "类别「{label}」（{category}）：数据中没有一个此类设施，无数据、未判定"
+                                 "（OSM 未收录此类设施，请用 --pois 补充数据）",
+                           "en": "category {category!r}: not a single facility of it in the data: no data, not "
+                                 "judged (add a file of them with --pois)"},
     "warn_pois_merged": {"zh": "{n} 个用户设施与 OSM 设施重复，已合并",
                          "en": "{n} user POIs duplicated OSM POIs and were merged"},
     "err_unread_keys": {"zh": "类别「{label}」（{category}）使用的 OSM 键 {keys} 未在读取数据时读入；"
@@ -305,6 +307,74 @@ STRINGS: dict[str, dict[str, str]] = {
                             "en": "  {category:<13} {label}: {limit:g} m ({tier} tier; {clause})"},
     "err_no_community": {"zh": "没有社区位于街道网络范围内",
                          "en": "no community lies within the street network's area"},
+    # No data is not a finding (a category without a single facility in the data)
+    "no_data": {"zh": "无数据", "en": "no data"},
+    "no_data_long": {"zh": "无数据：OSM 未收录此类设施，请补充数据（--pois）",
+                     "en": "no data: OpenStreetMap holds no facility of this kind here; add a file of them (--pois)"},
+    "term_no_data": {"zh": "  {category:<13} {label}：{limit:g} 米{tier}，无数据，未判定（OSM 未收录此类设施；"
+                           "请用 --pois 补充设施文件，如民政部门的助餐点、养老机构名单）",
+                     "en": "  {category:<13} {limit:>6g} m{tier}: no data, not judged (OpenStreetMap holds "
+                           "no facility of this kind here; add a file of them with --pois, e.g. the "
+                           "civil-affairs list of meal points and care homes)"},
+    "term_not_judged": {"zh": "（{labels} 无数据、未判定）", "en": " (not judged, no data: {keys})"},
+    "not_judged_note": {"zh": "以下类别无数据、未参与判定：{labels}。“全部覆盖”只针对有数据的类别。",
+                        "en": "Not judged for lack of data: {labels}. \"Complete\" counts the judged categories only."},
+    "warn_pois_conflicts": {"zh": "{n} 处设施在 OSM 与用户文件中类别不同（同一地点、名称相近），"
+                                  "已在 facilities.csv 中标出，请复核",
+                            "en": "{n} places are one category in OpenStreetMap and another in the user's file "
+                                  "(same place, similar name): marked in facilities.csv for review"},
+    "warn_review_stale": {"zh": "复核文件 {file} 中 {n} 条决定对应的设施已不在数据中（{ids}）",
+                          "en": "{n} decisions of the review file {file} name facilities no longer in the data "
+                                "({ids})"},
+    "review_summary": {"zh": "规划复核：{file} 中 {decisions} 条决定，计入 {kept} 个、剔除 {dropped} 个、"
+                             "改类 {moved} 个；"
+                             "用户文件新增 {added} 个；{stale} 条已失效",
+                       "en": "planner's review: {decisions} decisions in {file}, {kept} kept, {dropped} dropped, "
+                             "{moved} moved; {added} added from the planner's files; {stale} no longer in the data"},
+    "review_summary_none": {"zh": "规划复核：无（可在 facilities.csv 或工作簿“设施清单”中标注后用 --review 重新运行）",
+                            "en": "planner's review: none (mark facilities.csv or the workbook's facilities sheet "
+                                  "and run again with --review)"},
+    # The facilities register (facilities.csv, the workbook's facilities sheet, the report)
+    "sheet_facilities": {"zh": "设施清单", "en": "Facilities"},
+    "facilities_heading": {"zh": "设施如何选定", "en": "How facilities were chosen"},
+    "facilities_intro": {"zh": "每个类别的候选设施均列于 facilities.csv 与工作簿“设施清单”，注明计入与否及依据。"
+                               "在“复核决定”列填写 保留/删除/改类/公开/不公开 后用 --review 重新运行。",
+                         "en": "Every candidate of every category is listed in facilities.csv and the workbook's "
+                               "facilities sheet, counted or not, with the rule that decided. Mark the decision "
+                               "column (keep, drop, move, public, not_public) and run again with --review."},
+    "facility_counted": {"zh": "计入", "en": "Counted"},
+    "facility_excluded": {"zh": "未计入", "en": "Not counted"},
+    "facility_reason": {"zh": "依据", "en": "Reason"},
+    "facility_rule": {"zh": "规则/证据", "en": "Rule or evidence"},
+    "facility_within": {"zh": "所在区域", "en": "Inside"},
+    "facility_area": {"zh": "面积（平方米）", "en": "Area (m²)"},
+    "facility_source": {"zh": "来源", "en": "Source"},
+    "facility_also_in": {"zh": "其他来源中的同一设施", "en": "Same facility in"},
+    "facility_note": {"zh": "备注", "en": "Note"},
+    "facility_tags": {"zh": "OSM 标签", "en": "OSM tags"},
+    "facility_decision": {"zh": "复核决定", "en": "decision"},
+    "facility_new_category": {"zh": "改为类别", "en": "new_category"},
+    "facility_review_note": {"zh": "复核说明", "en": "review_note"},
+    "facility_id": {"zh": "设施编号", "en": "poi_id"},
+    "facility_name": {"zh": "名称", "en": "Name"},
+    "facility_label": {"zh": "类别", "en": "Label"},
+    "facility_category_key": {"zh": "类别代码", "en": "category"},
+    "layer_excluded": {"zh": "未计入的候选设施（{label}）", "en": "Candidates not counted ({label})"},
+    "reason_tag": {"zh": "标签", "en": "tag"},
+    "reason_name": {"zh": "名称", "en": "name"},
+    "reason_user": {"zh": "用户文件", "en": "planner's file"},
+    "reason_exclude_tag": {"zh": "排除：标签", "en": "excluded by a tag"},
+    "reason_exclude_name": {"zh": "排除：名称", "en": "excluded by its name"},
+    "reason_tag_conflict": {"zh": "排除：标签与名称矛盾", "en": "a tag says it is something else"},
+    "reason_not_judged": {"zh": "列出，不判定", "en": "listed, not judged"},
+    "reason_part_of": {"zh": "属于其他设施的一部分", "en": "part of another facility"},
+    "reason_not_public": {"zh": "不对居民开放", "en": "not open to residents"},
+    "reason_too_small": {"zh": "面积不足", "en": "too small"},
+    "reason_duplicate": {"zh": "重复（已在其他来源计入）", "en": "duplicate (counted from another source)"},
+    "reason_replaced": {"zh": "被用户文件替代", "en": "replaced by the planner's file"},
+    "reason_review_keep": {"zh": "复核：计入", "en": "review: kept"},
+    "reason_review_drop": {"zh": "复核：剔除", "en": "review: dropped"},
+    "reason_review_move": {"zh": "复核：改类", "en": "review: moved"},
 }
 
 
@@ -357,6 +427,44 @@ def strings(lang: str = "en") -> dict[str, str]:
     """Every interface string without fields in ``lang``, by key (for templates)."""
     check_lang(lang)
     return {key: texts[lang] for key, texts in STRINGS.items() if "{" not in texts[lang]}
+
+
+def covered_state(value: object) -> str:
+    """A ``covered_<k>`` cell as "yes", "no" or "no_data" (NA: the category had no data)."""
+    from .text import flag_of, is_missing
+
+    if is_missing(value):
+        return "no_data"
+    return "yes" if flag_of(value) else "no"
+
+
+def covered_mark(value: object, lang: str = "en") -> str:
+    """A ``covered_<k>`` cell as shown: ✓, ✗, or "no data" / 无数据 (never ✗ for no data)."""
+    state = covered_state(value)
+    return {"yes": "✓", "no": "✗"}.get(state) or t("no_data", lang)
+
+
+def reason_text(code: str, lang: str = "en") -> str:
+    """A facility's reason code (``tag``, ``not_public``, ...) in words."""
+    key = f"reason_{code}"
+    return t(key, lang) if key in STRINGS else code
+
+
+def not_judged_text(config: Config, keys: list[str], lang: str = "en") -> str:
+    """The categories not judged for lack of data, as a sentence ("" when none)."""
+    if not keys:
+        return ""
+    return t("not_judged_note", lang, labels=t("list_sep", lang).join(category_label(config, k, lang) for k in keys))
+
+
+def review_text(review: object, lang: str = "en") -> str:
+    """What the planner's review and files changed, in one sentence (:class:`ReviewSummary`)."""
+    if review is None or not (getattr(review, "file", "") or getattr(review, "added", 0)):
+        return t("review_summary_none", lang)
+    return t("review_summary", lang, file=getattr(review, "file", "") or "—",
+             decisions=getattr(review, "decisions", 0), kept=getattr(review, "kept", 0),
+             dropped=getattr(review, "dropped", 0), moved=getattr(review, "moved", 0),
+             added=getattr(review, "added", 0), stale=len(getattr(review, "stale", []) or []))
 
 
 def basis_text(config: Config, lang: str = "en") -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -27,9 +27,9 @@ from .core.engine import (
 from .core.isochrones import ReachArea, reach_polygon
 from .core.network import Region, StreetNetwork, graph_is_built, project
 from .errors import ConfigError, EmptyAreaError
+from .facilities import ReviewSummary, access_points, build_register, counted, display_points, read_review
 from .fileio import in_two
 from .i18n import STRINGS, Message, labels, localize
-from .pois import access_points, categorize, display_points
 from .sources.osmfile import OSMData, load_source, read_osm  # noqa: F401 (load_source: re-exported)
 
 Progress = Callable[[str], None]
@@ -158,12 +158,21 @@ class Access:
         return self.snapped.subset(mask), self.facility[mask]
 
 
-def _access(facilities: gpd.GeoDataFrame, net: StreetNetwork, max_snap_m: float) -> Access:
-    pts, owner = access_points(facilities.geometry.values)
+def _access(facilities: gpd.GeoDataFrame, net: StreetNetwork, max_snap_m: float,
+            entrances: np.ndarray | None = None) -> Access:
+    pts, owner = access_points(facilities.geometry.values, net, entrances)
     snapped = snap_points(net, pts, max_snap_m)
     snap_m = np.full(len(facilities), np.nan)
     np.fmin.at(snap_m, owner[snapped.ok], snapped.leg[snapped.ok])
     return Access(snapped, owner, snap_m, pts)
+
+
+def entrance_points(features: gpd.GeoDataFrame, crs) -> np.ndarray:
+    """Mapped entrances (``entrance=*`` nodes), projected: where area facilities are entered."""
+    if not len(features):
+        return np.empty(0, dtype=object)
+    hit = features["tags"].map(lambda t: "entrance" in t).to_numpy(bool) & features.geom_type.eq("Point").to_numpy()
+    return features[hit].geometry.to_crs(crs).to_numpy() if hit.any() else np.empty(0, dtype=object)
 
 
 LEFT_OUT_COLUMNS = ["what", "id", "name", "category", "reason", "distance_m"]
@@ -208,23 +217,46 @@ def _unread_keys(osm: OSMData, cfg: Config) -> dict[str, list[str]]:
     return {k: v for k, v in missing.items() if v}
 
 
+@dataclass
+class FacilityList:
+    """The facilities of a run: those counted, and the register of every candidate with its reason.
+
+    ``counted``: the ``pois`` contract, projected; ``register``: every feature a category's
+    rules touched (:data:`lifecircle.facilities.REGISTER_COLUMNS`); ``review``: what the
+    planner's review did; ``no_data``: category keys without a single facility.
+    """
+
+    counted: gpd.GeoDataFrame
+    register: gpd.GeoDataFrame
+    review: ReviewSummary
+    no_data: list[str]
+
+
 def _facilities(features: gpd.GeoDataFrame, cfg: Config, crs, pois: gpd.GeoDataFrame | None,
-                pois_mode: str, warnings: list[str], unread: dict[str, list[str]]) -> gpd.GeoDataFrame:
-    """OSM facilities of the run's categories, merged with the user's.
+                pois_mode: str, review, warnings: list[str], unread: dict[str, list[str]]) -> FacilityList:
+    """Every candidate facility classified, the user's merged in, the planner's review applied.
 
     A category on OSM keys the data was not read with (an :class:`OSMData`
     read before the category was defined) would silently miss objects: an
-    error when it finds none, a warning otherwise.
+    error when it finds none, a warning otherwise. A category with no facility
+    at all has *no data*: it is not judged (every output says so), unless the
+    user asked for it by name, which is an error.
     """
-    facilities = categorize(features, cfg).to_crs(crs)
+    decisions, review_file = None, ""
+    if review is not None:
+        decisions, review_file = read_review(review, cfg), Path(review).name
     if pois is not None:
-        from .sources.userpois import merge_pois
-
         warnings.extend(pois.attrs.get("warnings", []))
-        facilities, merged = merge_pois(facilities, pois.to_crs(crs), mode=pois_mode)
-        if merged and pois_mode == "add":
-            warnings.append(Message("warn_pois_merged", n=merged))
-    facilities = facilities.sort_values(["category", "poi_id"], kind="stable").reset_index(drop=True)
+    register, summary, merged = build_register(features, cfg, crs, pois, pois_mode, decisions, review_file)
+    if merged["merged"] and pois_mode == "add":
+        warnings.append(Message("warn_pois_merged", n=merged["merged"]))
+    if merged["conflicts"]:
+        warnings.append(Message("warn_pois_conflicts", n=merged["conflicts"]))
+    if summary.stale:
+        warnings.append(Message("warn_review_stale", n=len(summary.stale), file=review_file,
+                                ids=", ".join(summary.stale[:5]) + (" …" if len(summary.stale) > 5 else "")))
+    facilities = counted(register).sort_values(["category", "poi_id"], kind="stable").reset_index(drop=True)
+    no_data = []
     for key in cfg.keys:
         empty = not (facilities["category"] == key).any()
         if key in unread:
@@ -237,7 +269,8 @@ def _facilities(features: gpd.GeoDataFrame, cfg: Config, crs, pois: gpd.GeoDataF
             if key in cfg.explicit:
                 raise EmptyAreaError(Message("err_no_facilities", category=key, label=labels(cfg, key)))
             warnings.append(no_facilities_warning(cfg, key))
-    return facilities
+            no_data.append(key)
+    return FacilityList(facilities, register, summary, no_data)
 
 
 def no_facilities_warning(cfg: Config, key: str) -> Message:
@@ -353,17 +386,21 @@ class Study:
     table: pd.DataFrame
     search: float
     region: Region
+    # per category: per community, the origin its nearest facility was walked from (its
+    # centre, or its nearest home where the centre reaches none; -1: none), for the routes
+    walk_from: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _study(net: StreetNetwork, cfg: Config, comms: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
-           facilities: gpd.GeoDataFrame) -> Study:
+           facilities: gpd.GeoDataFrame, entrances: np.ndarray | None = None) -> Study:
     """Snap homes, centres and facilities, and bound the searches."""
     origins = _origins(comms, buildings)
     origins.snapped = snap_points(net, origins.points, cfg.max_snap_m)
     search = cfg.threshold_m * settings.search_factor
     return Study(
         net=net, cfg=cfg, communities=comms, buildings=buildings, origins=origins, facilities=facilities,
-        access=_access(facilities, net, cfg.max_snap_m), table=_community_table(comms, origins, buildings),
+        access=_access(facilities, net, cfg.max_snap_m, entrances),
+        table=_community_table(comms, origins, buildings),
         search=search,
         # every origin lies in a community, so searching their region loses nothing
         region=net.region(comms.geometry.values, search),
@@ -388,6 +425,16 @@ def _score(key: str, reach: Reach, study: Study) -> dict[str, np.ndarray]:
     metres[~np.isfinite(metres)] = np.nan
     nearest = np.full(n, -1)
     nearest[community[centre]] = reach.nearest[centre]
+    start = np.full(n, -1)
+    start[community[centre]] = np.flatnonzero(centre)
+    # a centre off every street, or beyond the search, names none: the walk from the
+    # community's nearest home (or area point) does, so a covered flag always has its facility
+    lost = np.flatnonzero(nearest < 0)
+    if len(lost):
+        near, near_m, near_from = _nearest_of_scored(reach, origins, n)
+        metres[lost], nearest[lost], start[lost] = near_m[lost], near[lost], near_from[lost]
+    start[nearest < 0] = -1
+    study.walk_from[key] = start
     found = nearest >= 0
     names = np.full(n, "", dtype=object)
     ids = np.full(n, "", dtype=object)
@@ -411,6 +458,20 @@ def _score(key: str, reach: Reach, study: Study) -> dict[str, np.ndarray]:
                                            np.round(covered_residents / np.maximum(home_residents, 1e-9), 4), np.nan),
         f"covered_{key}": share >= cfg.min_share,
     }
+
+
+def _nearest_of_scored(reach: Reach, origins: Origins, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per community: the facility row, the walk and the origin of its scored point (home or
+    area sample) with the shortest walk (-1, NaN and -1 where none reaches one)."""
+    near, near_from = np.full(n, -1), np.full(n, -1)
+    near_m = np.full(n, np.nan)
+    scored = np.flatnonzero(~origins.centres & (reach.nearest >= 0) & np.isfinite(reach.metres))
+    if len(scored):
+        order = scored[np.lexsort((reach.metres[scored], origins.community[scored]))]
+        first = np.unique(origins.community[order], return_index=True)
+        rows = order[first[1]]
+        near[first[0]], near_m[first[0]], near_from[first[0]] = reach.nearest[rows], reach.metres[rows], rows
+    return near, near_m, near_from
 
 
 def _gap_frames(key: str, reach: Reach, points: Snapped, study: Study) -> list[gpd.GeoDataFrame]:
@@ -452,12 +513,30 @@ def _walk(study: Study, points: Snapped, rows: np.ndarray) -> Reach:
     return Reach(metres, nearest, node_metres)
 
 
-def _summarise(out: pd.DataFrame, cfg: Config) -> None:
-    covered = out[[f"covered_{k}" for k in cfg.keys]]
+def no_data_keys(facilities: pd.DataFrame, cfg: Config) -> list[str]:
+    """The run's categories without a single facility: not judged (no data is not a finding)."""
+    present = set(facilities["category"])
+    return [k for k in cfg.keys if k not in present]
+
+
+def _summarise(out: pd.DataFrame, cfg: Config, no_data: list[str]) -> None:
+    """Categories reached, judged and missing per community.
+
+    A category without data is not judged: its ``covered_<k>`` is NA (not False), and
+    ``reached``, ``n_categories``, ``complete`` and ``gaps`` count the judged ones only;
+    ``no_data`` names the others.
+    """
+    judged = [k for k in cfg.keys if k not in no_data]
+    for k in no_data:
+        out[f"covered_{k}"] = pd.array([pd.NA] * len(out), dtype="boolean")
+        for col in (f"share_{k}", f"residents_share_{k}"):
+            out[col] = np.nan
+    covered = out[[f"covered_{k}" for k in judged]].astype(bool)
     out["reached"] = covered.sum(axis=1).astype(int)
-    out["n_categories"] = len(cfg.keys)
+    out["n_categories"] = len(judged)
     out["complete"] = out["reached"] == out["n_categories"]
-    out["gaps"] = [",".join(k for k, c in zip(cfg.keys, row) if not c) for row in covered.itertuples(index=False)]
+    out["gaps"] = [",".join(k for k, c in zip(judged, row) if not c) for row in covered.itertuples(index=False)]
+    out["no_data"] = ",".join(no_data)
 
 
 def _measure(study: Study, say: Progress, gaps: Callable | None = None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -465,14 +544,16 @@ def _measure(study: Study, say: Progress, gaps: Callable | None = None) -> tuple
     columns, and the gaps (made by ``gaps``, default :func:`_gap_frames`:
     a what-if redraws only those near its changes)."""
     gap_frames = []
+    study.walk_from = {}  # this study's own (a what-if's copy shares its before's until here)
     for cat in study.cfg.categories:
         say(Message("progress_walk", category=cat.key, label=labels(study.cfg, cat.key)))
         points, rows = study.access.of(study.facilities["category"].values == cat.key)
         reach = _walk(study, points, rows)
         for name, values in _score(cat.key, reach, study).items():
             study.table[name] = values
-        gap_frames += (gaps or _gap_frames)(cat.key, reach, points, study)
-    _summarise(study.table, study.cfg)
+        if len(rows):  # a category without data has no gaps: it is not judged
+            gap_frames += (gaps or _gap_frames)(cat.key, reach, points, study)
+    _summarise(study.table, study.cfg, no_data_keys(study.facilities, study.cfg))
     crs = study.net.crs
     communities = gpd.GeoDataFrame(study.table.drop(columns="home_residents"),
                                    geometry=study.communities.geometry.values, crs=crs)
@@ -487,7 +568,11 @@ ROUTE_COLUMNS = ["community_id", "category", "poi_id", "name", "metres", "geomet
 
 
 def _route_rows(study: Study, communities: gpd.GeoDataFrame, todo: np.ndarray) -> list[tuple]:
-    """The rows of :func:`_routes` for the centres at positions ``todo``, in that order."""
+    """The rows of :func:`_routes` for the communities at positions ``todo``, in that order.
+
+    Each walk starts where its nearest facility was walked from (:attr:`Study.walk_from`):
+    the community's centre, or its nearest home where the centre reaches none.
+    """
     net, cfg, facilities, access = study.net, study.cfg, study.facilities, study.access
     row_of = {(pid, cat): i for i, (pid, cat) in enumerate(zip(facilities["poi_id"], facilities["category"]))}
     # each facility's access points, in their order (a stable sort), without a mask per route
@@ -496,37 +581,39 @@ def _route_rows(study: Study, communities: gpd.GeoDataFrame, todo: np.ndarray) -
     ids = communities["community_id"].to_numpy()
     nearest = {key: (communities[f"nearest_id_{key}"].to_numpy(), communities[f"nearest_{key}"].to_numpy())
                for key in cfg.keys}
-    centre = study.origins.centres
-    points, snapped = study.origins.points[centre], study.origins.snapped.subset(centre)
+    points, snapped = study.origins.points, study.origins.snapped
     rows = []
     for i in todo:
-        tree = path_tree(net, snapped.subset(np.array([i])), study.search)
+        starts = {key: int(study.walk_from[key][i]) for key in cfg.keys if key in study.walk_from}
+        trees: dict[int, Any] = {}
         for key in cfg.keys:
             pid, name = nearest[key][0][i], nearest[key][1][i]
-            if not pid:
+            o = starts.get(key, -1)
+            if not pid or o < 0 or not snapped.ok[o]:
                 continue
+            if o not in trees:
+                trees[o] = path_tree(net, snapped.subset(np.array([o])), study.search)
             row = row_of[(pid, key)]
             mine = order[first[row]: first[row + 1]]
-            found = route(net, tree, access.snapped.subset(mine))
+            found = route(net, trees[o], access.snapped.subset(mine))
             if found is None:
                 continue
             metres, line = found
             # the access point nearest the line's end is the one the walk reached
             ends = access.points[mine]
             end = ends[int(np.argmin(shapely.distance(ends, shapely.Point(line[-1]))))]
-            coords = np.vstack([shapely.get_coordinates(points[i]), line, shapely.get_coordinates(end)])
+            coords = np.vstack([shapely.get_coordinates(points[o]), line, shapely.get_coordinates(end)])
             rows.append((ids[i], key, pid, name, round(metres, 1), shapely.LineString(coords)))
     return rows
 
 
 def _routes(study: Study, communities: gpd.GeoDataFrame, only: np.ndarray | None = None) -> gpd.GeoDataFrame:
-    """The walk from each community's centre to its nearest facility of each
-    category, as a line: the centre, its street, the streets walked, the
-    facility's street and the access point reached (of the communities where
-    ``only`` holds, if given). The command's process finds the second half
+    """The walk from each community to its nearest facility of each category, as a
+    line: the start (its centre, or its nearest home where the centre reaches none),
+    its street, the streets walked, the facility's street and the access point reached
+    (of the communities where ``only`` holds, if given). The command's process finds the second half
     of them in a forked one meanwhile (:data:`lifecircle.settings.parallel_outputs`)."""
-    snapped = study.origins.snapped.subset(study.origins.centres)
-    todo = np.flatnonzero(snapped.ok if only is None else snapped.ok & only)
+    todo = np.arange(len(communities)) if only is None else np.flatnonzero(only)
     rows = in_two(lambda part: _route_rows(study, communities, part), todo, "finding routes", _FORK_FROM)
     return gpd.GeoDataFrame(pd.DataFrame(rows, columns=ROUTE_COLUMNS), geometry="geometry", crs=study.net.crs)
 
@@ -585,7 +672,7 @@ def _read(source: str | Path | OSMData | None, cfg: Config, say: Progress) -> tu
 
 
 def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tuple, limits: list[float],
-            warnings: list[str], say: Progress) -> Analysis:
+            warnings: list[str], say: Progress, found: FacilityList) -> Analysis:
     """The Analysis of a run, with what was left out and the partial areas said.
 
     Its isochrones and routes are made when first read: the command writes
@@ -613,7 +700,7 @@ def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tupl
         config=study.cfg, communities=comm_gdf, pois=gpd.GeoDataFrame(pois_out, crs=net.crs), isochrones=None,
         gaps=gaps, left_out=left_out, graph=None, source=osm.source, crs=net.crs, warnings=warnings,
         data_date=getattr(osm, "data_date", None), routes=None, study=study,
-        pending={"isochrones": isochrones, "routes": routes},
+        pending={"isochrones": isochrones, "routes": routes}, facilities=found.register, review=found.review,
     )
 
 
@@ -622,7 +709,7 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
             pois: gpd.GeoDataFrame | None = None, pois_mode: str = "add",
             isochrone_limits: Iterable[float] | None = None, area: shapely.Geometry | None = None,
             lang: str = "en", progress: Progress | None = None, communities_crs: str | None = None,
-            encoding: str | None = None) -> Analysis:
+            encoding: str | None = None, review: str | Path | None = None) -> Analysis:
     """Run a life-circle analysis: which communities reach which facilities on foot.
 
     Each category is judged at its own walking distance (by default its GB 50180-2018 tier's:
@@ -641,8 +728,11 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
         "5min", "10min" (default) or "15min"; a :class:`Config`, a TOML path or None (the
         presets) decides the categories, the basis and ``min_share`` (a Config carries its level).
     pois, pois_mode
-        Extra facilities (:data:`lifecircle.pois.POI_COLUMNS`, any CRS), "add"ed (duplicates
-        merged) or "replace"-ing the OSM ones of their categories.
+        Extra facilities (:data:`lifecircle.facilities.POI_COLUMNS`, any CRS), "add"ed
+        (duplicates merged) or "replace"-ing the OSM ones of their categories.
+    review
+        The planner's review: ``facilities.csv`` or ``coverage.xlsx`` of an earlier run with
+        decisions marked (:mod:`lifecircle.facilities.review`), applied before any walk.
     isochrone_limits
         Minutes in time mode, else metres; default ``Config.isochrone_limits()``.
     area
@@ -672,15 +762,15 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
     limits = cfg.check_isochrones(isochrone_limits)  # before the work: NaN or inf would draw nothing
     osm, net = _read(source, cfg, say)
     warnings: list[str] = list(getattr(osm, "warnings", []))
-    facilities = _facilities(osm.features, cfg, net.crs, pois, pois_mode, warnings, _unread_keys(osm, cfg))
+    found = _facilities(osm.features, cfg, net.crs, pois, pois_mode, review, warnings, _unread_keys(osm, cfg))
     say(Message("progress_communities"))
     buildings = residential_buildings(osm.features, net.crs)
     communities = _community_input(communities, net.crs, communities_crs, encoding, warnings)
     comms, comms_left = _communities(communities, osm.features, net, buildings, area, lang)
-    say(Message("progress_snap", facilities=len(facilities), communities=len(comms)))
-    study = _study(net, cfg, comms, buildings, facilities)
+    say(Message("progress_snap", facilities=len(found.counted), communities=len(comms)))
+    study = _study(net, cfg, comms, buildings, found.counted, entrance_points(osm.features, net.crs))
     measured = _measure(study, say)
-    return _result(osm, study, comms_left, measured, limits, warnings, say)
+    return _result(osm, study, comms_left, measured, limits, warnings, say, found)
 
 
 def _isochrone_rows(net: StreetNetwork, centres: Snapped, ids, limits: list[float],

@@ -13,7 +13,7 @@ import pytest
 import lifecircle
 from lifecircle.config import load_config
 from lifecircle.errors import ConfigError
-from lifecircle.pois import categorize
+from lifecircle.facilities import categorize
 
 PRESETS = Path(lifecircle.__file__).resolve().parent / "presets.toml"
 

@@ -603,7 +603,7 @@ def helsinki(bundled_osm):
 def real_facilities(features, tag: str, values: set[str]):
     """Features with ``tag`` in ``values`` and their access points (a polygon
     gives several, all owned by its row), as ``analyze`` builds them."""
-    from lifecircle.pois import access_points
+    from lifecircle.facilities import access_points
 
     rows = [i for i, t in enumerate(features["tags"]) if t.get(tag) in values]
     geoms = features.geometry.values[rows]

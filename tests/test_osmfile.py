@@ -22,7 +22,7 @@ from conftest import NO_STREETS_XML
 
 from lifecircle.config import load_config
 from lifecircle.errors import EmptyAreaError, InputFileError
-from lifecircle.pois import categorize
+from lifecircle.facilities import categorize
 from lifecircle.sources.osmfile import FEATURE_KEYS, OSMData, read_osm
 
 # ---------------------------------------------------------------------------

@@ -62,6 +62,43 @@ def coverage_table(analysis: "Analysis") -> "pd.DataFrame":
     return table
 
 
+#: Columns of ``facilities.csv`` (:func:`facilities_table`), in order. The last three are
+#: the planner's: marked and given back with ``--review`` (:mod:`lifecircle.facilities.review`).
+FACILITY_TABLE_COLUMNS = ["poi_id", "category", "name", "counted", "reason", "reason_text", "rule", "within",
+                          "area_m2", "source", "also_in", "note", "tags", "lon", "lat", "decision", "new_category",
+                          "review_note"]
+
+
+def facilities_table(analysis: "Analysis", lang: str = "en") -> "pd.DataFrame":
+    """Every candidate facility of the run, counted or not, and why: ``facilities.csv``.
+
+    One row per (feature, category) that a category's rules touched
+    (:attr:`Analysis.facilities`), sorted by category, counted first, then id;
+    ``reason_text`` is the reason code in ``lang``; ``lon``/``lat`` a point of it
+    (WGS-84, 7 decimals); ``decision``, ``new_category`` and ``review_note`` are
+    empty, for the planner to fill and give back with ``--review``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from ..i18n import reason_text
+
+    reg = analysis.facilities
+    if reg is None or not len(reg):
+        return pd.DataFrame(columns=FACILITY_TABLE_COLUMNS)
+    points = reg.geometry.representative_point().to_crs("EPSG:4326")
+    table = pd.DataFrame(reg.drop(columns="geometry"))
+    table["lon"], table["lat"] = np.round(points.x.to_numpy(), 7), np.round(points.y.to_numpy(), 7)
+    table["reason_text"] = table["reason"].map(lambda code: reason_text(str(code), lang))
+    table["counted"] = table["counted"].astype(bool)
+    table["area_m2"] = pd.to_numeric(table["area_m2"], errors="coerce").round(1)
+    for col in ("decision", "new_category", "review_note"):
+        table[col] = ""
+    order = np.lexsort((table["poi_id"].astype(str).to_numpy(), ~table["counted"].to_numpy(),
+                        table["category"].astype(str).to_numpy()))
+    return table.iloc[order].reset_index(drop=True)[FACILITY_TABLE_COLUMNS]
+
+
 def _gpkg_frame(gdf: "gpd.GeoDataFrame") -> "gpd.GeoDataFrame":
     return gdf.to_crs(settings.output_crs)
 
@@ -89,7 +126,7 @@ def _unsynced_sqlite() -> Iterator[None]:
 
 def _write_gpkg(analysis: "Analysis", gpkg: Path) -> None:
     with writing(gpkg), _unsynced_sqlite():
-        for layer in ("communities", "pois", "isochrones", "gaps", "routes"):
+        for layer in ("communities", "pois", "facilities", "isochrones", "gaps", "routes"):
             gdf = getattr(analysis, layer)
             if gdf is not None and len(gdf):
                 _gpkg_frame(gdf).to_file(gpkg, layer=layer, driver="GPKG")
@@ -118,10 +155,12 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
     """Write every output of ``analysis`` into ``folder``.
 
     Files: ``coverage.csv`` (one row per community), ``coverage.xlsx``
-    (summary, basis and one sheet per community), ``basis.csv`` (what
+    (summary, basis, facilities and one sheet per community), ``basis.csv`` (what
     each category was judged by), ``left_out.csv`` (facilities and
-    residential areas not counted, and why), ``lifecircle.gpkg`` (layers
-    communities, pois, isochrones, gaps, routes; EPSG:4326), ``map.html``,
+    residential areas not counted, and why), ``facilities.csv`` (every
+    candidate facility, counted or not, and why: :func:`facilities_table`),
+    ``lifecircle.gpkg`` (layers communities, pois, facilities, isochrones, gaps,
+    routes; EPSG:4326), ``map.html``,
     ``report.html``, the PNG charts and ``overview.png`` (the report's static map). All are written to a staging folder
     first, so an error leaves no partial file behind. ``tiles`` and
     ``tiles_attribution`` choose the map's background (see
@@ -164,11 +203,13 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
             write_csv(coverage_table(analysis), stage / "coverage.csv")
             write_csv(analysis.basis, stage / "basis.csv")
             write_csv(analysis.left_out, stage / "left_out.csv")
+            write_csv(facilities_table(analysis, lang), stage / "facilities.csv")
             _write_gpkg(analysis, stage / "lifecircle.gpkg")
             page = make_map(analysis, lang=lang, tiles=tiles, tiles_attribution=tiles_attribution)
             (stage / "map.html").write_bytes(render_map(page).encode("utf-8"))
         for kind, name in (("coverage", "coverage.csv"), ("xlsx", "coverage.xlsx"), ("basis", "basis.csv"),
-                           ("left_out", "left_out.csv"), ("gpkg", "lifecircle.gpkg"), ("map", "map.html")):
+                           ("left_out", "left_out.csv"), ("facilities", "facilities.csv"),
+                           ("gpkg", "lifecircle.gpkg"), ("map", "map.html")):
             written[kind] = folder / name
         for name in (*CHART_NAMES, OVERVIEW_NAME):
             written[Path(name).stem] = folder / name

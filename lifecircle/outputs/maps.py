@@ -56,12 +56,15 @@ from folium.utilities import JsCode
 from .. import adapters, settings
 from ..config import Category, Config
 from ..errors import LifecircleError
+from ..facilities.access import display_points
 from ..i18n import (
     basis_text,
     category_label,
     check_lang,
+    covered_state,
     level_title,
     limit_text,
+    reason_text,
     rule_text,
     strings,
     t,
@@ -105,6 +108,9 @@ _PAGE_CSS = """
 .lc-poi span { display: block; box-sizing: border-box; width: 24px; height: 24px;
   border-radius: 50%; border: 2px solid; background: #fff; font-size: 13px;
   line-height: 20px; text-align: center; box-shadow: 0 1px 3px rgba(0,0,0,.4); }
+.lc-excluded span { width: 16px; height: 16px; border: 1px solid #737373; color: #737373;
+  font-size: 12px; line-height: 14px; opacity: .85; }
+.lc-no-data { color: #737373; }
 .lc-popup { font: 12px/1.4 sans-serif; }
 .lc-popup h4 { margin: 0 0 4px; font-size: 14px; }
 .lc-popup table { border-collapse: collapse; margin: 4px 0; }
@@ -354,6 +360,7 @@ def _popup_row(row: pd.Series, cat: Category, lang: str) -> dict[str, Any]:
         "limit": _fmt_number(row.get(f"limit_m_{k}"), 0) or "",
         "share": "" if is_missing(share) else _share_text(share),
         "covered": flag_of(row.get(f"covered_{k}")),
+        "state": covered_state(row.get(f"covered_{k}")),
     }
 
 
@@ -446,6 +453,34 @@ def _poi_layer(pois: gpd.GeoDataFrame, category: Category, lang: str) -> compact
         props.append(p)
     name = t("layer_facilities", lang, label=f"{category.icon} {category.label(lang)}")
     return _compact_layer(pois.geometry, props, name, icon=icon, shared=shared)
+
+
+def excluded_popup(row: Mapping[str, Any], config: Config, lang: str) -> str:
+    """The popup of a candidate not counted: what it is, and why it is not counted (escaped)."""
+    key = text_of(row.get("category"))
+    poi = {"name": text_of(row.get("name")), "label": category_label(config, key, lang), "id": row.get("poi_id"),
+           "reason": reason_text(text_of(row.get("reason")), lang), "rule": text_of(row.get("rule")),
+           "within": text_of(row.get("within"))}
+    return str(_parts().excluded_popup(poi, strings(lang)))
+
+
+def _excluded_layer(analysis: Any, config: Config, lang: str) -> compact.CompactGeoJson | None:
+    """Every candidate a category's rules touched but did not count, grey, off until asked for."""
+    reg = getattr(analysis, "facilities", None)
+    if reg is None or not len(reg):
+        return None
+    out = reg[~reg["counted"].astype(bool)]
+    if not len(out):
+        return None
+    out = display_points(to_display_crs(out))
+    icon = {"html": "<span>×</span>", "iconSize": [16, 16], "iconAnchor": [8, 8], "popupAnchor": [0, -8],
+            "className": "lc-poi lc-excluded"}
+    props = [{"poi_id": id_text(row.get("poi_id")), "category": text_of(row.get("category")),
+              "popup": excluded_popup(row, config, lang),
+              "tooltip": esc(text_of(row.get("name")) or t("unnamed", lang))}
+             for row in _records(out, ["poi_id", "name", "category", "reason", "rule", "within"])]
+    labels = t("list_sep", lang).join(sorted({category_label(config, k, lang) for k in out["category"]}))
+    return _compact_layer(out.geometry, props, t("layer_excluded", lang, label=labels), show=False, icon=icon)
 
 
 def _isochrone_values(isochrones: gpd.GeoDataFrame, config: Config) -> list[Any]:
@@ -547,13 +582,16 @@ def _rows_of(gdf: gpd.GeoDataFrame, column: str, value: str) -> gpd.GeoDataFrame
 # ---------------------------------------------------------------- page furniture
 
 
-def _legend_html(config: Config, lang: str, iso_values: list[Any]) -> str:
-    """The legend: score colours, each category's marker and distance, the
-    isochrone colours, the gap hatching and the streets."""
-    n = len(config.categories)
-    entries = [(score_color(k / n), t("legend_entry", lang, k=k, n=n)) for k in range(n, -1, -1)]
+def _legend_html(config: Config, lang: str, iso_values: list[Any], no_data: list[str] | None = None) -> str:
+    """The legend: score colours, each category's marker and distance ("no data" where
+    it has none), the isochrone colours, the gap hatching and the streets."""
+    no_data = list(no_data or [])
+    n = len(config.categories) - len(no_data)
+    entries = [(score_color(k / n if n else float("nan")), t("legend_entry", lang, k=k, n=n))
+               for k in range(n, -1, -1)]
     basis = [{"key": c.key, "icon": c.icon, "label": c.label(lang), "limit": limit_text(config, c.key, lang),
-              "color": safe_color(c.color)} for c in config.categories]
+              "color": safe_color(c.color), "no_data": t("no_data", lang) if c.key in no_data else ""}
+             for c in config.categories]
     iso = [(color, threshold_text(config, lang, value))
            for value, color in zip(iso_values, isochrone_colors(len(iso_values)))] if iso_values != [None] else []
     return str(_parts().legend(entries, basis, basis_text(config, lang), rule_text(config, lang), strings(lang),
@@ -751,12 +789,16 @@ def _make_map(analysis: Any, lang: str, tile_source: Tiles | None) -> folium.Map
     routes = getattr(analysis, "routes", None)
     if routes is not None and len(routes):
         _route_layer(display_frame(routes, "routes"), config, names, lang).add_to(m)
+    excluded = _excluded_layer(analysis, config, lang)
+    if excluded is not None:
+        excluded.add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
 
     fig = m.get_root()
     fig.html.add_child(Element(_HATCH_SVG), name="lc_defs")
     fig.html.add_child(Element(_title_html(analysis, lang)), name="lc_title")
-    fig.html.add_child(Element(_legend_html(config, lang, _isochrone_values(isochrones, config))), name="lc_legend")
+    fig.html.add_child(Element(_legend_html(config, lang, _isochrone_values(isochrones, config),
+                                            analysis.no_data)), name="lc_legend")
     notes = _notes_html(analysis, lang)
     if notes:
         fig.html.add_child(Element(notes), name="lc_notes")

@@ -31,9 +31,14 @@ from ..i18n import (
     basis_text,
     category_label,
     check_lang,
+    covered_mark,
+    covered_state,
     level_title,
     limit_text,
     localize,
+    not_judged_text,
+    reason_text,
+    review_text,
     rule_text,
     strings,
     t,
@@ -115,6 +120,7 @@ class CategorySummary:
     covered: int
     share: float
     residents_share: float
+    no_data: bool = False
 
 
 def _residents_share(communities: pd.DataFrame, key: str) -> float:
@@ -146,10 +152,11 @@ def summarize(communities: pd.DataFrame, config: Config, lang: str) -> list[Cate
     for cat in config.categories:
         column = f"covered_{cat.key}"
         covered = int(communities[column].fillna(False).astype(bool).sum()) if column in communities else 0
+        no_data = column in communities and n > 0 and bool(communities[column].isna().all())
         out.append(CategorySummary(
             key=cat.key, label=cat.label(lang), color=safe_color(cat.color),
-            covered=covered, share=covered / n if n else float("nan"),
-            residents_share=_residents_share(communities, cat.key),
+            covered=covered, share=float("nan") if no_data else covered / n if n else float("nan"),
+            residents_share=_residents_share(communities, cat.key), no_data=no_data,
         ))
     return out
 
@@ -178,14 +185,17 @@ def coverage_chart(summary: list[CategorySummary], lang: str, family: str) -> Fi
     values = [0.0 if is_missing(s.share) else 100.0 * s.share for s in summary]
     y = np.arange(len(summary))
     ax.barh(y, values, color=[s.color for s in summary], edgecolor="#333333", linewidth=0.5)
+    no_data = t("no_data", lang)
     ax.set_yticks(y, [s.label for s in summary])
     ax.invert_yaxis()  # first category on top, as in the table
     ax.set_xlim(0, 112)  # room for the value labels
     ax.spines["bottom"].set_bounds(0, 100)
     ax.set_xticks(range(0, 101, 20))
     ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
-    for yi, v in zip(y, values):
-        ax.text(v + 1.5, yi, f"{v:.0f}%", va="center", fontsize=9, family=family)
+    for yi, v, s in zip(y, values, summary):
+        # a category without data is not 0 %: it was not judged
+        ax.text(v + 1.5, yi, no_data if s.no_data else f"{v:.0f}%", va="center", fontsize=9, family=family,
+                color="#737373" if s.no_data else "black", style="italic" if s.no_data else "normal")
     ax.set_xlabel(t("chart_share_axis", lang), family=family)
     ax.set_title(t("chart_share_title", lang), family=family)
     ax.tick_params(labelfontfamily=family)
@@ -516,6 +526,10 @@ def _facts(analysis: Any, lang: str) -> list[tuple[str, str]]:
     communities = analysis.communities
     n = len(communities)
     complete = int(communities["complete"].fillna(False).astype(bool).sum()) if "complete" in communities else 0
+    no_data = list(getattr(analysis, "no_data", []) or [])
+    complete_text = f"{complete} ({_pct(complete / n if n else float('nan'), lang)})"
+    if no_data:
+        complete_text += " " + not_judged_text(config, no_data, lang)
     return [
         (t("level", lang), level_title(config, lang)),
         (t("basis", lang), basis_text(config, lang)),
@@ -524,18 +538,38 @@ def _facts(analysis: Any, lang: str) -> list[tuple[str, str]]:
         (t("rule", lang), rule_text(config, lang)),
         (t("n_communities", lang), str(n)),
         (t("n_facilities", lang), str(len(analysis.pois))),
-        (t("complete_share", lang), f"{complete} ({_pct(complete / n if n else float('nan'), lang)})"),
+        (t("complete_share", lang), complete_text),
+        (t("sheet_facilities", lang), review_text(getattr(analysis, "review", None), lang)),
         (t("data_source", lang), text_of(analysis.source)),
         (t("data_date", lang), text_of(getattr(analysis, "data_date", "") or "") or t("not_available", lang)),
     ]
 
 
 def _summary_rows(summary: list[CategorySummary], config: Config, lang: str) -> list[dict[str, Any]]:
+    none = t("no_data", lang)
     return [{
         "key": s.key, "color": s.color, "label": s.label, "tier": tier_text(config, s.key, lang),
-        "limit": limit_text(config, s.key, lang), "covered": s.covered,
-        "share": _pct(s.share, lang), "residents": _pct(s.residents_share, lang),
+        "limit": limit_text(config, s.key, lang), "covered": none if s.no_data else s.covered,
+        "share": none if s.no_data else _pct(s.share, lang),
+        "residents": none if s.no_data else _pct(s.residents_share, lang), "no_data": s.no_data,
     } for s in summary]
+
+
+def _facility_rows(analysis: Any, lang: str) -> list[dict[str, Any]]:
+    """Per category: facilities counted, candidates kept out by each reason, and whether it has data."""
+    reg = getattr(analysis, "facilities", None)
+    config = analysis.config
+    rows = []
+    for cat in config.categories:
+        part = reg[reg["category"] == cat.key] if reg is not None and len(reg) else None
+        counted = int(part["counted"].sum()) if part is not None else 0
+        out = part[~part["counted"].astype(bool)] if part is not None else None
+        reasons = [] if out is None else [
+            f"{reason_text(str(code), lang)} {int(n)}" for code, n in out["reason"].value_counts().sort_index().items()]
+        rows.append({"key": cat.key, "label": cat.label(lang), "counted": counted,
+                     "excluded": t("list_sep", lang).join(reasons) or "—",
+                     "no_data": t("no_data_long", lang) if counted == 0 else ""})
+    return rows
 
 
 def _basis_rows(config: Config, lang: str) -> list[dict[str, str]]:
@@ -558,9 +592,11 @@ def _nearest(row: pd.Series, config: Config, lang: str) -> list[dict[str, str]]:
         if not name and text_of(row.get(f"nearest_id_{k}")):
             name = t("unnamed", lang)
         metres = row.get(f"metres_{k}")
+        mark = covered_mark(row.get(f"covered_{k}"), lang)
+        if covered_state(row.get(f"covered_{k}")) == "no_data":
+            name = t("no_data_long", lang)
         lines.append({
-            "key": k, "mark": "✓" if flag_of(row.get(f"covered_{k}")) else "✗", "label": cat.label(lang),
-            "name": name or "—",
+            "key": k, "mark": mark, "label": cat.label(lang), "name": name or "—",
             "walk": "" if is_missing(metres) else " · " + t("metres_value", lang, value=f"{float(metres):.0f}"),
         })
     return lines
@@ -568,9 +604,9 @@ def _nearest(row: pd.Series, config: Config, lang: str) -> list[dict[str, str]]:
 
 def _community_rows(communities: pd.DataFrame, config: Config, lang: str) -> list[dict[str, Any]]:
     """One row per community: name, id, categories reached, gaps, nearest facilities."""
-    n = len(config.categories)
     rows = []
     for _, row in communities.iterrows():
+        n = int_of(row.get("n_categories"), len(config.categories))
         gaps = [category_label(config, g, lang) for g in text_of(row.get("gaps")).split(",") if g]
         rows.append({
             "name": text_of(row.get("name")), "id": row.get("community_id"),
@@ -622,6 +658,7 @@ def report_html(analysis: Any, lang: str = "en", charts: dict[str, bytes] | None
         t=strings(lang),
         facts=_facts(analysis, lang),
         summary=_summary_rows(summarize(analysis.communities, config, lang), config, lang),
+        facilities=_facility_rows(analysis, lang),
         basis=_basis_rows(config, lang),
         images=[(data_uri(png, "image/png"), alts.get(name, name)) for name, png in charts.items()],
         communities=_community_rows(analysis.communities, config, lang),

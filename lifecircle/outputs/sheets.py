@@ -38,9 +38,20 @@ import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
 from ..core.network import gc_paused
-from ..i18n import basis_text, category_label, check_lang, level_title, rule_text, t, tier_text
+from ..i18n import (
+    basis_text,
+    category_label,
+    check_lang,
+    covered_state,
+    level_title,
+    not_judged_text,
+    review_text,
+    rule_text,
+    t,
+    tier_text,
+)
 from ..text import flag_of, is_missing, text_of
-from .files import coverage_table
+from .files import coverage_table, facilities_table
 
 if TYPE_CHECKING:  # openpyxl only to hand a workbook to a caller: imported there
     import pandas as pd
@@ -91,6 +102,7 @@ _HEADER = _BOLD | _WRAP | _style(pattern=1, bg_color="#D9D9D9")
 # Excel's own "Good" and "Bad" cell colours
 _PASS = _style(pattern=1, bg_color="#C6EFCE", font_color="#006100")
 _FAIL = _style(pattern=1, bg_color="#FFC7CE", font_color="#9C0006")
+_NODATA = _style(pattern=1, bg_color="#EDEDED", font_color="#595959", italic=True)
 _FORMAT = {name: _style(num_format=code)
            for name, code in {"int": "0", "metres": "0", "minutes": "0.0", "share": "0.0%"}.items()}
 
@@ -267,6 +279,15 @@ def _yes_no(ws: _Sheet, row: int, col: int, ok: bool, lang: str) -> None:
     put(ws, row, col, t("yes" if ok else "no", lang), _PASS if ok else _FAIL)
 
 
+def _covered(ws: _Sheet, row: int, col: int, value: Any, lang: str) -> None:
+    """A ``covered_<k>`` cell: yes, no, or "no data" in grey (a category without data is not a fail)."""
+    state = covered_state(value)
+    if state == "no_data":
+        put(ws, row, col, t("no_data", lang), _NODATA)
+    else:
+        _yes_no(ws, row, col, state == "yes", lang)
+
+
 def _header(ws: _Sheet, row: int, texts: list[str]) -> None:
     for col, text in enumerate(texts, start=1):
         put(ws, row, col, text, _HEADER)
@@ -341,8 +362,9 @@ def _summary_sheet(ws: _Sheet, table: "pd.DataFrame", analysis: "Analysis", titl
     """One row per community: who, how many homes, what is covered, how far."""
     keys = analysis.config.keys
     labels = _labels(analysis, lang)
+    judged = len(keys) - len(analysis.no_data)
     headers = [t("community", lang), t("community_id", lang), t("residents", lang), t("sheet_homes", lang),
-               t("sheet_cut_by_edge", lang), t("sheet_reached_of", lang, n=len(keys)), t("sheet_complete", lang),
+               t("sheet_cut_by_edge", lang), t("sheet_reached_of", lang, n=judged), t("sheet_complete", lang),
                t("gaps", lang)]
     for k in keys:
         headers += [t("sheet_cat_covered", lang, label=labels[k]), t("sheet_cat_minutes", lang, label=labels[k])]
@@ -357,8 +379,11 @@ def _summary_sheet(ws: _Sheet, table: "pd.DataFrame", analysis: "Analysis", titl
         _yes_no(ws, r, 7, flag_of(row.get("complete")), lang)
         put(ws, r, 8, _gap_text(row, labels, lang))
         for i, k in enumerate(keys):
-            _yes_no(ws, r, 9 + 2 * i, flag_of(row.get(f"covered_{k}")), lang)
+            _covered(ws, r, 9 + 2 * i, row.get(f"covered_{k}"), lang)
             put(ws, r, 10 + 2 * i, row.get(f"minutes_{k}"), _FORMAT["minutes"])
+    note = not_judged_text(analysis.config, analysis.no_data, lang)
+    if note:
+        put(ws, len(table) + 3, 1, note)
     ws.sheet.freeze_panes("C2")  # the header and the community's name and id stay in view
     ws.sheet.autofilter(f"A1:{xl_col_to_name(len(headers) - 1)}{len(table) + 1}")
     ws.sheet.repeat_rows(0)  # the header on every printed page
@@ -385,6 +410,8 @@ def _basis_sheet(ws: _Sheet, analysis: "Analysis", lang: str) -> None:
         (t("sheet_speed", lang), float(cfg.speed_kmh)),
         (t("data_source", lang), text_of(analysis.source)),
         (t("data_date", lang), text_of(analysis.data_date) or t("not_available", lang)),
+        (t("sheet_facilities", lang), review_text(analysis.review, lang)),
+        *([("", not_judged_text(cfg, analysis.no_data, lang))] if analysis.no_data else []),
         ("", t("attribution", lang)),
     ])
     head = row + 1
@@ -409,6 +436,8 @@ def _basis_sheet(ws: _Sheet, analysis: "Analysis", lang: str) -> None:
 
 def _missing_text(row: Mapping[str, Any], key: str, label: str, analysis: "Analysis", lang: str) -> str:
     """What a category lacks in one community, in words ("" when every home is within reach)."""
+    if covered_state(row.get(f"covered_{key}")) == "no_data":
+        return t("no_data_long", lang)
     share = row.get(f"share_{key}")
     none_found = not text_of(row.get(f"nearest_id_{key}")) and is_missing(row.get(f"metres_{key}"))
     # none from the centre; homes elsewhere in the community may still reach one
@@ -427,7 +456,8 @@ def _community_sheet(ws: _Sheet, row: Mapping[str, Any], analysis: "Analysis", l
     cfg = analysis.config
     labels = _labels(analysis, lang)
     put(ws, 1, 1, _name(row, lang), _TITLE)
-    reached = t("reached_value", lang, reached=int(row.get("reached") or 0), n=len(cfg.keys))
+    reached = t("reached_value", lang, reached=int(row.get("reached") or 0),
+                n=int(row.get("n_categories") or len(cfg.keys)))
     top = _facts(ws, 2, [
         (t("community_id", lang), text_of(row["community_id"])),
         (t("residents", lang), row.get("residents")),
@@ -452,7 +482,7 @@ def _community_sheet(ws: _Sheet, row: Mapping[str, Any], analysis: "Analysis", l
         put(ws, r, 4, nearest)
         put(ws, r, 5, row.get(f"metres_{k}"), _FORMAT["metres"])
         put(ws, r, 6, row.get(f"minutes_{k}"), _FORMAT["minutes"])
-        _yes_no(ws, r, 7, flag_of(row.get(f"covered_{k}")), lang)
+        _covered(ws, r, 7, row.get(f"covered_{k}"), lang)
         put(ws, r, 8, row.get(f"share_{k}"), _FORMAT["share"])
         put(ws, r, 9, row.get(f"residents_share_{k}"), _FORMAT["share"])
         put(ws, r, 10, _missing_text(row, k, labels[k], analysis, lang))
@@ -479,6 +509,37 @@ def _frame_sheet(ws: _Sheet, frame: "pd.DataFrame", lang: str) -> None:
     _fit_columns(ws, first_row=2, widest=50, header=1)
 
 
+#: The facilities sheet's columns (of :func:`lifecircle.outputs.files.facilities_table`) and their headers.
+_FACILITY_HEADERS = (("poi_id", "facility_id"), ("category", "facility_category_key"), ("label", "facility_label"),
+                     ("name", "facility_name"), ("counted", "facility_counted"), ("reason_text", "facility_reason"),
+                     ("rule", "facility_rule"), ("within", "facility_within"), ("area_m2", "facility_area"),
+                     ("source", "facility_source"), ("also_in", "facility_also_in"), ("note", "facility_note"),
+                     ("tags", "facility_tags"), ("lon", "lon"), ("lat", "lat"), ("decision", "facility_decision"),
+                     ("new_category", "facility_new_category"), ("review_note", "facility_review_note"))
+
+
+def _facilities_sheet(ws: _Sheet, analysis: "Analysis", lang: str) -> None:
+    """Every candidate facility, counted or not, and why; the last three columns are the planner's
+    (read back by ``--review``)."""
+    table = facilities_table(analysis, lang)
+    headers = [t(key, lang) if key not in ("lon", "lat") else key for _, key in _FACILITY_HEADERS]
+    _header(ws, 1, headers)
+    labels = _labels(analysis, lang)
+    for r, row in enumerate(table.to_dict("records"), start=2):
+        for c, (col, _) in enumerate(_FACILITY_HEADERS, start=1):
+            if col == "label":
+                put(ws, r, c, labels.get(row["category"], text_of(row["category"])))
+            elif col == "counted":
+                _yes_no(ws, r, c, bool(row["counted"]), lang)
+            elif col in ("area_m2", "lon", "lat"):
+                put(ws, r, c, row[col], _FORMAT["metres"] if col == "area_m2" else _PLAIN)
+            else:
+                put(ws, r, c, text_of(row[col]))
+    ws.sheet.freeze_panes("D2")
+    ws.sheet.autofilter(f"A1:{xl_col_to_name(len(headers) - 1)}{len(table) + 1}")
+    _fit_columns(ws, first_row=2, widest=50, header=1)
+
+
 def _stamp(data_date: str | None) -> dt.datetime:
     """The time the workbook says it was made: the data's date (so one input gives one file)."""
     try:
@@ -494,7 +555,7 @@ def _write_book(book: "xlsxwriter.Workbook", analysis: "Analysis", lang: str,
     check_lang(lang)
     table = coverage_table(analysis)
     formats = _Formats(book)
-    fixed = [t("sheet_summary", lang), t("sheet_basis", lang)]
+    fixed = [t("sheet_summary", lang), t("sheet_basis", lang), t("sheet_facilities", lang)]
     extra = dict(extra or {})
     extra_titles = sheet_titles(extra, taken=fixed)
     names = [n if clean_title(n) else i for n, i in zip(table["name"], table["community_id"])]
@@ -505,6 +566,7 @@ def _write_book(book: "xlsxwriter.Workbook", analysis: "Analysis", lang: str,
 
     _summary_sheet(add(fixed[0]), table, analysis, titles, lang)
     _basis_sheet(add(fixed[1]), analysis, lang)
+    _facilities_sheet(add(fixed[2]), analysis, lang)
     for title, frame in zip(extra_titles, extra.values()):
         _frame_sheet(add(title), frame, lang)
     for row, title in zip(table.to_dict("records"), titles):

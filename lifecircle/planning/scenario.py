@@ -277,8 +277,8 @@ def _carried(before, points: np.ndarray, edits: NetworkEdits | None, net, max_sn
 
 def _carried_access(study, facilities: gpd.GeoDataFrame, edits: NetworkEdits | None, net):
     """The after state's access points: those of kept facilities carried over, new ones snapped."""
+    from ..facilities import access_points
     from ..pipeline import Access
-    from ..pois import access_points
 
     acc, old = study.access, study.facilities
     row_of = {k: i for i, k in enumerate(zip(old["poi_id"], old["category"]))}

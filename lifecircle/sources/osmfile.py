@@ -40,11 +40,29 @@ if TYPE_CHECKING:  # the scan needs none of these (the command's read-ahead proc
 
     from ..core.network import WalkNetwork
 
-#: Tag keys that make an OSM object worth keeping as a feature.
+#: Tag keys that make an OSM object worth keeping as a feature: facilities, homes and
+#: communities, and what classifies a facility by its context (a campus, a military
+#: area, a museum or heritage site, an office) or enters it (``entrance`` nodes).
 FEATURE_KEYS = frozenset({
     "amenity", "shop", "leisure", "healthcare", "social_facility", "sport",
     "landuse", "building", "place", "boundary",
+    "office", "tourism", "historic", "military", "entrance",
 })
+
+#: Keys that describe an object without saying what it is. A node with a name and only
+#: these (``name=中国银行中关村支行``, an address, a phone number) is kept as a
+#: feature: a name rule may make it a facility.
+DESCRIPTIVE_KEYS = frozenset({
+    "name", "name:zh", "name:zh-Hans", "name:zh-Hant", "name:en", "official_name", "alt_name", "old_name",
+    "short_name", "brand", "brand:wikidata", "brand:en", "brand:zh", "operator", "opening_hours", "phone",
+    "contact:phone", "website", "contact:website", "email", "source", "note", "description", "wikidata",
+    "wikipedia", "fixme", "FIXME", "level", "check_date", "start_date", "ref",
+})
+
+
+def bare_named(tags: dict[str, str]) -> bool:
+    """A node named and described, with no tag saying what it is (read by its name)."""
+    return "name" in tags and all(k in DESCRIPTIVE_KEYS or k.startswith(("addr:", "name:")) for k in tags)
 
 #: Columns of :attr:`OSMData.left_out`.
 LEFT_OUT_COLUMNS = ("osm_type", "osm_id", "name", "tags", "reason")
@@ -385,7 +403,7 @@ class _Scanner:
 
     def node(self, obj: Any) -> None:
         tags = tag_dict(obj)
-        if self.keys.isdisjoint(tags):
+        if self.keys.isdisjoint(tags) and not bare_named(tags):
             return
         if not obj.location.valid():
             self.other_left_out.append(_row("node", obj.id, tags, reason=REASON_NO_LOCATION))

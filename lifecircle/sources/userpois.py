@@ -4,7 +4,7 @@
 contract (see :mod:`lifecircle.analysis`) in EPSG:4326, converting GCJ-02 or
 BD-09 coordinates to WGS84 and assigning each row a category key, either from
 a ``category`` column or through the ``[pois.typecode]`` / ``[pois.tag]``
-tables of the user's TOML. :func:`merge_pois` combines them with OSM POIs.
+tables of the user's TOML. :mod:`lifecircle.facilities.merge` combines them with OSM POIs.
 
 Every problem with the file is an :class:`~lifecircle.errors.InputFileError`
 whose message is one line naming the file and the problem.
@@ -12,12 +12,10 @@ whose message is one line naming the file and the problem.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import io
 import re
 import tomllib
-import unicodedata
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,7 +27,6 @@ import shapely
 from ..config import Config, presets
 from ..errors import ConfigError, InputFileError
 from ..fileio import find_column, read_vector
-from ..text import is_missing
 from . import coords, textenc
 
 #: Columns (compared case-insensitively, in this order of preference).
@@ -46,11 +43,6 @@ COLUMNS = ("poi_id", "osm_type", "osm_id", "name", "category", "source", "geomet
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb")
-
-#: Names this similar (difflib ratio) count as the same facility.
-NAME_RATIO = 0.6
-#: A POI without a name on either side is a duplicate only this close (m).
-UNNAMED_TOLERANCE_M = 10.0
 
 # Amap typecodes are six digits with leading zeros ("090601"); a GeoJSON or
 # GeoPackage may store them as integers, which loses those zeros.
@@ -493,118 +485,3 @@ def _build(
     )
     gdf.attrs["warnings"] = list(notes)
     return gdf
-
-
-# --------------------------------------------------------------------------
-# merging
-
-
-def _normalize_name(name: Any) -> str:
-    """Compatibility-normalized, casefolded letters and digits only."""
-    if is_missing(name):
-        return ""
-    text = unicodedata.normalize("NFKC", str(name)).casefold()
-    return "".join(ch for ch in text if ch.isalnum())
-
-
-def names_similar(a: Any, b: Any, distance_m: float = 0.0) -> bool:
-    """Decide whether two POI names at ``distance_m`` denote one facility.
-
-    Parameters
-    ----------
-    a, b
-        Names (None/NaN count as empty).
-    distance_m
-        Distance between the two POIs in metres.
-
-    Returns
-    -------
-    bool
-        True if the normalized names are equal, one contains the other, or
-        their difflib ratio is at least ``NAME_RATIO``; a missing name on
-        either side counts as similar only within ``UNNAMED_TOLERANCE_M``.
-    """
-    na, nb = _normalize_name(a), _normalize_name(b)
-    if not na or not nb:
-        return distance_m <= UNNAMED_TOLERANCE_M
-    if na == nb or na in nb or nb in na:
-        return True
-    return difflib.SequenceMatcher(None, na, nb).ratio() >= NAME_RATIO
-
-
-def _duplicates(osm: gpd.GeoDataFrame, user: gpd.GeoDataFrame, tolerance_m: float) -> np.ndarray:
-    """Boolean mask of the user rows that repeat an OSM POI."""
-    dup = np.zeros(len(user), dtype=bool)
-    if len(osm) == 0 or len(user) == 0:
-        return dup
-    metric = coords.local_utm(shapely.box(*user.to_crs("EPSG:4326").total_bounds))
-    o_geom = osm.geometry.to_crs(metric).values
-    u_geom = user.geometry.to_crs(metric).values
-    u_idx, o_idx = shapely.STRtree(o_geom).query(u_geom, predicate="dwithin", distance=tolerance_m)
-    dist = shapely.distance(u_geom[u_idx], o_geom[o_idx])
-    u_cat, o_cat = user["category"].to_numpy(), osm["category"].to_numpy()
-    u_name, o_name = user["name"].to_numpy(), osm["name"].to_numpy()
-    for ui, oi, d in zip(u_idx, o_idx, dist):
-        if not dup[ui] and u_cat[ui] == o_cat[oi] and names_similar(u_name[ui], o_name[oi], d):
-            dup[ui] = True
-    return dup
-
-
-def _concat(osm: gpd.GeoDataFrame, user: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    columns = list(osm.columns) + [c for c in user.columns if c not in osm.columns]
-    user = user.rename_geometry(osm.geometry.name) if user.geometry.name != osm.geometry.name else user
-    parts = [p for p in (osm, user) if len(p)]
-    if not parts:
-        return osm.reindex(columns=columns).reset_index(drop=True)
-    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
-    out = gpd.GeoDataFrame(out.reindex(columns=columns), geometry=osm.geometry.name, crs=osm.crs)
-    out.attrs = {}
-    return out
-
-
-def merge_pois(
-    osm_pois: gpd.GeoDataFrame,
-    user_pois: gpd.GeoDataFrame,
-    mode: str = "add",
-    tolerance_m: float = 30.0,
-) -> tuple[gpd.GeoDataFrame, int]:
-    """Combine OSM POIs with a user's POIs.
-
-    Parameters
-    ----------
-    osm_pois, user_pois
-        Tables with the ``pois`` contract columns; their CRSs may differ
-        (a user table without CRS is taken as EPSG:4326).
-    mode
-        "replace": the user's file is authoritative for the categories it
-        contains, so OSM POIs of those categories are dropped.
-        "add": user POIs are appended, except those that duplicate an OSM
-        POI (same category, within ``tolerance_m`` metres, similar name; see
-        :func:`names_similar`).
-    tolerance_m
-        Largest distance between duplicates, in metres.
-
-    Returns
-    -------
-    (geopandas.GeoDataFrame, int)
-        The combined POIs in ``osm_pois``' CRS with a fresh index, and the
-        number of rows merged away: user POIs dropped as duplicates ("add")
-        or OSM POIs replaced ("replace").
-
-    Raises
-    ------
-    ConfigError
-        For an unknown ``mode`` or a negative ``tolerance_m``.
-    """
-    if mode not in ("add", "replace"):
-        raise ConfigError(f"POI merge mode must be 'add' or 'replace', not {mode!r}")
-    if not tolerance_m >= 0:
-        raise ConfigError(f"POI merge tolerance must be a distance in metres >= 0, not {tolerance_m!r}")
-    user = user_pois if user_pois.crs is not None else user_pois.set_crs("EPSG:4326")
-    if osm_pois.crs is not None and not user.crs.equals(osm_pois.crs):
-        user = user.to_crs(osm_pois.crs)
-    if mode == "replace":
-        drop = osm_pois["category"].isin(set(user["category"])).to_numpy()
-        return _concat(osm_pois[~drop], user), int(drop.sum())
-    dup = _duplicates(osm_pois, user, float(tolerance_m))
-    return _concat(osm_pois, user[~dup]), int(dup.sum())
