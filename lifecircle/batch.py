@@ -610,7 +610,11 @@ def summarise(communities: "pd.DataFrame", keys: list[str]) -> dict[str, Any]:
     row["residents_complete"] = round(float(res[complete].sum()), 1)
     homes = communities["n_buildings"].values > 0
     for k in keys:
-        row[f"covered_{k}"] = round(float(communities[f"covered_{k}"].astype(bool).mean()), 4)
+        covered = communities[f"covered_{k}"]
+        if covered.isna().all():  # no data: not judged, not 0 %
+            row[f"covered_{k}"] = row[f"residents_share_{k}"] = np.nan
+            continue
+        row[f"covered_{k}"] = round(float(covered.fillna(False).astype(bool).mean()), 4)
         share = communities[f"residents_share_{k}"].astype(float).values
         total = res[homes].sum()
         row[f"residents_share_{k}"] = round(float((res[homes] * np.nan_to_num(share[homes])).sum() / total), 4) \

@@ -99,7 +99,8 @@ parallel_outputs: bool = False
 
 #: Largest distance (metres) between the points along an area facility's outline from
 #: which it is entered (besides where walkable ways meet the outline and its mapped
-#: entrances): an open edge can be stepped over anywhere along a street. At 10 m no
-#: walk on the bundled extract moves by more than a few metres against a 2 m spacing
-#: (tests/test_access.py).
-access_spacing_m: float = 10.0
+#: entrances): an open edge can be stepped over anywhere along a street. A walk can be off by
+#: at most about the spacing (half of it along the outline, half in the leg to the street); at
+#: 5 m no walk on the bundled extract moves by more than 4 m against a 1 m spacing, where
+#: the old 50 m (at most 64 points) moved them by tens of metres (tests/test_access.py).
+access_spacing_m: float = 5.0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import osmium
 import pytest
+import shapely
 
 import lifecircle
 from lifecircle.config import load_config
@@ -157,21 +158,91 @@ def osm(bundled_osm):
     return lifecircle.read_osm(bundled_osm)
 
 
-def test_each_builtin_category_matches_an_independent_count(osm, file_objects, cfg15):
+def _first_values(tags: dict) -> dict:
+    """What an object is: the first value of each main key (``clinic;pharmacy`` is a clinic)."""
+    return {k: v.split(";")[0] for k, v in tags.items()}
+
+
+def _put_forward_by_tags(tags: dict, spec: dict) -> bool:
+    """The preset's tags and rules put the object forward (written out here from the preset file)."""
+    first = _first_values(tags)
+    for key, values in spec.get("tags", {}).items():
+        values = [values] if isinstance(values, str) else values
+        if key in tags and ("*" in values or first[key] in values):
+            return True
+    return any(_rule(tags, r) for r in spec.get("rules", []))
+
+
+def test_each_builtin_category_lists_every_candidate_with_a_reason(osm, file_objects, cfg15):
+    """Every object a preset's tags put forward is in the register (counted or not, with its
+    reason), or left out as unreadable; nothing is counted that no rule put forward."""
+    from lifecircle.facilities import classify
+    from lifecircle.sources.coords import local_utm
+
     raw = tomllib.loads(PRESETS.read_text("utf-8"))["categories"]
-    found = categorize(osm.features, cfg15)
+    crs = local_utm(shapely.box(*osm.features.total_bounds))
+    reg = classify(osm.features, cfg15, crs)
     left = osm.left_out
     left_ids = {f"{t}/{i}" for t, i in zip(left["osm_type"], left["osm_id"])}
     total = 0
     for key, spec in raw.items():
-        want = {ident for ident, tags in file_objects if _independent_match(tags, spec)}
-        got = set(found.loc[found["category"] == key, "poi_id"])
-        # every object of the category is a facility, or listed as left out
-        assert got | (want & left_ids) == want, (key, sorted(want - got - left_ids)[:5], sorted(got - want)[:5])
+        want = {ident for ident, tags in file_objects if _put_forward_by_tags(tags, spec)}
+        mine = reg[reg["category"] == key]
+        listed = set(mine["poi_id"])
+        assert want - left_ids <= listed, (key, sorted(want - listed - left_ids)[:5])
+        assert (mine["rule"].str.len() > 0).all() and mine["reason"].notna().all()
         total += len(want)
     assert total > 50  # the extract has dozens of daily facilities
     # what the old presets wrongly took: a food court, an HIV outreach centre, a day-care
-    assert not (found["category"] == "canteen").any()
+    assert not reg.loc[reg["category"] == "canteen", "counted"].any()
+
+
+def _reason(reg, poi_id: str, key: str) -> str:
+    row = reg[(reg["poi_id"] == poi_id) & (reg["category"] == key)]
+    assert len(row) == 1, (poi_id, key)
+    return str(row["reason"].iloc[0]) + ("" if not row["counted"].iloc[0] else ":counted")
+
+
+def test_bundled_extract_facilities_a_planner_would_strike(osm, cfg15):
+    """On the bundled extract, the rules keep out what a planner would strike, each for its
+    reason: the central bank and an online broker (banks), a Finnish upper-secondary and a lower-
+    secondary school (primary school), a botanical garden (park)."""
+    from lifecircle.facilities import classify
+    from lifecircle.sources.coords import local_utm
+
+    reg = classify(osm.features, cfg15, local_utm(shapely.box(*osm.features.total_bounds)))
+    assert _reason(reg, "way/17359934", "bank") == "exclude_name"  # Suomen Pankki, the Bank of Finland
+    assert _reason(reg, "node/3062694623", "bank") == "exclude_name"  # Nordnet, an online broker
+    assert _reason(reg, "node/1369465641", "bank") == "tag:counted"  # a Nordea branch
+    assert _reason(reg, "way/37264738", "school") == "exclude_name"  # Ressun lukio (upper secondary)
+    assert _reason(reg, "way/446178816", "school") == "exclude_name"  # Kruununhaan yläasteen koulu
+    assert _reason(reg, "way/596507272", "school") == "tag:counted"  # Kaisaniemen ala-aste (primary)
+    assert _reason(reg, "way/122869882", "park") == "exclude_tag"  # Kaisaniemi botanical garden
+
+
+def test_park_sizes_against_an_independent_area(osm, cfg15):
+    """Parks below GB 50180-2018 表4.0.4's 0.4 hm² are kept out, and only those: each park's
+    area measured on the ellipsoid (pyproj.Geod), independently of the analysis's projection."""
+    from pyproj import Geod
+
+    from lifecircle.facilities import classify
+    from lifecircle.sources.coords import local_utm
+
+    minimum = cfg15.category("park").min_area_m2
+    assert minimum == 4000
+    reg = classify(osm.features, cfg15, local_utm(shapely.box(*osm.features.total_bounds)))
+    parks = reg[(reg["category"] == "park") & reg["area_m2"].notna()]
+    feats = osm.features.assign(poi_id=osm.features["osm_type"] + "/" + osm.features["osm_id"].astype(str))
+    geod = Geod(ellps="WGS84")
+    small = 0
+    for row in parks.itertuples():
+        geom = feats.loc[feats["poi_id"] == row.poi_id, "geometry"].iloc[0]
+        area = abs(geod.geometry_area_perimeter(geom)[0])
+        if abs(area - minimum) < 0.01 * minimum or row.reason not in ("too_small", "tag"):
+            continue  # at the line, or kept out before its size was looked at (not public, a museum)
+        assert (row.reason == "too_small") == (area < minimum), (row.poi_id, area)
+        small += area < minimum
+    assert small >= 3
 
 
 def test_clipped_area_facility_is_kept(osm, cfg15):

@@ -83,6 +83,9 @@ def test_analyze_writes_outputs(tmp_path, analysis):
     for key in cfg.keys:
         row = next(line.split() for line in lines if line.split()[:1] == [key])
         assert row[1:3] == [f"{cfg.limit_m(key):g}", "m"], row
+        if key in analysis.no_data:  # no data: said so, never "0/19 covered"
+            assert "no data, not judged" in " ".join(row), row
+            continue
         assert row[-2] == f"{int(cov[f'covered_{key}'].sum())}/{len(cov)}", row
     assert "GB 50180-2018" in proc.stdout and ">= 50% of homes" in proc.stdout
     left = pd.read_csv(out / "left_out.csv")

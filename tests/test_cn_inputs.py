@@ -248,7 +248,8 @@ def test_typecode_table_names_only_builtin_categories_and_explains_gaps():
 @pytest.mark.parametrize("code, key", [
     ("090601", "pharmacy"), ("90601", "pharmacy"), ("060400", "market"), ("060402", "market"),
     ("060411", None), ("060703", "market"), ("060704", None), ("160105", "bank"), ("160101", None),
-    ("160300", None), ("090300", "clinic"), ("090100", "hospital"), ("090201", None), ("141203", "school"),
+    ("160300", None), ("090300", "clinic"), ("090100", None), ("090102", "health_centre"), ("090201", None),
+    ("141203", "school"),
     ("141202", None), ("050100", None), ("050000|060400", "market"), ("060411|060400", None),
     ("110101", "park"), ("110105", None), ("080108", "sports"), ("080111", None),
 ])

@@ -134,6 +134,9 @@ def test_chinese_summary(runs):
     for row in basis.itertuples():
         (line,) = [x for x in lines if x.split()[:1] == [row.category]]
         assert row.label_zh in line and f"{row.distance_m:g} 米" in line, line
+        if coverage[f"covered_{row.category}"].isna().all():  # no data: said so, not "0/19"
+            assert "无数据，未判定" in line and "已覆盖" not in line, line
+            continue
         assert line.endswith(f"已覆盖 {int(coverage[f'covered_{row.category}'].sum())}/{n}"), line
     assert lines[-1].startswith("输出文件位于")
     assert not re.search(r"\bcommunities\b|\bcovered\b|\bleft out\b|\boutputs in\b", proc.stdout)

@@ -364,8 +364,8 @@ def test_map_reads_with_every_tile_blocked(browser, pages, analysis, lang):
 
     # each isochrone threshold in its own colour, none of them a score colour
     score_fills = {s[0] for s in page.styles("path.lc-community", ["fill"])}
-    assert score_fills and score_fills <= {rgb(score_color(k / len(config.categories)))
-                                           for k in range(len(config.categories) + 1)}
+    judged = len(config.categories) - len(analysis.no_data)  # a category without data is not scored
+    assert score_fills and score_fills <= {rgb(score_color(k / judged)) for k in range(judged + 1)}
     colours = []
     for limit in config.isochrone_limits():
         name = t("layer_isochrones", lang, threshold=t("metres_value", lang, value=f"{limit:g}"))

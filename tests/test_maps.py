@@ -147,6 +147,9 @@ def expected_layer_names(analysis, lang: str) -> list[str]:
         + [t("layer_isochrones", lang, threshold=t("metres_value", lang, value=v)) for v in (300, 500)]
         + [t("layer_gaps", lang, label=c.label(lang)) for c in config.categories]
         + [t("layer_routes", lang)]
+        + [t("layer_excluded", lang, label=t("list_sep", lang).join(sorted(
+            {c.label(lang) for c in config.categories
+             if not analysis.facilities.loc[analysis.facilities["category"] == c.key, "counted"].all()})))]
     )
 
 
@@ -342,6 +345,9 @@ def test_clicking_a_community_shows_its_minutes(browser, map_files, analysis, la
         for cat in analysis.config.categories:
             cells = popup.locator(f'tr[data-category="{cat.key}"]')
             assert cells.locator(".lc-min").inner_text() == minutes_text(row[f"minutes_{cat.key}"])
+            if cat.key in analysis.no_data:  # never ✗: no data
+                assert cells.locator(".lc-covered").inner_text() == t("no_data", lang)
+                continue
             covered = t("yes" if row[f"covered_{cat.key}"] else "no", lang)
             assert cells.locator(".lc-covered").inner_text().endswith(covered)
             share = int(cells.locator(".lc-share").inner_text().rstrip("%"))
@@ -441,6 +447,10 @@ def test_no_popup_contradicts_the_coverage_rule(analysis):
     for _, row in analysis.communities.iterrows():
         html = community_popup(row, cfg, "en")
         for cat in cfg.keys:
+            if cat in analysis.no_data:
+                assert re.search(rf'data-category="{cat}">.*?lc-covered"><i class="lc-no-data">no data</i>', html)
+                checked += 1
+                continue
             cell = re.search(rf'data-category="{cat}">.*?lc-share">(\d+)%</td><td class="lc-covered">(.)', html)
             share, flag = int(cell.group(1)), cell.group(2) == "✓"
             assert flag == bool(row[f"covered_{cat}"]) == (share >= cfg.min_share * 100), (row["name"], cat)

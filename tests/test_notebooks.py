@@ -23,6 +23,7 @@ from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
@@ -50,7 +51,7 @@ TIER_M = {"5min": 300.0, "10min": 500.0, "15min": 1000.0}
 TIERS = {
     "canteen": "5min", "clinic": "5min", "pharmacy": "5min", "park": "5min", "sports": "5min",
     "school": "10min", "bank": "10min", "market": "10min",
-    "hospital": "15min", "culture": "15min", "elderly_care": "15min",
+    "hospital": "15min", "health_centre": "15min", "culture": "15min", "elderly_care": "15min",
 }
 #: The default coverage rule: covered when at least half of the homes are within reach.
 MIN_SHARE = 0.5
@@ -175,8 +176,17 @@ def test_runs_top_to_bottom_quickly(run_notebook, name):
 
 
 def _covered(cov: pd.DataFrame, key: str) -> pd.Series:
-    """The coverage rule applied here: at least half of the homes (or area) within reach."""
-    return cov[f"share_{key}"] >= MIN_SHARE
+    """The coverage rule applied here: at least half of the homes (or area) within reach; NA for
+    a category without data (no share at all: not judged)."""
+    share = cov[f"share_{key}"]
+    if share.isna().all():
+        return pd.Series(pd.NA, index=cov.index, dtype="boolean")
+    return share >= MIN_SHARE
+
+
+def _mean(covered: pd.Series) -> float:
+    """The share of communities covered (NaN for a category not judged)."""
+    return float(covered.astype(float).mean())
 
 
 def test_quickstart_basis_is_the_standard(run_notebook, analysis):
@@ -207,14 +217,14 @@ def test_quickstart_numbers_match_a_separate_run(run_notebook, analysis):
     for k in keys:
         covered = _covered(cov, k)
         assert s["covered"][k] == int(covered.sum())
-        assert s["covered_share"][k] == pytest.approx(covered.mean(), abs=1e-6)
+        assert s["covered_share"][k] == pytest.approx(_mean(covered), abs=1e-6, nan_ok=True)
         # the walk from the centre, judged at the same distance, is reported but does not decide
         assert s["centre_within"][k] == int((cov[f"metres_{k}"] <= TIER_M[TIERS[k]]).sum())
     complete = pd.concat([_covered(cov, k) for k in keys], axis=1).all(axis=1)
     assert s["complete"] == int(complete.sum()) == int(cov["complete"].sum())
-    # the extract has no community canteen: no community is complete
-    assert s["covered"]["canteen"] == 0 and s["complete"] == 0
-    assert s["complete"] <= min(s["covered"].values())
+    # the extract has no community canteen: not judged (no data), and no community is covered for it
+    assert s["covered"]["canteen"] == 0 and analysis.no_data == ["canteen"]
+    assert s["complete"] <= min(v for k, v in s["covered"].items() if k not in analysis.no_data)
     assert s["partial"] == int(cov["partial"].sum())
     assert s["name_source"] == {str(k): int(v) for k, v in cov["name_source"].value_counts().items()}
     assert sum(s["name_source"].values()) == len(cov)
@@ -229,7 +239,7 @@ def test_quickstart_nearest_facility_matches_a_separate_run(run_notebook, analys
     for k in analysis.config.keys:
         assert ex["nearest_id"][k] == row[f"nearest_id_{k}"]
         assert ex["nearest"][k] == row[f"nearest_{k}"]
-        assert ex["share"][k] == pytest.approx(row[f"share_{k}"])
+        assert ex["share"][k] == (None if np.isnan(row[f"share_{k}"]) else pytest.approx(row[f"share_{k}"]))
         if row[f"nearest_id_{k}"]:
             facility = pois[(pois["poi_id"] == ex["nearest_id"][k]) & (pois["category"] == k)]
             assert len(facility) == 1 and facility["name"].iloc[0] == ex["nearest"][k]
@@ -495,7 +505,7 @@ def test_levels_match_separate_runs(levels_summary, reference_runs, level, mode)
     assert s["complete"] == int(cov["complete"].sum())
     assert s["covered"] == {k: int(_covered(cov, k).sum()) for k in keys}
     for k in keys:
-        assert s["covered_share"][k] == pytest.approx(_covered(cov, k).mean(), abs=1e-6)
+        assert s["covered_share"][k] == pytest.approx(_mean(_covered(cov, k)), abs=1e-6, nan_ok=True)
 
 
 def test_standard_verdicts_do_not_depend_on_the_level(levels_summary, reference_runs):
@@ -545,7 +555,8 @@ def test_what_if_story(run_notebook, analysis):
     covered = _covered(cov, "canteen")
     assert s["communities"] == len(cov)
     assert s["canteen_covered_before"] == int(covered.sum())
-    lacking = cov[~covered].sort_values(["residents", "community_id"], ascending=[False, True])
+    lacking = cov[~covered.fillna(False).astype(bool)].sort_values(["residents", "community_id"],
+                                                                 ascending=[False, True])
     assert s["canteen_target"] == lacking["community_id"].iloc[0]
     # a canteen at the target's centre covers it (and perhaps neighbours)
     assert s["canteen_covered_after"] >= s["canteen_covered_before"] + 1

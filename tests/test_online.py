@@ -118,8 +118,9 @@ def assert_same_coverage(expected: pd.DataFrame, got: pd.DataFrame) -> None:
     for c in minutes:
         np.testing.assert_allclose(got[c].to_numpy(float), expected[c].to_numpy(float), rtol=0, atol=1e-6,
                                    equal_nan=True, err_msg=c)
-    for c in covered:
-        assert got[c].astype(bool).tolist() == expected[c].astype(bool).tolist(), c
+    for c in covered:  # True, False or NA (no data)
+        assert got[c].astype(object).where(got[c].notna(), None).tolist() == \
+            expected[c].astype(object).where(expected[c].notna(), None).tolist(), c
     assert got["gaps"].fillna("").tolist() == expected["gaps"].fillna("").tolist()
 
 

@@ -212,12 +212,12 @@ def test_unsimplified_edges_join_consecutive_way_nodes(bundled_osm, file_ways, w
 
 def test_named_features_are_categorized(osm):
     pois = categorize(osm.features, load_config(level="10min"))
-    school = pois[pois["name"] == "Ressun lukio"]
+    school = pois[pois["name"] == "Kaisaniemen ala-aste"]
     pharmacy = pois[pois["name"] == "Apteekki Eliel"]
     assert "school" in set(school["category"])
     assert "pharmacy" in set(pharmacy["category"])
     assert set(pharmacy["poi_id"]) == {"node/1369465553"}
-    assert set(school.loc[school["category"] == "school", "poi_id"]) == {"way/37264738"}
+    assert set(school.loc[school["category"] == "school", "poi_id"]) == {"way/596507272"}
     # a pharmacy is not a school and vice versa
     assert "school" not in set(pharmacy["category"])
     assert "pharmacy" not in set(school["category"])

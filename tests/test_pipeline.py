@@ -21,7 +21,6 @@ import lifecircle
 from lifecircle import settings
 from lifecircle.communities import residential_buildings
 from lifecircle.config import load_config
-from lifecircle.facilities import access_points, categorize
 
 EPS = 1e-6
 
@@ -449,7 +448,6 @@ def test_routes_walk_the_streets_to_the_named_facility(analysis, osm):
     want = {(c, k) for c in cov["community_id"] for k in cfg.keys if by_id.loc[c, f"nearest_id_{k}"]}
     assert set(zip(routes["community_id"], routes["category"])) == want and len(want) > 50
     centres = dict(zip(analysis.communities["community_id"], analysis.communities.geometry.representative_point()))
-    fac = analysis.study.facilities.drop_duplicates("poi_id").set_index("poi_id")
     streets = shapely.union_all(StreetNetwork.from_graph(analysis.graph).geoms)
     for r in routes.itertuples():
         assert r.metres == pytest.approx(by_id.loc[r.community_id, f"metres_{r.category}"], abs=0.05)

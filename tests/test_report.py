@@ -113,10 +113,14 @@ def test_chart_values_match_the_analysis(analysis):
     figures = report.chart_figures(analysis, "en")
     coverage, reached = (figures[name].axes[0] for name in report.CHART_NAMES)
     widths = [bar.get_width() for bar in coverage.patches]
-    expected = [100.0 * communities[f"covered_{k}"].mean() for k in analysis.config.keys]
+    # a category without data has no bar, and says "no data" instead of a share
+    expected = [0.0 if k in analysis.no_data else 100.0 * communities[f"covered_{k}"].astype(bool).mean()
+                for k in analysis.config.keys]
     assert widths == pytest.approx(expected)
+    labels = [text.get_text() for text in coverage.texts]
+    assert labels[:len(analysis.no_data)] == ["no data"] * len(analysis.no_data) and analysis.no_data == ["canteen"]
     heights = [bar.get_height() for bar in reached.patches]
-    n = len(analysis.config.categories)
+    n = len(analysis.config.categories) - len(analysis.no_data)
     counts = communities["reached"].value_counts()
     assert heights == [counts.get(k, 0) for k in range(n + 1)]
     assert sum(heights) == len(communities)
@@ -168,12 +172,20 @@ def test_report_contents(analysis, tmp_path, lang):
     cells = {row[0]: row[1:] for row in parser.rows if row}
     n = len(analysis.communities)
     config = analysis.config
+    reg = analysis.facilities
     for cat in config.categories:
-        covered = int(analysis.communities[f"covered_{cat.key}"].sum())
+        covered = int(analysis.communities[f"covered_{cat.key}"].fillna(False).astype(bool).sum())
         limit = config.limit_m(cat.key)
-        summary, basis = [row[1:] for row in parser.rows if row and row[0] == cat.label(lang)]
-        assert summary[:4] == [tier_text(config, cat.key, lang), t("metres_value", lang, value=f"{limit:g}"),
-                               str(covered), f"{100 * covered / n:.0f}%"]
+        summary, facilities, basis = [row[1:] for row in parser.rows if row and row[0] == cat.label(lang)]
+        if cat.key in analysis.no_data:  # never 0 and 0 %: no data
+            assert summary[2:4] == [t("no_data", lang)] * 2
+            assert facilities[0] == "0" and facilities[1].startswith(t("no_data_long", lang))
+        else:
+            assert summary[:4] == [tier_text(config, cat.key, lang), t("metres_value", lang, value=f"{limit:g}"),
+                                   str(covered), f"{100 * covered / n:.0f}%"]
+        # the facilities table counts the register's rows: counted, and kept out by reason
+        mine = reg[reg["category"] == cat.key]
+        assert facilities[0] == str(int(mine["counted"].sum()))
         # the basis table gives the distance, its minutes at the run's speed, the clause and the OSM rules
         minutes = round(limit / (config.speed_kmh * 1000 / 60), 1)
         assert basis == [t("metres_value", lang, value=f"{limit:g}"), t("walk_minutes_value", lang, value=minutes),
@@ -184,6 +196,8 @@ def test_report_contents(analysis, tmp_path, lang):
         listed = cells[row["name"]][3]
         for k in config.keys:
             want = row[f"nearest_{k}"] or (t("unnamed", lang) if row[f"nearest_id_{k}"] else "—")
+            if k in analysis.no_data:
+                want = t("no_data_long", lang)
             assert want in listed, (row["name"], k)
     assert HOSTILE_COMMUNITY in cells  # parsed back to the original text
     assert cells[CJK_COMMUNITY][0] == analysis.communities.iloc[1]["community_id"]

@@ -87,11 +87,11 @@ def test_workbook_has_a_summary_and_a_sheet_per_community_equal_to_the_coverage_
     cov, cfg = a.coverage, a.config
     keys = cfg.keys
     labels = [cfg.category(k).label_zh for k in keys]
-    assert wb.sheetnames[:2] == ["汇总", "判定依据"] and len(wb.sheetnames) == 2 + len(cov) == 21
+    assert wb.sheetnames[:3] == ["汇总", "判定依据", "设施清单"] and len(wb.sheetnames) == 3 + len(cov) == 22
     summary = wb["汇总"]
     header = [c.value for c in summary[1]]
     assert header[:8] == [_zh("community"), _zh("community_id"), _zh("residents"), _zh("sheet_homes"),
-                          _zh("sheet_cut_by_edge"), _zh("sheet_reached_of", n=8), _zh("sheet_complete"),
+                          _zh("sheet_cut_by_edge"), _zh("sheet_reached_of", n=7), _zh("sheet_complete"),
                           _zh("gaps")]
     assert header[8:] == [h for lab in labels for h in (f"{lab}：已覆盖", f"{lab}：步行（分钟）")]
     assert summary.freeze_panes == "C2" and summary.auto_filter.ref == f"A1:X{len(cov) + 1}"
@@ -104,6 +104,9 @@ def test_workbook_has_a_summary_and_a_sheet_per_community_equal_to_the_coverage_
         for j, k in enumerate(keys):
             flag, minutes = cells[8 + 2 * j], cells[9 + 2 * j]
             covered = getattr(row, f"covered_{k}")
+            if k in a.no_data:  # never 否: no data, in grey
+                assert flag.value == "无数据" and flag.fill.fgColor.rgb[-6:] == "EDEDED"
+                continue
             assert flag.value == ("是" if covered else "否")
             assert flag.fill.fgColor.rgb[-6:] == (PASS_FILL if covered else FAIL_FILL)
             assert _same(minutes.value, getattr(row, f"minutes_{k}")), (row.name, k)
@@ -111,13 +114,14 @@ def test_workbook_has_a_summary_and_a_sheet_per_community_equal_to_the_coverage_
         sheet = wb[_sheet_of(cells[0].hyperlink.location)]
         seen_sheets.add(sheet.title)
         _check_community_sheet(sheet, row, a)
-    assert seen_sheets == set(wb.sheetnames[2:])
+    assert seen_sheets == set(wb.sheetnames[3:])
     # the summary's counts agree with coverage.csv as pandas reads it
     csv = pd.read_csv(out / "coverage.csv")
     for j, k in enumerate(keys):
         yes = sum(summary.cell(row=r, column=9 + 2 * j).value == "是" for r in range(2, len(cov) + 2))
-        assert yes == int(csv[f"covered_{k}"].sum()), k
-    assert wb[wb.sheetnames[2]]["A1"].value == "幸福小区"
+        assert yes == int((csv[f"covered_{k}"] == True).sum()), k  # noqa: E712 (NaN is not True)
+        assert csv[f"covered_{k}"].isna().all() == (k in a.no_data)  # no data: an empty cell, not False
+    assert wb[wb.sheetnames[3]]["A1"].value == "幸福小区"
 
 
 def _check_community_sheet(ws, row, a) -> None:
@@ -128,7 +132,7 @@ def _check_community_sheet(ws, row, a) -> None:
     assert facts[_zh("community_id")] == row.community_id
     assert facts[_zh("residents")] == round(row.residents)
     assert facts[_zh("sheet_homes")] == row.n_buildings
-    assert facts[_zh("reached")] == f"{row.reached} / {len(cfg.keys)}"
+    assert facts[_zh("reached")] == f"{row.reached} / {row.n_categories}"
     start = _table_start(ws, _zh("category"))
     for k, got in zip(cfg.keys, rows[start:start + len(cfg.keys)]):
         share = getattr(row, f"share_{k}")
@@ -138,6 +142,9 @@ def _check_community_sheet(ws, row, a) -> None:
         found = getattr(row, f"nearest_id_{k}")
         assert got[3] == (getattr(row, f"nearest_{k}") or ("（未命名）" if found else None))
         assert _same(got[4], getattr(row, f"metres_{k}")) and _same(got[5], getattr(row, f"minutes_{k}"))
+        if k in a.no_data:  # no data: said so, never 否
+            assert got[6] == "无数据" and got[9] == _zh("no_data_long")
+            continue
         assert got[6] == ("是" if getattr(row, f"covered_{k}") else "否")
         assert _same(got[7], share) and _same(got[8], getattr(row, f"residents_share_{k}"))
         missing = got[9]
@@ -182,6 +189,8 @@ def test_csv_files_start_with_a_bom_and_coverage_round_trips_through_pandas(save
     back = pd.read_csv(out / "coverage.csv", dtype=dict.fromkeys(text, str))
     assert back.columns[0] == "community_id"  # the BOM is not part of the first name
     back[text] = back[text].fillna("")  # CSV writes "" and NaN alike; pandas reads both as NaN
+    for k in a.no_data:  # not judged: an empty cell, read back as NaN
+        want[f"covered_{k}"] = want[f"covered_{k}"].astype(float)
     pd.testing.assert_frame_equal(back, want, check_dtype=False)
     # counts are integers in the text: residents are whole people (the estimate, rounded)
     lines = raw.decode("utf-8-sig").splitlines()
@@ -203,10 +212,10 @@ def test_sheet_names_are_valid_and_unique_for_hostile_long_and_colliding_names(a
     hostile = _hostile_analysis(analysis)
     wb = openpyxl.load_workbook(io.BytesIO(workbook_bytes(coverage_workbook(hostile, "en"))))
     names = wb.sheetnames
-    assert names[:2] == ["Summary", "Basis"] and len(names) == 2 + len(HOSTILE)
+    assert names[:3] == ["Summary", "Basis", "Facilities"] and len(names) == 3 + len(HOSTILE)
     assert all(_valid_title(n) for n in names), [n for n in names if not _valid_title(n)]
     assert len({n.casefold() for n in names}) == len(names)
-    titles = dict(zip(HOSTILE, names[2:]))
+    titles = dict(zip(HOSTILE, names[3:]))
     # long names are cut, and those equal once cut differ by a suffix
     assert titles["x" * 100].startswith("x" * 20) and titles["x" * 100 + "y"] != titles["x" * 100]
     assert titles["幸福小区" * 25 + "二期"].startswith("幸福小区幸福小区")
@@ -230,7 +239,7 @@ def test_no_formula_in_the_workbook_whatever_the_names(analysis, via_openpyxl):
     data = workbook_bytes(coverage_workbook(hostile, "en")) if via_openpyxl else coverage_xlsx(hostile, "en")
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
-        assert len(sheets) == 2 + len(HOSTILE)
+        assert len(sheets) == 3 + len(HOSTILE)
         for n in sheets:
             xml = z.read(n)
             assert not re.search(rb"<(?:\w+:)?f[ >]", xml), n  # no formula element anywhere
@@ -293,7 +302,7 @@ def test_layout_styles_and_print_setup(saved):
     assert widths["A"] == min(40, max(len(n) for n in a.coverage["name"]) + 2)  # names are Latin here
     assert set(widths) >= set("ABCDEFGH") and all(8 <= w <= 40 for w in widths.values())
     assert all(float(w).is_integer() for w in widths.values())  # stored as computed, no padding added
-    ws = wb[wb.sheetnames[2]]
+    ws = wb[wb.sheetnames[3]]
     assert ws["A1"].font.b and ws["A1"].font.sz == 14
     assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9  # A4
     assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0

@@ -15,8 +15,8 @@ from pyproj import Geod
 
 from lifecircle.config import load_config
 from lifecircle.errors import ConfigError, InputFileError
-from lifecircle.sources import coords
 from lifecircle.facilities.merge import merge_pois, names_similar
+from lifecircle.sources import coords
 from lifecircle.sources.userpois import COLUMNS, read_user_pois
 
 PBF = Path(__file__).resolve().parents[1] / "data" / "helsinki-centre.osm.pbf"

@@ -103,13 +103,13 @@ def _context_text(box: pd.Series, cfg: Config) -> str:
 
 
 def _apply_context(reg: pd.DataFrame, geoms: np.ndarray, features: gpd.GeoDataFrame, cfg: Config, crs: Any,
-                   named: np.ndarray, public: np.ndarray, tags: list) -> None:
+                   named: np.ndarray, public: np.ndarray, tags: list, extent: Any = None) -> None:
     """Containment and size, in place: parts of a hospital, facilities not open to residents,
     parts of another facility of the category, open spaces below the minimum area.
 
     ``named``, ``public``: per row, whether a name rule put it here, and whether its name
     says it serves the public; ``tags``: its tags."""
-    boxes = containers(features, cfg, crs)
+    boxes = containers(features, cfg, crs, extent)
     points = anchor_points(geoms)
     ids = reg["poi_id"].to_numpy(object)
     inside = enclosing(points, boxes, ids)
@@ -139,10 +139,50 @@ def _apply_context(reg: pd.DataFrame, geoms: np.ndarray, features: gpd.GeoDataFr
                 counted[i], reason[i] = False, "not_public"
                 rule[i] = f"inside {_context_text(box, cfg)}: not open to residents"
                 break
+    _holding_an_institution(reg, geoms, features, cfg, crs, public, counted, reason, rule)
     reg["within"] = within
     reg["counted"], reg["reason"], reg["rule"] = counted, reason, rule
     _same_category_parts(reg, geoms, points, named)
     _too_small(reg, geoms, cats)
+
+
+#: An area facility no larger than this (m²) that holds the point of a school, campus, hospital or
+#: military unit is that institution's ground (a school's track mapped apart from its point): 4 ha,
+#: the size of a large school's grounds. A larger park holding a kindergarten's point is still a park.
+GROUNDS_MAX_M2 = 40_000.0
+
+
+def _holding_an_institution(reg: pd.DataFrame, geoms: np.ndarray, features: gpd.GeoDataFrame, cfg: Config,
+                            crs: Any, public: np.ndarray, counted: np.ndarray, reason: np.ndarray,
+                            rule: np.ndarray) -> None:
+    """A public-only area facility that holds the mapped point of a non-public institution (人民中学's
+    node inside the track) is that institution's ground, in place."""
+    kinds = [k for k in cfg.within.values() if not k.public]
+    is_point = features.geom_type.eq("Point").to_numpy()
+    if not kinds or not is_point.any():
+        return
+    nodes = features[is_point]
+    owner = [next((k for k in kinds if k.matches(t)), None) for t in nodes["tags"]]
+    keep = np.array([k is not None for k in owner], dtype=bool)
+    if not keep.any():
+        return
+    nodes = nodes[keep]
+    owner = [k for k in owner if k is not None]
+    pts = gpd.GeoSeries(nodes.geometry.to_numpy(), crs=features.crs).to_crs(crs).to_numpy()
+    cats = {c.key: c for c in cfg.categories}
+    area = shapely.area(np.asarray(geoms, dtype=object))
+    polygonal = np.isin(shapely.get_type_id(np.asarray(geoms, dtype=object)), [3, 6])
+    tree = shapely.STRtree(pts)
+    ids = (nodes["osm_type"] + "/" + nodes["osm_id"].astype(str)).to_numpy(object)
+    for i in np.flatnonzero(counted & polygonal & (area <= GROUNDS_MAX_M2) & ~np.asarray(public, bool)):
+        if not cats[reg["category"].iat[i]].public_only:
+            continue
+        hit = [j for j in tree.query(geoms[i], predicate="contains") if ids[j] != reg["poi_id"].iat[i]]
+        if hit:
+            j = min(hit)
+            name = f" {nodes['name'].iat[j]}" if nodes["name"].iat[j] else ""
+            counted[i], reason[i] = False, "not_public"
+            rule[i] = f"the ground of {owner[j].label_en}{name} ({ids[j]}), whose point lies in it"
 
 
 def _owned(i: int, cat: Category, tags: Mapping[str, str], cfg: Config, public: np.ndarray, counted: np.ndarray,
@@ -227,7 +267,7 @@ def _too_small(reg: pd.DataFrame, geoms: np.ndarray, cats: Mapping[str, Category
             False, "too_small", "an unnamed point or cut area: neither a name nor an area shows it is one"]
 
 
-def classify(features: gpd.GeoDataFrame, cfg: Config, crs: Any) -> gpd.GeoDataFrame:
+def classify(features: gpd.GeoDataFrame, cfg: Config, crs: Any, extent: Any = None) -> gpd.GeoDataFrame:
     """The facilities register of an OSM features table: every candidate, counted or not.
 
     Parameters
@@ -238,6 +278,9 @@ def classify(features: gpd.GeoDataFrame, cfg: Config, crs: Any) -> gpd.GeoDataFr
         The run's categories and the ``within`` kinds they refer to.
     crs
         The projected CRS (metres) for containment, areas and the result.
+    extent
+        The data's extent (EPSG:4326 polygon), along which areas the extract cuts are
+        closed (:func:`lifecircle.facilities.context.containers`); default the features'.
 
     Returns
     -------
@@ -268,7 +311,7 @@ def classify(features: gpd.GeoDataFrame, cfg: Config, crs: Any) -> gpd.GeoDataFr
     })
     geoms = gpd.GeoSeries(src.geometry.to_numpy(), crs=features.crs).to_crs(crs).to_numpy()
     _apply_context(reg, geoms, features, cfg, crs, found["named"].to_numpy(bool), found["public"].to_numpy(bool),
-                   list(src["tags"]))
+                   list(src["tags"]), extent)
     return gpd.GeoDataFrame(reg[REGISTER_COLUMNS[:-1]], geometry=list(geoms), crs=crs)
 
 

@@ -111,17 +111,25 @@ def merge_pois(osm_pois: gpd.GeoDataFrame, user_pois: gpd.GeoDataFrame, mode: st
     Returns
     -------
     (geopandas.GeoDataFrame, int)
-        The facilities counted, in ``osm_pois``' CRS (the ``pois`` columns), and the
-        number of rows merged away: user rows dropped as duplicates ("add") or OSM rows
-        replaced ("replace").
+        The rows counted, in ``osm_pois``' CRS with ``osm_pois``' columns (and any the
+        user's add) and a fresh index, and the number of rows merged away: user rows dropped
+        as duplicates ("add") or OSM rows replaced ("replace").
     """
     crs = osm_pois.crs
-    reg, counts = merge_sources(_as_rows(osm_pois, crs, "osm"), _as_rows(user_pois, crs, "user"), mode, tolerance_m)
-    kept = reg[reg["counted"].to_numpy(bool)]
-    columns = list(osm_pois.columns) + [c for c in user_pois.columns if c not in osm_pois.columns]
-    out = gpd.GeoDataFrame(kept.reset_index(drop=True), geometry="geometry", crs=crs)
-    out = out.rename_geometry(osm_pois.geometry.name) if osm_pois.geometry.name != "geometry" else out
-    return out.reindex(columns=[c for c in columns if c in out.columns]), counts["merged"]
+    user = user_pois if user_pois.crs is not None else user_pois.set_crs("EPSG:4326")
+    user = user.to_crs(crs) if crs is not None else user
+    reg, counts = merge_sources(_as_rows(osm_pois, crs, "osm"), _as_rows(user, crs, "user"), mode, tolerance_m)
+    keep = reg["counted"].to_numpy(bool)
+    n = len(osm_pois)
+    columns = list(osm_pois.columns) + [c for c in user.columns if c not in osm_pois.columns]
+    user = user.rename_geometry(osm_pois.geometry.name) if user.geometry.name != osm_pois.geometry.name else user
+    parts = [p for p in (osm_pois[keep[:n]], user[keep[n:]]) if len(p)]
+    if not parts:
+        return osm_pois.iloc[:0].reindex(columns=columns).reset_index(drop=True), counts["merged"]
+    out = pd.concat(parts, ignore_index=True)
+    out = gpd.GeoDataFrame(out.reindex(columns=columns), geometry=osm_pois.geometry.name, crs=crs)
+    out.attrs = {}
+    return out, counts["merged"]
 
 
 def _append(text: str, more: str) -> str:

@@ -249,7 +249,8 @@ def chart_figures(analysis: Any, lang: str = "en") -> dict[str, Figure]:
     communities = analysis.communities
     return {
         CHART_NAMES[0]: coverage_chart(summarize(communities, config, lang), lang, family),
-        CHART_NAMES[1]: reached_chart(reached_counts(communities, len(config.categories)), lang, family),
+        CHART_NAMES[1]: reached_chart(
+            reached_counts(communities, len(config.categories) - len(analysis.no_data)), lang, family),
     }
 
 

@@ -566,9 +566,9 @@ def _write_book(book: "xlsxwriter.Workbook", analysis: "Analysis", lang: str,
 
     _summary_sheet(add(fixed[0]), table, analysis, titles, lang)
     _basis_sheet(add(fixed[1]), analysis, lang)
-    _facilities_sheet(add(fixed[2]), analysis, lang)
     for title, frame in zip(extra_titles, extra.values()):
         _frame_sheet(add(title), frame, lang)
+    _facilities_sheet(add(fixed[2]), analysis, lang)
     for row, title in zip(table.to_dict("records"), titles):
         _community_sheet(add(title), row, analysis, lang)
     # created and modified: the data's date, not now (XlsxWriter writes both from "created")

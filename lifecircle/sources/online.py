@@ -36,7 +36,15 @@ from ..errors import ConfigError, EmptyAreaError, InputFileError, NetworkError, 
 from ..fileio import read_polygons, staging_dir
 from ..text import is_missing
 from .coords import local_utm
-from .osmfile import FEATURE_KEYS, LEFT_OUT_COLUMNS, OSMData, feature_keys, features_frame, left_out_frame
+from .osmfile import (
+    FEATURE_KEYS,
+    LEFT_OUT_COLUMNS,
+    OSMData,
+    bare_named,
+    feature_keys,
+    features_frame,
+    left_out_frame,
+)
 
 #: File names inside a bundle folder.
 MANIFEST = "bundle.json"
@@ -355,13 +363,18 @@ def _feature_geometry(osm_type: str, geom: shapely.Geometry, tags: dict[str, str
     return _osmium_form(geom)
 
 
-def features_from_osmnx(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def features_from_osmnx(gdf: gpd.GeoDataFrame, keys: Iterable[str] | None = None) -> gpd.GeoDataFrame:
     """Convert an ``osmnx.features_from_*`` frame to the offline features shape.
 
     Parameters
     ----------
     gdf
         Indexed by (element, id), one column per tag, EPSG:4326.
+    keys
+        The feature keys: an element with none of them is kept only if it is a
+        node with a name and descriptive tags alone
+        (:func:`lifecircle.sources.osmfile.bare_named`), as the offline reader
+        keeps it (the query asked for ``name`` to find those). None keeps all.
 
     Returns
     -------
@@ -373,6 +386,7 @@ def features_from_osmnx(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         :func:`lifecircle.sources.osmfile.features_frame` makes it.
     """
     feats: list[dict[str, Any]] = []
+    wanted = None if keys is None else frozenset(keys)
     if len(gdf):
         flat = gdf.reset_index()
         tag_cols = [c for c in flat.columns if c not in ("element", "id", "geometry")]
@@ -382,6 +396,8 @@ def features_from_osmnx(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             if osm_type == "relation":
                 # pyosmium's areas carry the relation's tags without "type"
                 tags.pop("type", None)
+            if wanted is not None and wanted.isdisjoint(tags) and not (osm_type == "node" and bare_named(tags)):
+                continue
             shape = _feature_geometry(osm_type, geom, tags)
             if shape is not None:
                 feats.append({"osm_type": osm_type, "osm_id": int(osm_id), "tags": tags,
@@ -426,8 +442,9 @@ def fetch(area: shapely.Geometry, buffer_m: float = 0.0, keys: Iterable[str] = (
         raise ConfigError(f"buffer must be zero or more metres, got {buffer_m}")
     query = buffer_area(area, float(buffer_m))
     keys_read = feature_keys(keys)
-    # sorted: the query text is the cache key, and set order varies per process
-    tags = {k: True for k in sorted(keys_read)}
+    # sorted: the query text is the cache key, and set order varies per process; "name" finds the
+    # named nodes that nothing else tags (a bank branch known by its name), as the offline reader does
+    tags = {k: True for k in sorted(keys_read | {"name"})}
     # the day of this fetch; an answer osmnx takes from its cache may be
     # older, which osmnx does not tell
     today = datetime.now(timezone.utc).date().isoformat()
@@ -451,7 +468,7 @@ def fetch(area: shapely.Geometry, buffer_m: float = 0.0, keys: Iterable[str] = (
                 raise NetworkError(f"Overpass sent an unreadable answer: {first_line(e)}") from None
             raw = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
     host = _host(ox.settings.overpass_url)
-    return OSMData(graph=G, features=features_from_osmnx(raw), source=f"Overpass API ({host})",
+    return OSMData(graph=G, features=features_from_osmnx(raw, keys_read), source=f"Overpass API ({host})",
                    feature_keys=keys_read, data_date=today)
 
 

@@ -73,7 +73,9 @@ def build(extract: Path, city: str, out: Path, labels: dict[str, dict[str, str]]
             props.update(labels[city][ident])
         geom = shapely.set_precision(row.geometry, 1e-7)
         records.append({"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom)})
-    fc = {"type": "FeatureCollection", "features": records}
+    # the data's extent, along which classify closes the areas the extract cuts
+    fc = {"type": "FeatureCollection", "extent": [round(float(v), 7) for v in feats.total_bounds],
+          "features": records}
     out.write_text(json.dumps(fc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     return int(cand.sum())
 
