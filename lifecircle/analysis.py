@@ -151,6 +151,10 @@ class Analysis:
     review
         What the planner's review and files changed
         (:class:`lifecircle.facilities.ReviewSummary`), or None.
+    population
+        Where the residents come from and how they add up
+        (:class:`lifecircle.population.Population`: a grid, a column of the
+        communities file, or the floor-area estimate), or None.
     routes
         GeoDataFrame of the walk from each community's centre to its
         nearest facility of each category (``community_id``, ``category``,
@@ -181,6 +185,8 @@ class Analysis:
     facilities: Any = field(default=None, repr=False, compare=False)
     # what the planner's review and files changed (lifecircle.facilities.ReviewSummary)
     review: Any = field(default=None, repr=False, compare=False)
+    # where the residents come from (lifecircle.population.Population)
+    population: Any = field(default=None, repr=False, compare=False)
 
     @property
     def no_data(self) -> list[str]:
@@ -248,11 +254,16 @@ class Analysis:
         Columns: ``category``, ``label_en``, ``label_zh``, ``tier``,
         ``distance_m``, ``minutes`` (at ``speed_kmh``), ``basis``,
         ``speed_kmh``, ``min_share``, ``clause``, ``osm_rules``,
-        ``data_source``, ``data_date``.
+        ``data_source``, ``data_date``, ``judged`` (False: no data), ``population`` (where the
+        residents come from, :func:`lifecircle.i18n.population_text`).
         """
         import pandas as pd
 
+        from .i18n import population_text
+
         cfg = self.config
+        no_data = set(self.no_data)
+        residents = population_text(self.population)
         rows = [{
             "category": c.key, "label_en": c.label_en, "label_zh": c.label_zh, "tier": c.tier,
             "distance_m": round(cfg.limit_m(c.key), 1),
@@ -260,6 +271,7 @@ class Analysis:
             "basis": cfg.mode, "speed_kmh": cfg.speed_kmh, "min_share": cfg.min_share,
             "clause": c.clause if cfg.mode == "standard" else "",
             "osm_rules": c.describe(), "data_source": self.source, "data_date": self.data_date or "",
+            "judged": c.key not in no_data, "population": residents,
         } for c in cfg.categories]
         return pd.DataFrame(rows)
 

@@ -152,6 +152,16 @@ def _input_options(f):
                      help="Coordinate system of --communities (Amap AOIs: gcj02, Baidu: bd09); default wgs84."),
         click.option("--encoding", help="Text encoding of --communities and --pois shapefiles (.dbf) and CSVs, "
                      "e.g. gbk (default: UTF-8, else GB18030 with a warning)."),
+        click.option("--population", "population_file", type=click.Path(dir_okay=False),
+                     help="Population grid: a GeoTIFF of people per cell, or cells (GeoPackage, GeoJSON) with a "
+                          "population column; shared out over the homes by floor area."),
+        click.option("--population-column", help="Column of --communities with each community's residents "
+                     "(default: detected, e.g. population, 人口, 常住人口)."),
+        click.option("--population-date", help="Date of the population data, for the outputs (e.g. 2020)."),
+        click.option("--population-licence", help="Licence of the population data, for the outputs "
+                     "(e.g. \"CC BY 4.0\")."),
+        click.option("--subdistricts", "subdistricts_file", type=click.Path(dir_okay=False),
+                     help="Sub-district (街道) polygons with a name: indicators per sub-district."),
         click.option("--review", "review_file", type=click.Path(dir_okay=False),
                      help="The planner's review: facilities.csv or coverage.xlsx of an earlier run with the "
                           "decision column marked (keep, drop, move, public, not_public)."),
@@ -201,6 +211,8 @@ def _check_inputs(o: dict) -> None:
     check_encoding(o["encoding"])
     if o["communities_crs"] and not o["communities"]:
         raise click.UsageError("--communities-crs applies to a --communities file")
+    if o["population_column"] and not o["communities"]:
+        raise click.UsageError("--population-column applies to a --communities file")
     if o["encoding"] and not (o["communities"] or o["pois_file"]):
         raise click.UsageError("--encoding applies to --communities and --pois files")
     if sum(bool(x) for x in (o["osm_file"], o["bundle"], o["place"] or o["boundary"] or o["bbox"])) > 1:
@@ -274,11 +286,15 @@ def _load_analysis(o: dict, config, iso_limits, lang: str, say):
     comms = o["communities"]
     if comms and o["name_column"]:
         comms = read_communities(comms, "EPSG:4326", name_column=o["name_column"],
-                                 coordinate_system=o["communities_crs"], encoding=o["encoding"])
+                                 coordinate_system=o["communities_crs"], encoding=o["encoding"],
+                                 population_column=o["population_column"])
     return pipeline.analyze(
         source, communities=comms, config=config, pois=user_pois, pois_mode=o["pois_mode"], area=area,
         isochrone_limits=iso_limits, lang=lang, progress=say, communities_crs=o["communities_crs"],
-        encoding=o["encoding"], review=o["review_file"],
+        encoding=o["encoding"], review=o["review_file"], population=o["population_file"],
+        population_column=None if (o["communities"] and o["name_column"]) else o["population_column"],
+        population_info={"date": o["population_date"], "licence": o["population_licence"]},
+        subdistricts=o["subdistricts_file"],
     )
 
 
@@ -360,7 +376,7 @@ def _circle(cfg, lang: str) -> str:
 
 def summary_text(analysis, lang: str = "en") -> str:
     """The terminal summary in ``lang``: the result, then the basis it was judged on, per category."""
-    from .i18n import basis_short, review_text, t, tier_text
+    from .i18n import basis_short, population_text, review_text, t, tier_text
 
     cov, cfg = analysis.communities, analysis.config
     n = len(cov)
@@ -385,6 +401,8 @@ def summary_text(analysis, lang: str = "en") -> str:
         lines.append(t(key, lang, category=c.key, label=c.label(lang), limit=cfg.limit_m(c.key),
                        tier=tier, covered=int(cov[f"covered_{c.key}"].fillna(False).astype(bool).sum()), n=n))
     lines.append(review_text(analysis.review, lang))
+    colon = ": " if lang == "en" else "："
+    lines.append(t("population", lang) + colon + population_text(analysis.population, lang))
     return "\n".join(lines)
 
 

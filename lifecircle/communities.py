@@ -32,7 +32,8 @@ from .i18n import check_lang
 
 _NAME_COLUMNS = ("name", "名称", "社区", "community", "community_name", "name_zh", "NAME", "Name")
 _ID_COLUMNS = ("community_id", "id", "code", "编码", "ID")
-_POP_COLUMNS = ("population", "residents", "pop", "人口", "户数", "households")
+# people, not households (户数 counts homes)
+_POP_COLUMNS = ("population", "residents", "常住人口", "户籍人口", "总人口", "人口", "人口数", "pop")
 _COLUMNS = ["community_id", "name", "source", "residents_input", "partial", "geometry"]
 
 #: Columns of the left-out table returned with the communities.
@@ -484,7 +485,8 @@ def _derived_names(polys: np.ndarray, features: gpd.GeoDataFrame, net: StreetNet
 
 
 def read_communities(path: str | Path, crs, name_column: str | None = None,
-                     coordinate_system: str | None = None, encoding: str | None = None) -> gpd.GeoDataFrame:
+                     coordinate_system: str | None = None, encoding: str | None = None,
+                     population_column: str | None = None) -> gpd.GeoDataFrame:
     """Read community polygons from GeoJSON, GeoPackage or Shapefile.
 
     Parameters
@@ -504,12 +506,16 @@ def read_communities(path: str | Path, crs, name_column: str | None = None,
     encoding
         Attribute encoding of a shapefile (e.g. "gbk", over its ``.cpg``);
         None: UTF-8, else GB18030 with a warning.
+    population_column
+        Column with each community's residents (census counts: 七普 by 社区); default:
+        detected (``population``, ``人口``, ``常住人口``, …), none if there is none.
 
     Returns
     -------
     geopandas.GeoDataFrame
         ``community_id``, ``name``, ``source`` (the file's name),
-        ``residents_input``, ``partial`` (False), ``name_source`` ("user",
+        ``residents_input`` (the population column's counts, NaN without one),
+        ``partial`` (False), ``name_source`` ("user",
         or "" where the file gives no name), geometry in ``crs``.
         ``attrs["warnings"]`` holds one-line warnings (a guessed encoding,
         an Amap/Baidu export read as WGS-84).
@@ -527,8 +533,13 @@ def read_communities(path: str | Path, crs, name_column: str | None = None,
     ids = gdf[id_col].astype(str) if id_col else pd.Series([f"c{i + 1}" for i in range(len(gdf))], index=gdf.index)
     if ids.duplicated().any():
         raise InputFileError(f"communities file {path}: ids in column {id_col!r} are not unique")
-    pop_col = find_column(gdf.columns, _POP_COLUMNS)
+    if population_column is not None and population_column not in gdf.columns:
+        cols = ", ".join(c for c in gdf.columns if c != "geometry")
+        raise InputFileError(f"communities file {path} has no column {population_column!r} (columns: {cols})")
+    pop_col = population_column or find_column(gdf.columns, _POP_COLUMNS)
     pop = pd.to_numeric(gdf[pop_col], errors="coerce") if pop_col else np.nan
+    if pop_col and (pop < 0).any():
+        raise InputFileError(f"communities file {path}: column {pop_col!r} has negative counts")
     out = gpd.GeoDataFrame(
         {"community_id": ids.values, "name": gdf[name_col].fillna("").astype(str).values,
          "source": path.name, "residents_input": pop if np.isscalar(pop) else pop.values,
@@ -555,6 +566,7 @@ def read_communities(path: str | Path, crs, name_column: str | None = None,
             f"({out['name'].iloc[i] or 'unnamed'}){more} has no area; fix or remove the polygon")
     out = out.reset_index(drop=True)
     out.attrs["warnings"] = notes
+    out.attrs["population_column"] = pop_col or ""
     return out
 
 
@@ -623,3 +635,32 @@ def derive_communities(
             "buildings; give --communities FILE"
         )
     return name_communities(gdf, features, net, lang=lang), left_out
+
+
+#: Name columns of a sub-districts (街道) file, in order of preference.
+_SUBDISTRICT_NAMES = ("name", "街道", "街道名称", "街道办事处", "名称", "subdistrict", "NAME", "Name")
+
+
+def assign_subdistricts(comms: gpd.GeoDataFrame, subdistricts: str | Path | gpd.GeoDataFrame, crs) -> np.ndarray:
+    """The sub-district (街道) of each community: the one its representative point lies in ("" if none).
+
+    ``subdistricts``: polygons with a name column (a file or a GeoDataFrame).
+    """
+    if isinstance(subdistricts, gpd.GeoDataFrame):
+        gdf, label = subdistricts, "sub-districts"
+    else:
+        label = f"sub-districts file {subdistricts}"
+        gdf = read_polygons(subdistricts, "sub-districts file")
+    col = find_column(gdf.columns, _SUBDISTRICT_NAMES)
+    if col is None:
+        cols = ", ".join(c for c in gdf.columns if c != "geometry")
+        raise InputFileError(f"{label} has no name column (columns: {cols})")
+    polys = gdf.to_crs(crs)
+    names = polys[col].fillna("").astype(str).to_numpy(object)
+    out = np.full(len(comms), "", dtype=object)
+    pts = comms.geometry.representative_point().to_numpy()
+    p, s = shapely.STRtree(polys.geometry.to_numpy()).query(pts, predicate="within")
+    order = np.lexsort((s, p))
+    first = np.unique(p[order], return_index=True)
+    out[first[0]] = names[s[order][first[1]]]
+    return out

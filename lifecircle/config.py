@@ -36,7 +36,7 @@ from .text import fold
 _CATEGORY_FIELDS = {
     "label_zh", "label_en", "color", "icon", "tags", "names", "rules", "exclude",
     "exclude_names", "tier", "distance_m", "clause", "grammar", "name_tags", "public_only",
-    "part_of", "part_of_tags", "min_area_m2", "context_clause",
+    "part_of", "part_of_tags", "min_area_m2", "context_clause", "for_elderly",
 }
 _TOP_FIELDS = {
     "level", "minutes", "distance_m", "mode", "speed_kmh", "max_snap_m", "min_share",
@@ -256,6 +256,9 @@ class Category:
         Smallest area an area facility may have (NaN: any); points count.
     context_clause
         The source of ``public_only`` and ``min_area_m2``.
+    for_elderly
+        A facility for older residents (a canteen, a care home): with age bands in the
+        population data, the share of residents aged 60+ within reach is reported too.
     tier
         Life-circle level whose walking distance the category is judged at.
     distance_m
@@ -281,6 +284,7 @@ class Category:
     part_of_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     min_area_m2: float = float("nan")
     context_clause: str = ""
+    for_elderly: bool = False
     tier: str = ""
     distance_m: float = float("nan")
     clause: str = ""
@@ -713,6 +717,7 @@ def _make_category(key: str, spec: Mapping[str, Any], levels: Mapping[str, Any],
         part_of_tags=_as_tags(key, spec["part_of_tags"]) if spec.get("part_of_tags") else {},
         min_area_m2=float("nan") if min_area is None else check_number(f"categories.{key}.min_area_m2", min_area),
         context_clause=str(spec.get("context_clause", "")),
+        for_elderly=bool(spec.get("for_elderly", False)),
         tier=str(tier),
         distance_m=_positive(f"categories.{key}.distance_m", distance),
         clause=str(spec.get("clause", "")),

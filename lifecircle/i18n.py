@@ -334,6 +334,47 @@ STRINGS: dict[str, dict[str, str]] = {
     "review_summary_none": {"zh": "规划复核：无（可在 facilities.csv 或工作簿“设施清单”中标注后用 --review 重新运行）",
                             "en": "planner's review: none (mark facilities.csv or the workbook's facilities sheet "
                                   "and run again with --review)"},
+    "warn_population_both": {"zh": "同时给出了人口格网 {file} 与社区文件的人口列：居民数按人口格网分配",
+                             "en": "both a population grid ({file}) and a population column of the communities "
+                                   "file were given: the residents are the grid's"},
+    "population": {"zh": "人口来源", "en": "Residents"},
+    "population_grid": {"zh": "人口格网 {source}（{date}，{licence}）按住宅建筑面积分配：研究范围内 {total:,.0f} 人，"
+                              "其中社区内 {inside:,.0f} 人、社区外 {outside:,.0f} 人",
+                        "en": "population grid {source} ({date}, {licence}), shared out over homes by floor area: "
+                              "{total:,.0f} residents in the area, {inside:,.0f} in communities, {outside:,.0f} "
+                              "outside every community"},
+    "population_column": {"zh": "社区文件的人口列“{source}”（{date}，{licence}）：共 {total:,.0f} 人",
+                          "en": "the communities file's column {source!r} ({date}, {licence}): {total:,.0f} "
+                                "residents"},
+    "population_floor_area": {"zh": "按建筑面积估算（基底面积 × 层数 ÷ 每人 {per:g} 平方米；"
+                                    "未标层数按 {levels:g} 层）：共约 {total:,.0f} 人",
+                              "en": "estimated from floor area (footprint × levels ÷ {per:g} m² per resident; "
+                                    "{levels:g} levels where none is mapped): about {total:,.0f} residents"},
+    "population_elderly": {"zh": "，其中 60 岁及以上 {elderly:,.0f} 人", "en": ", {elderly:,.0f} of them aged 60+"},
+    "date_unknown": {"zh": "日期未注明", "en": "date not given"},
+    "licence_unknown": {"zh": "许可未注明", "en": "licence not given"},
+    "indicators_heading": {"zh": "指标（人口与用地覆盖率）", "en": "Indicators (population and area coverage)"},
+    "problems_heading": {"zh": "问题清单", "en": "Problem list"},
+    "sheet_indicators": {"zh": "指标", "en": "Indicators"},
+    "sheet_problems": {"zh": "问题清单", "en": "Problems"},
+    "col_scope": {"zh": "范围", "en": "Scope"},
+    "col_population_share": {"zh": "人口覆盖率", "en": "Residents within"},
+    "col_area_share": {"zh": "用地覆盖率", "en": "Residential land within"},
+    "col_elderly_share": {"zh": "60岁及以上人口覆盖率", "en": "Residents 60+ within"},
+    "col_residents_affected": {"zh": "受影响居民", "en": "Residents affected"},
+    "col_elderly_affected": {"zh": "受影响60岁及以上居民", "en": "Residents 60+ affected"},
+    "col_gap_area": {"zh": "缺口面积（平方米）", "en": "Gap area (m²)"},
+    "scope_district": {"zh": "全区", "en": "District"},
+    "indicators_note": {"zh": "人口覆盖率：家在该类设施步行距离内的居民比例；用地覆盖率：居住用地（社区范围）"
+                              "在步行距离内的比例，按社区内步行可达的住宅比例折算。"
+                              "依据见 indicators.csv 的 source 列。",
+                        "en": "Residents within: the share of residents whose home lies within the category's walking "
+                              "distance; residential land within: the share of the communities' land within it, each "
+                              "community's land in proportion to its homes within reach. Sources: the source column "
+                              "of indicators.csv."},
+    "problems_note": {"zh": "每行为一个社区未覆盖的一类设施，按受影响居民由多到少排列；全部见 problems.csv。",
+                      "en": "One row per community and category not covered, most residents affected first; all of "
+                            "them in problems.csv."},
     # The facilities register (facilities.csv, the workbook's facilities sheet, the report)
     "sheet_facilities": {"zh": "设施清单", "en": "Facilities"},
     "facilities_heading": {"zh": "设施如何选定", "en": "How facilities were chosen"},
@@ -455,6 +496,28 @@ def not_judged_text(config: Config, keys: list[str], lang: str = "en") -> str:
     if not keys:
         return ""
     return t("not_judged_note", lang, labels=t("list_sep", lang).join(category_label(config, k, lang) for k in keys))
+
+
+def population_text(pop: object, lang: str = "en") -> str:
+    """Where a run's residents come from and how they add up, in one sentence (:class:`Population`)."""
+    from . import settings
+
+    kind = getattr(pop, "kind", "floor_area")
+    total = getattr(pop, "total", float("nan"))
+    total = 0.0 if total != total else total
+    if kind == "floor_area":
+        text = t("population_floor_area", lang, per=settings.floor_area_per_person,
+                 levels=settings.default_building_levels, total=total)
+    else:
+        fields = {"source": getattr(pop, "source", ""), "total": total,
+                  "date": getattr(pop, "date", None) or t("date_unknown", lang),
+                  "licence": getattr(pop, "licence", None) or t("licence_unknown", lang),
+                  "outside": getattr(pop, "outside", 0.0), "inside": total - getattr(pop, "outside", 0.0)}
+        text = t("population_grid" if kind == "grid" else "population_column", lang, **fields)
+    elderly = getattr(pop, "elderly_total", float("nan"))
+    if elderly == elderly:
+        text += t("population_elderly", lang, elderly=elderly)
+    return text
 
 
 def review_text(review: object, lang: str = "en") -> str:

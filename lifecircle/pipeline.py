@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -13,7 +13,7 @@ import shapely
 
 from . import settings
 from .analysis import Analysis
-from .communities import derive_communities, read_communities, residential_buildings
+from .communities import assign_subdistricts, derive_communities, read_communities, residential_buildings
 from .config import Config, load_config
 from .core.engine import (
     Snapped,
@@ -30,6 +30,7 @@ from .errors import ConfigError, EmptyAreaError
 from .facilities import ReviewSummary, access_points, build_register, counted, display_points, read_review
 from .fileio import in_two
 from .i18n import STRINGS, Message, labels, localize
+from .population import Grid, Population, allocate, grid_date, read_grid
 from .sources.osmfile import OSMData, load_source, read_osm  # noqa: F401 (load_source: re-exported)
 
 Progress = Callable[[str], None]
@@ -312,10 +313,13 @@ def _communities(communities, features: gpd.GeoDataFrame, net: StreetNetwork, bu
 
 
 def _community_input(communities, crs, communities_crs: str | None, encoding: str | None,
-                     warnings: list[str]):
+                     warnings: list[str], population_column: str | None = None):
     """A communities file read (coordinates converted, encoding decided), its warnings kept."""
     if communities is not None and not isinstance(communities, gpd.GeoDataFrame):
-        communities = read_communities(communities, crs, coordinate_system=communities_crs, encoding=encoding)
+        communities = read_communities(communities, crs, coordinate_system=communities_crs, encoding=encoding,
+                                       population_column=population_column)
+    elif population_column is not None:
+        raise ConfigError("population_column applies to a communities file (--communities)")
     if isinstance(communities, gpd.GeoDataFrame):
         warnings.extend(communities.attrs.get("warnings", []))
     return communities
@@ -326,16 +330,61 @@ def _community_table(comms: gpd.GeoDataFrame, origins: Origins, buildings: gpd.G
     out = comms[["community_id", "name"]].copy()
     for col, default in (("name_source", "osm"), ("source", ""), ("partial", False)):
         out[col] = comms[col].values if col in comms else default
+    if "subdistrict" in comms:
+        out["subdistrict"] = comms["subdistrict"].values
     homes = origins.homes
     n = len(comms)
     n_bld = np.bincount(origins.community[homes], minlength=n)
     pop = np.bincount(origins.community[homes], weights=buildings["residents"].values[origins.building[homes]],
                       minlength=n)
     user_pop = pd.to_numeric(comms["residents_input"], errors="coerce").values
-    out["residents"] = np.where(np.isfinite(user_pop), user_pop, np.where(n_bld > 0, pop, np.nan))
+    if "residents_area" in comms:  # a population grid: its people in homes, and in cells without homes
+        out["residents"] = pop + comms["residents_area"].to_numpy(float)
+    else:
+        out["residents"] = np.where(np.isfinite(user_pop), user_pop, np.where(n_bld > 0, pop, np.nan))
     out["home_residents"] = pop
+    if "elderly" in buildings:
+        old = np.bincount(origins.community[homes], weights=buildings["elderly"].values[origins.building[homes]],
+                          minlength=n)
+        out["elderly"] = old + (comms["elderly_area"].to_numpy(float) if "elderly_area" in comms else 0.0)
+        out["home_elderly"] = old
     out["n_buildings"] = n_bld
     return out
+
+
+def _residents(population, comms: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, net: StreetNetwork,
+               info: Mapping[str, Any] | None, warnings: list[str]) -> Population:
+    """Where the residents come from; with a grid, its people shared out over ``buildings``
+    (their ``residents``, ``elderly``) and ``comms`` (``residents_area``, ``elderly_area``), in place."""
+    info = dict(info or {})
+    date, licence = info.get("date"), info.get("licence")
+    if population is not None:
+        grid = population if isinstance(population, Grid) else read_grid(population, net.crs)
+        area = shapely.box(*net.xy.min(axis=0), *net.xy.max(axis=0))
+        homes = buildings.geometry.representative_point().to_numpy()
+        alloc = allocate(grid, area, homes, buildings["residents"].to_numpy(float), comms.geometry.to_numpy())
+        buildings["residents"] = alloc.home_people
+        comms["residents_area"] = alloc.community_area_people
+        if alloc.home_elderly is not None:
+            buildings["elderly"] = alloc.home_elderly
+            comms["elderly_area"] = alloc.community_area_elderly
+        if comms["residents_input"].notna().any():
+            warnings.append(Message("warn_population_both", file=grid.path.name))
+        return Population("grid", grid.path.name, date or grid_date(grid.path), licence, alloc.total,
+                          elderly_total=alloc.elderly_total)
+    if comms["residents_input"].notna().any():
+        column = comms.attrs.get("population_column", "") or "residents"
+        return Population("column", column, date, licence)
+    return Population("floor_area")
+
+
+def _population_totals(pop: Population, table: pd.DataFrame) -> None:
+    """The total and those outside every community, once the communities' residents are known."""
+    inside = float(pd.to_numeric(table["residents"], errors="coerce").fillna(0).sum())
+    if pop.kind == "grid":
+        pop.outside = max(pop.total - inside, 0.0)
+    else:
+        pop.total = inside
 
 
 @dataclass
@@ -386,6 +435,8 @@ class Study:
     table: pd.DataFrame
     search: float
     region: Region
+    # where the residents come from, and how they add up
+    population: Population = field(default_factory=lambda: Population("floor_area"))
     # per category: per community, the origin its nearest facility was walked from (its
     # centre, or its nearest home where the centre reaches none; -1: none), for the routes
     walk_from: dict[str, np.ndarray] = field(default_factory=dict)
@@ -447,6 +498,14 @@ def _score(key: str, reach: Reach, study: Study) -> dict[str, np.ndarray]:
     residents = study.buildings["residents"].values[origins.building[homes]]
     covered_residents = np.bincount(community[homes], weights=residents * within[homes], minlength=n)
     home_residents = table["home_residents"].values
+    extra = {}
+    if "home_elderly" in table and cfg.category(key).for_elderly:
+        # older residents within reach, for the categories that are for them (canteen, care home)
+        old = study.buildings["elderly"].values[origins.building[homes]]
+        covered_old = np.bincount(community[homes], weights=old * within[homes], minlength=n)
+        home_old = table["home_elderly"].values
+        extra[f"elderly_share_{key}"] = np.where(home_old > 0, np.round(covered_old / np.maximum(home_old, 1e-9), 4),
+                                                 np.nan)
     return {
         f"nearest_{key}": names,
         f"nearest_id_{key}": ids,
@@ -457,6 +516,7 @@ def _score(key: str, reach: Reach, study: Study) -> dict[str, np.ndarray]:
         f"residents_share_{key}": np.where(table["n_buildings"].values > 0,
                                            np.round(covered_residents / np.maximum(home_residents, 1e-9), 4), np.nan),
         f"covered_{key}": share >= cfg.min_share,
+        **extra,
     }
 
 
@@ -701,6 +761,7 @@ def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tupl
         gaps=gaps, left_out=left_out, graph=None, source=osm.source, crs=net.crs, warnings=warnings,
         data_date=getattr(osm, "data_date", None), routes=None, study=study,
         pending={"isochrones": isochrones, "routes": routes}, facilities=found.register, review=found.review,
+        population=study.population,
     )
 
 
@@ -709,7 +770,10 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
             pois: gpd.GeoDataFrame | None = None, pois_mode: str = "add",
             isochrone_limits: Iterable[float] | None = None, area: shapely.Geometry | None = None,
             lang: str = "en", progress: Progress | None = None, communities_crs: str | None = None,
-            encoding: str | None = None, review: str | Path | None = None) -> Analysis:
+            encoding: str | None = None, review: str | Path | None = None,
+            population: str | Path | Grid | None = None, population_column: str | None = None,
+            population_info: Mapping[str, Any] | None = None,
+            subdistricts: str | Path | gpd.GeoDataFrame | None = None) -> Analysis:
     """Run a life-circle analysis: which communities reach which facilities on foot.
 
     Each category is judged at its own walking distance (by default its GB 50180-2018 tier's:
@@ -733,6 +797,15 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
     review
         The planner's review: ``facilities.csv`` or ``coverage.xlsx`` of an earlier run with
         decisions marked (:mod:`lifecircle.facilities.review`), applied before any walk.
+    population, population_column, population_info
+        Where the residents come from: a population grid (GeoTIFF or a vector grid of cells,
+        :func:`lifecircle.population.read_grid`) shared out over the homes by floor area and over
+        the communities by area where a cell holds no home; or a column of the communities file
+        (census counts; default detected: population, 人口, 常住人口, …); else estimated from floor
+        area. ``population_info``: ``{"date": ..., "licence": ...}`` of the data, for the outputs.
+    subdistricts
+        Polygons of sub-districts (街道) with a name: each community's is a column of the
+        coverage table and the indicators are given for each (:mod:`lifecircle.indicators`).
     isochrone_limits
         Minutes in time mode, else metres; default ``Config.isochrone_limits()``.
     area
@@ -765,10 +838,15 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
     found = _facilities(osm.features, cfg, net.crs, pois, pois_mode, review, warnings, _unread_keys(osm, cfg))
     say(Message("progress_communities"))
     buildings = residential_buildings(osm.features, net.crs)
-    communities = _community_input(communities, net.crs, communities_crs, encoding, warnings)
+    communities = _community_input(communities, net.crs, communities_crs, encoding, warnings, population_column)
     comms, comms_left = _communities(communities, osm.features, net, buildings, area, lang)
+    pop = _residents(population, comms, buildings, net, population_info, warnings)
+    if subdistricts is not None:
+        comms["subdistrict"] = assign_subdistricts(comms, subdistricts, net.crs)
     say(Message("progress_snap", facilities=len(found.counted), communities=len(comms)))
     study = _study(net, cfg, comms, buildings, found.counted, entrance_points(osm.features, net.crs))
+    _population_totals(pop, study.table)
+    study.population = pop
     measured = _measure(study, say)
     return _result(osm, study, comms_left, measured, limits, warnings, say, found)
 

@@ -87,7 +87,8 @@ def test_workbook_has_a_summary_and_a_sheet_per_community_equal_to_the_coverage_
     cov, cfg = a.coverage, a.config
     keys = cfg.keys
     labels = [cfg.category(k).label_zh for k in keys]
-    assert wb.sheetnames[:3] == ["汇总", "判定依据", "设施清单"] and len(wb.sheetnames) == 3 + len(cov) == 22
+    assert wb.sheetnames[:5] == ["汇总", "判定依据", "设施清单", "指标", "问题清单"]
+    assert len(wb.sheetnames) == 5 + len(cov) == 24
     summary = wb["汇总"]
     header = [c.value for c in summary[1]]
     assert header[:8] == [_zh("community"), _zh("community_id"), _zh("residents"), _zh("sheet_homes"),
@@ -114,14 +115,14 @@ def test_workbook_has_a_summary_and_a_sheet_per_community_equal_to_the_coverage_
         sheet = wb[_sheet_of(cells[0].hyperlink.location)]
         seen_sheets.add(sheet.title)
         _check_community_sheet(sheet, row, a)
-    assert seen_sheets == set(wb.sheetnames[3:])
+    assert seen_sheets == set(wb.sheetnames[5:])
     # the summary's counts agree with coverage.csv as pandas reads it
     csv = pd.read_csv(out / "coverage.csv")
     for j, k in enumerate(keys):
         yes = sum(summary.cell(row=r, column=9 + 2 * j).value == "是" for r in range(2, len(cov) + 2))
         assert yes == int((csv[f"covered_{k}"] == True).sum()), k  # noqa: E712 (NaN is not True)
         assert csv[f"covered_{k}"].isna().all() == (k in a.no_data)  # no data: an empty cell, not False
-    assert wb[wb.sheetnames[3]]["A1"].value == "幸福小区"
+    assert wb[wb.sheetnames[5]]["A1"].value == "幸福小区"
 
 
 def _check_community_sheet(ws, row, a) -> None:
@@ -212,10 +213,11 @@ def test_sheet_names_are_valid_and_unique_for_hostile_long_and_colliding_names(a
     hostile = _hostile_analysis(analysis)
     wb = openpyxl.load_workbook(io.BytesIO(workbook_bytes(coverage_workbook(hostile, "en"))))
     names = wb.sheetnames
-    assert names[:3] == ["Summary", "Basis", "Facilities"] and len(names) == 3 + len(HOSTILE)
+    assert names[:5] == ["Summary", "Basis", "Facilities", "Indicators", "Problems"]
+    assert len(names) == 5 + len(HOSTILE)
     assert all(_valid_title(n) for n in names), [n for n in names if not _valid_title(n)]
     assert len({n.casefold() for n in names}) == len(names)
-    titles = dict(zip(HOSTILE, names[3:]))
+    titles = dict(zip(HOSTILE, names[5:]))
     # long names are cut, and those equal once cut differ by a suffix
     assert titles["x" * 100].startswith("x" * 20) and titles["x" * 100 + "y"] != titles["x" * 100]
     assert titles["幸福小区" * 25 + "二期"].startswith("幸福小区幸福小区")
@@ -239,7 +241,7 @@ def test_no_formula_in_the_workbook_whatever_the_names(analysis, via_openpyxl):
     data = workbook_bytes(coverage_workbook(hostile, "en")) if via_openpyxl else coverage_xlsx(hostile, "en")
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
-        assert len(sheets) == 3 + len(HOSTILE)
+        assert len(sheets) == 5 + len(HOSTILE)
         for n in sheets:
             xml = z.read(n)
             assert not re.search(rb"<(?:\w+:)?f[ >]", xml), n  # no formula element anywhere
@@ -302,7 +304,7 @@ def test_layout_styles_and_print_setup(saved):
     assert widths["A"] == min(40, max(len(n) for n in a.coverage["name"]) + 2)  # names are Latin here
     assert set(widths) >= set("ABCDEFGH") and all(8 <= w <= 40 for w in widths.values())
     assert all(float(w).is_integer() for w in widths.values())  # stored as computed, no padding added
-    ws = wb[wb.sheetnames[3]]
+    ws = wb[wb.sheetnames[5]]
     assert ws["A1"].font.b and ws["A1"].font.sz == 14
     assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9  # A4
     assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0

@@ -159,6 +159,9 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
     each category was judged by), ``left_out.csv`` (facilities and
     residential areas not counted, and why), ``facilities.csv`` (every
     candidate facility, counted or not, and why: :func:`facilities_table`),
+    ``indicators.csv`` (the shares of residents and of residential land within reach, per
+    category, for the district and each sub-district) and ``problems.csv`` (the problem list,
+    community by community: :mod:`lifecircle.indicators`),
     ``lifecircle.gpkg`` (layers communities, pois, facilities, isochrones, gaps,
     routes; EPSG:4326), ``map.html``,
     ``report.html``, the PNG charts and ``overview.png`` (the report's static map). All are written to a staging folder
@@ -204,11 +207,16 @@ def save_analysis(analysis: "Analysis", folder: str | Path, lang: str = "en",
             write_csv(analysis.basis, stage / "basis.csv")
             write_csv(analysis.left_out, stage / "left_out.csv")
             write_csv(facilities_table(analysis, lang), stage / "facilities.csv")
+            from ..indicators import indicators, problems  # pandas: loaded by now
+
+            write_csv(indicators(analysis, lang), stage / "indicators.csv")
+            write_csv(problems(analysis, lang), stage / "problems.csv")
             _write_gpkg(analysis, stage / "lifecircle.gpkg")
             page = make_map(analysis, lang=lang, tiles=tiles, tiles_attribution=tiles_attribution)
             (stage / "map.html").write_bytes(render_map(page).encode("utf-8"))
         for kind, name in (("coverage", "coverage.csv"), ("xlsx", "coverage.xlsx"), ("basis", "basis.csv"),
                            ("left_out", "left_out.csv"), ("facilities", "facilities.csv"),
+                           ("indicators", "indicators.csv"), ("problems", "problems.csv"),
                            ("gpkg", "lifecircle.gpkg"), ("map", "map.html")):
             written[kind] = folder / name
         for name in (*CHART_NAMES, OVERVIEW_NAME):

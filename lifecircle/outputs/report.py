@@ -37,6 +37,7 @@ from ..i18n import (
     limit_text,
     localize,
     not_judged_text,
+    population_text,
     reason_text,
     review_text,
     rule_text,
@@ -541,6 +542,7 @@ def _facts(analysis: Any, lang: str) -> list[tuple[str, str]]:
         (t("n_facilities", lang), str(len(analysis.pois))),
         (t("complete_share", lang), complete_text),
         (t("sheet_facilities", lang), review_text(getattr(analysis, "review", None), lang)),
+        (t("population", lang), population_text(getattr(analysis, "population", None), lang)),
         (t("data_source", lang), text_of(analysis.source)),
         (t("data_date", lang), text_of(getattr(analysis, "data_date", "") or "") or t("not_available", lang)),
     ]
@@ -554,6 +556,37 @@ def _summary_rows(summary: list[CategorySummary], config: Config, lang: str) -> 
         "share": none if s.no_data else _pct(s.share, lang),
         "residents": none if s.no_data else _pct(s.residents_share, lang), "no_data": s.no_data,
     } for s in summary]
+
+
+#: Rows of the problem list the report shows (all of them are in problems.csv and the workbook).
+REPORT_PROBLEMS = 20
+
+
+def _indicator_rows(analysis: Any, lang: str) -> list[dict[str, Any]]:
+    """The district's indicators: per category, residents and residential land within reach."""
+    from ..indicators import indicators
+
+    table = indicators(analysis, lang)
+    out = []
+    for row in table.to_dict("records"):
+        scope = t("scope_district", lang) if row["scope"] == "district" else row["scope"]
+        out.append({"key": row["category"], "scope": scope, "label": row["label"],
+                    "population": _pct(row["population_share"], lang) if not is_missing(row["population_share"])
+                    else t("no_data", lang),
+                    "area": _pct(row["area_share"], lang) if not is_missing(row["area_share"]) else t("no_data", lang),
+                    "elderly": "" if is_missing(row["elderly_share"]) else _pct(row["elderly_share"], lang)})
+    return out
+
+
+def _problem_rows(analysis: Any, lang: str) -> list[dict[str, Any]]:
+    from ..indicators import problems
+
+    table = problems(analysis, lang).head(REPORT_PROBLEMS)
+    return [{"name": text_of(r["name"]), "id": text_of(r["community_id"]), "label": r["label"],
+             "affected": "" if is_missing(r["residents_affected"]) else f"{float(r['residents_affected']):,.0f}",
+             "nearest": text_of(r["nearest"]) or "—",
+             "walk": "" if is_missing(r["metres"]) else t("metres_value", lang, value=f"{float(r['metres']):.0f}")}
+            for r in table.to_dict("records")]
 
 
 def _facility_rows(analysis: Any, lang: str) -> list[dict[str, Any]]:
@@ -660,6 +693,8 @@ def report_html(analysis: Any, lang: str = "en", charts: dict[str, bytes] | None
         facts=_facts(analysis, lang),
         summary=_summary_rows(summarize(analysis.communities, config, lang), config, lang),
         facilities=_facility_rows(analysis, lang),
+        indicators=_indicator_rows(analysis, lang),
+        problems=_problem_rows(analysis, lang),
         basis=_basis_rows(config, lang),
         images=[(data_uri(png, "image/png"), alts.get(name, name)) for name, png in charts.items()],
         communities=_community_rows(analysis.communities, config, lang),

@@ -45,6 +45,7 @@ from ..i18n import (
     covered_state,
     level_title,
     not_judged_text,
+    population_text,
     review_text,
     rule_text,
     t,
@@ -411,6 +412,7 @@ def _basis_sheet(ws: _Sheet, analysis: "Analysis", lang: str) -> None:
         (t("data_source", lang), text_of(analysis.source)),
         (t("data_date", lang), text_of(analysis.data_date) or t("not_available", lang)),
         (t("sheet_facilities", lang), review_text(analysis.review, lang)),
+        (t("population", lang), population_text(analysis.population, lang)),
         *([("", not_judged_text(cfg, analysis.no_data, lang))] if analysis.no_data else []),
         ("", t("attribution", lang)),
     ])
@@ -540,6 +542,67 @@ def _facilities_sheet(ws: _Sheet, analysis: "Analysis", lang: str) -> None:
     _fit_columns(ws, first_row=2, widest=50, header=1)
 
 
+def _indicator_sheet(ws: _Sheet, analysis: "Analysis", lang: str) -> None:
+    """The indicators officials report: per scope and category, population and area coverage side by side."""
+    from ..indicators import indicators
+
+    table = indicators(analysis, lang)
+    heads = [("scope", "col_scope"), ("label", "category"), ("tier", "tier"), ("limit_m", "sheet_limit_metres"),
+             ("residents", "residents"), ("population_share", "col_population_share"),
+             ("area_share", "col_area_share"), ("elderly_share", "col_elderly_share"),
+             ("communities_covered", "communities_covered")]
+    _header(ws, 1, [t(key, lang) for _, key in heads])
+    for r, row in enumerate(table.to_dict("records"), start=2):
+        for c, (col, _) in enumerate(heads, start=1):
+            value = row[col]
+            if col == "scope":
+                value = t("scope_district", lang) if value == "district" else value
+            if col in ("population_share", "area_share", "elderly_share"):
+                if is_missing(value) and col != "elderly_share":
+                    put(ws, r, c, t("no_data", lang), _NODATA)
+                else:
+                    put(ws, r, c, value, _FORMAT["share"])
+            elif col in ("residents", "communities_covered"):
+                put(ws, r, c, value, _FORMAT["int"])
+            elif col == "limit_m":
+                put(ws, r, c, value, _FORMAT["metres"])
+            else:
+                put(ws, r, c, text_of(value))
+    note = len(table) + 3
+    put(ws, note, 1, t("indicators_note", lang))
+    put(ws, note + 1, 1, t("population", lang) + ": " + population_text(analysis.population, lang))
+    ws.sheet.freeze_panes("C2")
+    _fit_columns(ws, first_row=2, widest=30, header=1)
+
+
+def _problem_sheet(ws: _Sheet, analysis: "Analysis", lang: str) -> None:
+    """The problem list: community by community, what is missing, most residents affected first."""
+    from ..indicators import problems
+
+    table = problems(analysis, lang)
+    heads = [("name", "community"), ("community_id", "community_id"), ("subdistrict", "col_scope"),
+             ("label", "category"), ("residents", "residents"), ("residents_affected", "col_residents_affected"),
+             ("elderly_affected", "col_elderly_affected"), ("nearest", "nearest"), ("metres", "walk_metres"),
+             ("limit_m", "sheet_limit_metres"), ("share", "sheet_homes_within"), ("gap_area_m2", "col_gap_area")]
+    _header(ws, 1, [t(key, lang) for _, key in heads])
+    for r, row in enumerate(table.to_dict("records"), start=2):
+        for c, (col, _) in enumerate(heads, start=1):
+            value = row[col]
+            if col in ("residents", "residents_affected", "elderly_affected", "gap_area_m2"):
+                put(ws, r, c, value, _FORMAT["int"])
+            elif col in ("metres", "limit_m"):
+                put(ws, r, c, value, _FORMAT["metres"])
+            elif col == "share":
+                put(ws, r, c, value, _FORMAT["share"])
+            else:
+                put(ws, r, c, text_of(value))
+    ws.sheet.freeze_panes("B2")
+    if len(table):
+        ws.sheet.autofilter(f"A1:{xl_col_to_name(len(heads) - 1)}{len(table) + 1}")
+    put(ws, len(table) + 3, 1, t("problems_note", lang))
+    _fit_columns(ws, first_row=2, widest=40, header=1)
+
+
 def _stamp(data_date: str | None) -> dt.datetime:
     """The time the workbook says it was made: the data's date (so one input gives one file)."""
     try:
@@ -555,7 +618,8 @@ def _write_book(book: "xlsxwriter.Workbook", analysis: "Analysis", lang: str,
     check_lang(lang)
     table = coverage_table(analysis)
     formats = _Formats(book)
-    fixed = [t("sheet_summary", lang), t("sheet_basis", lang), t("sheet_facilities", lang)]
+    fixed = [t("sheet_summary", lang), t("sheet_basis", lang), t("sheet_facilities", lang),
+             t("sheet_indicators", lang), t("sheet_problems", lang)]
     extra = dict(extra or {})
     extra_titles = sheet_titles(extra, taken=fixed)
     names = [n if clean_title(n) else i for n, i in zip(table["name"], table["community_id"])]
@@ -569,6 +633,8 @@ def _write_book(book: "xlsxwriter.Workbook", analysis: "Analysis", lang: str,
     for title, frame in zip(extra_titles, extra.values()):
         _frame_sheet(add(title), frame, lang)
     _facilities_sheet(add(fixed[2]), analysis, lang)
+    _indicator_sheet(add(fixed[3]), analysis, lang)
+    _problem_sheet(add(fixed[4]), analysis, lang)
     for row, title in zip(table.to_dict("records"), titles):
         _community_sheet(add(title), row, analysis, lang)
     # created and modified: the data's date, not now (XlsxWriter writes both from "created")

@@ -42,6 +42,7 @@ TAG_COLUMNS = ("tag",)
 COLUMNS = ("poi_id", "osm_type", "osm_id", "name", "category", "source", "geometry")
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+SHEET_SUFFIXES = (".xlsx", ".xlsm")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb")
 
 # Amap typecodes are six digits with leading zeros ("090601"); a GeoJSON or
@@ -72,7 +73,7 @@ def _decode(path: Path, data: bytes, encoding: str | None = None) -> tuple[str, 
     """The file's text, and a warning if its encoding was guessed as GB18030."""
     head = data[:8192]
     if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        raise _fail(path, "is a spreadsheet or zip archive, not CSV; save it as CSV (UTF-8) first")
+        raise _fail(path, "is a spreadsheet or zip archive, not CSV; name it .xlsx, or save it as CSV (UTF-8)")
     if b"\x00" in head or head.startswith(b"\x1f\x8b"):
         raise _fail(path, "is a binary file, not a CSV text file")
     # Chinese exports (Excel, Amap/Baidu tools) are often GBK rather than UTF-8.
@@ -110,6 +111,19 @@ def _read_csv(path: Path, encoding: str | None = None) -> tuple[pd.DataFrame, li
     if df.empty:
         raise _fail(path, "has a header line but no rows")
     return df, [note] if note else []
+
+
+def _read_sheet(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The first sheet of a workbook (a department's list of 助餐点) as strings, like a CSV."""
+    try:
+        df = pd.read_excel(path, sheet_name=0, dtype=str, keep_default_na=False, engine="openpyxl")
+    except Exception as e:  # openpyxl and zipfile raise many types for a broken workbook
+        raise _fail(path, f"is not a readable Excel workbook ({' '.join(str(e).split())[:200]})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    df = df[~df.apply(lambda col: col.astype(str).str.strip() == "").all(axis=1)]
+    if df.empty:
+        raise _fail(path, "has no rows in its first sheet")
+    return df, []
 
 
 def _read_vector(path: Path, encoding: str | None = None) -> tuple[gpd.GeoDataFrame, list[str]]:
@@ -383,7 +397,8 @@ def read_user_pois(path: str | Path, config: Config, crs: str | None = None,
     ----------
     path
         CSV (``.csv``, ``.tsv``, ``.txt``; UTF-8 or GBK, comma, tab or
-        semicolon separated), GeoJSON, GeoPackage (or Shapefile/FlatGeobuf).
+        semicolon separated), Excel (``.xlsx``: its first sheet, read as a
+        CSV), GeoJSON, GeoPackage (or Shapefile/FlatGeobuf).
         Names may be in ``name`` or ``名称``.
         CSV coordinates come from lon/lng/longitude/x/经度 and
         lat/latitude/y/纬度 columns (case-insensitive), or an Amap-style
@@ -436,9 +451,9 @@ def read_user_pois(path: str | Path, config: Config, crs: str | None = None,
     if path.is_dir():
         raise _fail(path, "is a directory, not a file")
     suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
+    if suffix in CSV_SUFFIXES or suffix in SHEET_SUFFIXES:
         kind = "csv"
-        df, read_notes = _read_csv(path, encoding)
+        df, read_notes = _read_sheet(path) if suffix in SHEET_SUFFIXES else _read_csv(path, encoding)
         raw_lon, raw_lat, lon_name, lat_name = _csv_coordinates(df, path)
         lon, lat = _check_coordinates(raw_lon, raw_lat, (lon_name, lat_name), path, kind)
     elif suffix in VECTOR_SUFFIXES:
@@ -447,7 +462,8 @@ def read_user_pois(path: str | Path, config: Config, crs: str | None = None,
         lon, lat = _vector_coordinates(gdf, path)
         df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     else:
-        raise _fail(path, f"unsupported file type {suffix or '(none)'!r}; use CSV, GeoJSON or GeoPackage")
+        raise _fail(path, f"unsupported file type {suffix or '(none)'!r}; use CSV, Excel (.xlsx), GeoJSON or "
+                          "GeoPackage")
 
     categories, notes = _assign_categories(df, config, path, kind)
     if given_crs is None:

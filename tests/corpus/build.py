@@ -13,7 +13,8 @@ extract (listed in ``sources.csv``) it keeps, independently of lifecircle's cate
 with their OSM tags and geometry. ``--labels`` joins the hand labels
 (``labels.csv``) onto the candidates.
 
-Usage: ``python tests/corpus/build.py EXTRACT_DIR [--labels tests/corpus/labels.csv]``
+Usage: ``python tests/corpus/build.py EXTRACT_DIR [--labels tests/corpus/labels.csv] [--set heldout]``
+(``--set heldout``: the held-out extracts of ``heldout/sources.csv``, written there.)
 """
 
 from __future__ import annotations
@@ -91,9 +92,10 @@ def read_labels(path: Path) -> dict[str, dict[str, dict[str, str]]]:
 def main(argv: list[str]) -> None:
     folder = Path(argv[1])
     labels = read_labels(Path(argv[argv.index("--labels") + 1])) if "--labels" in argv else None
-    with open(HERE / "sources.csv", encoding="utf-8") as f:
+    where = HERE / argv[argv.index("--set") + 1] if "--set" in argv else HERE
+    with open(where / "sources.csv", encoding="utf-8") as f:
         for src in csv.DictReader(f):
-            n = build(folder / src["file"], src["city"], HERE / f"{src['city']}.geojson", labels)
+            n = build(folder / src["file"], src["city"], where / f"{src['city']}.geojson", labels)
             print(f"{src['city']}: {n} candidates")
 
 
