@@ -42,7 +42,7 @@ _TOP_FIELDS = {
     "level", "minutes", "distance_m", "mode", "speed_kmh", "max_snap_m", "min_share",
     "categories", "levels", "use", "pois", "within",
 }
-_WITHIN_FIELDS = {"label_zh", "label_en", "tags", "public", "own_tags", "operators"}
+_WITHIN_FIELDS = {"label_zh", "label_en", "tags", "public", "own_tags", "operators", "public_for"}
 MODES = ("standard", "time", "distance")
 
 #: OSM name tags a name rule looks at.
@@ -433,7 +433,9 @@ class Within:
     """A kind of area whose features belong to it (a hospital, a campus, a military compound).
 
     ``tags`` say which areas are of the kind; ``public``: whether residents may walk in
-    (features inside a non-public one do not count for a ``public_only`` category).
+    (features inside a non-public one do not count for a ``public_only`` category);
+    ``public_for``: categories whose facilities inside it are open all the same (a
+    bureau's public library).
     ``own_tags`` and ``operators`` say that a feature *itself* belongs to such an
     institution, wherever its area is mapped or not: a sports hall tagged
     ``building=university``, a pool whose ``operator`` names a university (words
@@ -447,9 +449,14 @@ class Within:
     public: bool = False
     own_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     operators: tuple[str, ...] = ()
+    public_for: tuple[str, ...] = ()
 
     def label(self, lang: str = "en") -> str:
         return self.label_zh if lang == "zh" else self.label_en
+
+    def open_to(self, category: str) -> bool:
+        """Whether residents may use a facility of ``category`` inside an area of this kind."""
+        return self.public or category in self.public_for
 
     def matches(self, tags: Mapping[str, str]) -> bool:
         return any(tag_hit(tags, k, v) for k, v in self.tags.items())
@@ -745,7 +752,8 @@ def _make_within(base: Mapping[str, Any], user: Mapping[str, Any]) -> dict[str, 
         kinds[key] = Within(key=key, label_zh=str(spec.get("label_zh", key)), label_en=str(spec.get("label_en", key)),
                             tags=_as_tags(f"within.{key}", spec["tags"]), public=public,
                             own_tags=_as_tags(f"within.{key}", spec["own_tags"]) if spec.get("own_tags") else {},
-                            operators=_as_strings(f"within.{key}", "operators", spec.get("operators", [])))
+                            operators=_as_strings(f"within.{key}", "operators", spec.get("operators", [])),
+                            public_for=_as_strings(f"within.{key}", "public_for", spec.get("public_for", [])))
     return kinds
 
 

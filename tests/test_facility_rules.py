@@ -103,7 +103,8 @@ def exclusion_rules(cfg):
 @pytest.fixture(scope="module")
 def objects(bundled_osm):
     """Every object's tags: the corpus's, the bundled extract's and the written ones, folded once."""
-    tags = [t for src in evaluate.sources() for t in evaluate.load(src["city"])[0]["tags"]]
+    tags = [t for folder in evaluate.SETS.values() for src in evaluate.sources(folder)
+            for t in evaluate.load(src["city"], folder)[0]["tags"]]
     tags += list(lifecircle.read_osm(bundled_osm).features["tags"]) + WRITTEN
     return [(t, folded_name(t), name_heads(t)) for t in tags]
 

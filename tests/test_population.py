@@ -107,7 +107,7 @@ def test_residents_share_equals_an_independent_walk(gridded, osm):
     for o in home_rows:
         ref.add(("o", int(o)), origins.points[o], cfg.max_snap_m)
     fac, acc = study.facilities, study.access
-    for j, (p, owner) in enumerate(zip(acc.points, acc.facility)):
+    for j, p in enumerate(acc.points):
         ref.add(("f", j), p, cfg.max_snap_m)
     R = ref.graph()
     checked = 0

@@ -135,11 +135,12 @@ def _apply_context(reg: pd.DataFrame, geoms: np.ndarray, features: gpd.GeoDataFr
                 counted[i], reason[i] = False, "part_of"
                 rule[i] = f"part of {_context_text(box, cfg)}, not a facility of its own"
                 break
-            if cat.public_only and not box["public"] and not public[i]:
+            if cat.public_only and not cfg.within[box["kind"]].open_to(cat.key) and not public[i]:
                 counted[i], reason[i] = False, "not_public"
                 rule[i] = f"inside {_context_text(box, cfg)}: not open to residents"
                 break
     _holding_an_institution(reg, geoms, features, cfg, crs, public, counted, reason, rule)
+    _named_after_its_compound(reg, points, features, crs, cats, counted, reason, rule)
     reg["within"] = within
     reg["counted"], reg["reason"], reg["rule"] = counted, reason, rule
     _same_category_parts(reg, geoms, points, named)
@@ -183,6 +184,31 @@ def _holding_an_institution(reg: pd.DataFrame, geoms: np.ndarray, features: gpd.
             name = f" {nodes['name'].iat[j]}" if nodes["name"].iat[j] else ""
             counted[i], reason[i] = False, "not_public"
             rule[i] = f"the ground of {owner[j].label_en}{name} ({ids[j]}), whose point lies in it"
+
+
+def _named_after_its_compound(reg: pd.DataFrame, points: np.ndarray, features: gpd.GeoDataFrame, crs: Any,
+                              cats: Mapping[str, Category], counted: np.ndarray, reason: np.ndarray,
+                              rule: np.ndarray) -> None:
+    """A feature inside a residential area of the very same name is that compound's own (its
+    clubhouse, or its label point mis-tagged): not open to residents of others, in place."""
+    names = reg["name"].fillna("").astype(str).str.strip().to_numpy(object)
+    todo = np.flatnonzero(counted & (names != "") & np.array([cats[k].public_only for k in reg["category"]]))
+    if not len(todo):
+        return
+    res = features[features["tags"].map(lambda t: t.get("landuse") == "residential").to_numpy()
+                   & features.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()]
+    res = res[res["name"].fillna("").astype(str).str.strip().isin(set(names[todo]))]
+    if not len(res):
+        return
+    geoms = gpd.GeoSeries(res.geometry.to_numpy(), crs=features.crs).to_crs(crs).to_numpy()
+    ids = (res["osm_type"] + "/" + res["osm_id"].astype(str)).to_numpy(object)
+    tree = shapely.STRtree(geoms)
+    for i in todo:
+        for j in tree.query(points[i], predicate="within"):
+            if res["name"].iat[j].strip() == names[i] and ids[j] != reg["poi_id"].iat[i]:
+                counted[i], reason[i] = False, "not_public"
+                rule[i] = f"the residential compound {names[i]}'s own ({ids[j]}): for its residents only"
+                break
 
 
 def _owned(i: int, cat: Category, tags: Mapping[str, str], cfg: Config, public: np.ndarray, counted: np.ndarray,
