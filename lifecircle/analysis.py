@@ -155,6 +155,9 @@ class Analysis:
         Where the residents come from and how they add up
         (:class:`lifecircle.population.Population`: a grid, a column of the
         communities file, or the floor-area estimate), or None.
+    facility_sources
+        (source, date) of OpenStreetMap and of each file or place search whose
+        facilities were merged in (:func:`lifecircle.i18n.sources_text`).
     routes
         GeoDataFrame of the walk from each community's centre to its
         nearest facility of each category (``community_id``, ``category``,
@@ -187,6 +190,8 @@ class Analysis:
     review: Any = field(default=None, repr=False, compare=False)
     # where the residents come from (lifecircle.population.Population)
     population: Any = field(default=None, repr=False, compare=False)
+    # where the facilities come from and of when: [("osm", date), ("amap", fetch date), …]
+    facility_sources: list = field(default_factory=list, repr=False, compare=False)
 
     @property
     def no_data(self) -> list[str]:
@@ -247,6 +252,12 @@ class Analysis:
         (the only rows with a ``distance_m``: how far they are)."""
         return self.left_out[self.left_out["distance_m"].notna()]
 
+    def sources_text(self, lang: str = "en") -> str:
+        """Where the facilities come from and of when: "OSM 2026-…; Amap 2026-…" (设施来源)."""
+        from .i18n import sources_text
+
+        return sources_text(self.facility_sources or [("osm", self.data_date or "")], lang)
+
     @property
     def basis(self):
         """What every category was judged by, one row per category (a DataFrame).
@@ -254,8 +265,9 @@ class Analysis:
         Columns: ``category``, ``label_en``, ``label_zh``, ``tier``,
         ``distance_m``, ``minutes`` (at ``speed_kmh``), ``basis``,
         ``speed_kmh``, ``min_share``, ``clause``, ``osm_rules``,
-        ``data_source``, ``data_date``, ``judged`` (False: no data), ``population`` (where the
-        residents come from, :func:`lifecircle.i18n.population_text`).
+        ``data_source``, ``data_date``, ``facility_sources`` (OSM's date, and each file or place
+        search merged in, :func:`lifecircle.i18n.sources_text`), ``judged`` (False: no data),
+        ``population`` (where the residents come from, :func:`lifecircle.i18n.population_text`).
         """
         import pandas as pd
 
@@ -264,6 +276,7 @@ class Analysis:
         cfg = self.config
         no_data = set(self.no_data)
         residents = population_text(self.population)
+        sources = self.sources_text()
         rows = [{
             "category": c.key, "label_en": c.label_en, "label_zh": c.label_zh, "tier": c.tier,
             "distance_m": round(cfg.limit_m(c.key), 1),
@@ -271,7 +284,7 @@ class Analysis:
             "basis": cfg.mode, "speed_kmh": cfg.speed_kmh, "min_share": cfg.min_share,
             "clause": c.clause if cfg.mode == "standard" else "",
             "osm_rules": c.describe(), "data_source": self.source, "data_date": self.data_date or "",
-            "judged": c.key not in no_data, "population": residents,
+            "facility_sources": sources, "judged": c.key not in no_data, "population": residents,
         } for c in cfg.categories]
         return pd.DataFrame(rows)
 

@@ -137,6 +137,28 @@ def _study_area(place, boundary, bbox):
     return online.study_area(place=place, boundary=boundary, bbox=bbox)
 
 
+_place_options = [
+    click.option("--pois-from", type=click.Choice(["amap", "tianditu"]),
+                 help="Also take every category's facilities from Amap (高德) or Tianditu (天地图) place search "
+                      "over the study area, with your key (answers cached: a rerun costs no quota)."),
+    click.option("--key", "place_key", metavar="KEY",
+                 help="Key for --pois-from (default: $LIFECIRCLE_AMAP_KEY or $LIFECIRCLE_TIANDITU_KEY, which "
+                      "keeps it out of your shell history); never written to any output or log."),
+]
+
+
+def _place_search(o: dict):
+    """The place search the options ask for (its key checked now, before any work), or None."""
+    if not o.get("pois_from"):
+        if o.get("place_key"):
+            raise click.UsageError("--key goes with --pois-from amap|tianditu")
+        return None
+    from .settings import cache_path
+    from .sources.places import PlaceSearch, key_for
+
+    return PlaceSearch(o["pois_from"], key_for(o["pois_from"], o["place_key"]), cache=cache_path())
+
+
 def _input_options(f):
     """Where the data and the communities come from: shared by analyze, scenario and suggest."""
     for opt in reversed([
@@ -152,6 +174,7 @@ def _input_options(f):
                      help="Coordinate system of --communities (Amap AOIs: gcj02, Baidu: bd09); default wgs84."),
         click.option("--encoding", help="Text encoding of --communities and --pois shapefiles (.dbf) and CSVs, "
                      "e.g. gbk (default: UTF-8, else GB18030 with a warning)."),
+        *_place_options,
         click.option("--population", "population_file", type=click.Path(dir_okay=False),
                      help="Population grid: a GeoTIFF of people per cell, or cells (GeoPackage, GeoJSON) with a "
                           "population column; shared out over the homes by floor area."),
@@ -260,6 +283,7 @@ def _scan(path, keys, say):
 
 def _load_analysis(o: dict, config, iso_limits, lang: str, say):
     """The analysis of the input options ``o`` (a command's parameters), as ``analyze`` runs it."""
+    places = _place_search(o)
     ahead = _read_ahead(o, config, say)
     with ahead or contextlib.nullcontext():  # a failure here stops the reading
         from . import pipeline
@@ -289,7 +313,7 @@ def _load_analysis(o: dict, config, iso_limits, lang: str, say):
                                  coordinate_system=o["communities_crs"], encoding=o["encoding"],
                                  population_column=o["population_column"])
     return pipeline.analyze(
-        source, communities=comms, config=config, pois=user_pois, pois_mode=o["pois_mode"], area=area,
+        source, communities=comms, config=config, pois=user_pois, pois_mode=o["pois_mode"], places=places, area=area,
         isochrone_limits=iso_limits, lang=lang, progress=say, communities_crs=o["communities_crs"],
         encoding=o["encoding"], review=o["review_file"], population=o["population_file"],
         population_column=None if (o["communities"] and o["name_column"]) else o["population_column"],
@@ -403,6 +427,7 @@ def summary_text(analysis, lang: str = "en") -> str:
     lines.append(review_text(analysis.review, lang))
     colon = ": " if lang == "en" else "："
     lines.append(t("population", lang) + colon + population_text(analysis.population, lang))
+    lines.append(t("facility_sources", lang) + colon + analysis.sources_text(lang))
     return "\n".join(lines)
 
 
@@ -410,11 +435,14 @@ def summary_text(analysis, lang: str = "en") -> str:
 @_area_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Bundle folder to write.")
 @click.option("--level", type=click.Choice(LEVELS), help="Level whose walking distance sets the default buffer.")
+@_place_options[0]
+@_place_options[1]
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def fetch(place, boundary, bbox, buffer_m, out_dir, level, quiet):
+def fetch(place, boundary, bbox, buffer_m, out_dir, level, pois_from, place_key, quiet):
     """Download an area's walk network and facilities for offline use.
 
-    The bundle folder is then used with `lifecircle analyze --bundle DIR`.
+    The bundle folder is then used with `lifecircle analyze --bundle DIR`. With --pois-from,
+    the place search's facilities are saved in it too.
     """
     from .config import load_config
     from .fileio import output_folder
@@ -422,6 +450,7 @@ def fetch(place, boundary, bbox, buffer_m, out_dir, level, quiet):
     if not (place or boundary or bbox):
         raise click.UsageError("give one of --place, --boundary, --bbox")
     _check_buffer(buffer_m, True)
+    places = _place_search({"pois_from": pois_from, "place_key": place_key})
     # a bundle folder that cannot be written fails before the download, not after
     click.get_current_context().with_resource(output_folder(out_dir))
     from .sources import online
@@ -431,8 +460,11 @@ def fetch(place, boundary, bbox, buffer_m, out_dir, level, quiet):
     buffer = buffer_m if buffer_m is not None else load_config(level=level).threshold_m
     say("downloading walk network and facilities (Overpass)")
     data = online.fetch(area, buffer_m=buffer)
+    if places is not None:
+        data.places.append(places.run(area, load_config(level=level).keys, progress=say))
     path = online.save_bundle(data, out_dir, area=area)
-    click.echo(f"saved {data.graph.number_of_nodes():,} nodes, {len(data.features):,} features to {path}")
+    found = "".join(f", {len(p):,} {p.attrs['source']} places" for p in data.places)
+    click.echo(f"saved {data.graph.number_of_nodes():,} nodes, {len(data.features):,} features{found} to {path}")
 
 
 @cli.command()

@@ -408,13 +408,32 @@ class Category:
     def _folded_names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return tuple(fold(n) for n in self.names), tuple(fold(n) for n in self.exclude_names)
 
-    def describe(self) -> str:
-        """The OSM tags and name rules of this category, in one line."""
+    @cached_property
+    def _counting_grammar(self) -> re.Pattern[str] | None:
+        parts = [f"(?:{fold(r.match)})" for r in self.grammar if r.counts]
+        return re.compile("|".join(parts)) if parts else None
+
+    def named_here(self, name: str, heads: tuple[str, ...]) -> bool:
+        """Whether its name alone could put an object without this category's tags here: a
+        name it lists, or a counting grammar rule (a quick test that spares :meth:`judge`)."""
+        if name and any(n in name for n in self._folded_names[0]):
+            return True
+        pattern = self._counting_grammar
+        return pattern is not None and any(pattern.search(h) for h in heads)
+
+    def describe(self, brief: bool = False) -> str:
+        """The OSM tags and name rules of this category, in one line.
+
+        ``brief``: the name grammar as a count of rules (a printed page's width),
+        not each rule; the full line is in basis.csv and ``lifecircle categories``.
+        """
         parts = ["; ".join(_tag_text(k, v) for k, v in self.tags.items())]
         parts += [_rule_text(r) for r in self.rules]
         if self.names:
             parts.append(f"name contains {'|'.join(self.names)}")
-        if self.grammar:
+        if self.grammar and brief:
+            parts.append(f"{len(self.grammar)} name rules")
+        elif self.grammar:
             parts.append("name grammar: " + ", ".join(f"{'+' if r.counts else '-'}{r.why}" for r in self.grammar))
         if self.exclude_names:
             parts.append(f"not name {'|'.join(self.exclude_names)}")

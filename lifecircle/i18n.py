@@ -193,6 +193,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "nearest": {"zh": "最近设施", "en": "Nearest facility"},
     "clause": {"zh": "依据条文", "en": "Clause"},
     "osm_rules": {"zh": "OSM 标签与名称规则", "en": "OSM tags and name rules"},
+    "rules_note": {"zh": "每条名称规则见 basis.csv 与 lifecircle categories 命令。",
+                   "en": "Every name rule is listed in basis.csv and by lifecircle categories."},
     "data_date": {"zh": "数据日期", "en": "Data date"},
     "partial": {"zh": "部分（被数据边界截断）", "en": "partial (cut by the data's edge)"},
     "notes": {"zh": "说明", "en": "Notes"},
@@ -217,9 +219,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "count_community": {"zh": "{n} 个社区", "en": "{n} community"},
     "count_communities": {"zh": "{n} 个社区", "en": "{n} communities"},
     "warn_no_facilities": {"zh": "类别「{label}」（{category}）：数据中没有一个此类设施，无数据、未判定"
-                                 "（OSM 未收录此类设施，请用 --pois 补充数据）",
+                                 "（OSM 未收录此类设施，请用 --pois 补充数据，或用 --pois-from amap 检索高德）",
                            "en": "category {category!r}: not a single facility of it in the data: no data, not "
-                                 "judged (add a file of them with --pois)"},
+                                 "judged (add a file of them with --pois, or search Amap with --pois-from amap)"},
     "warn_pois_merged": {"zh": "{n} 个用户设施与 OSM 设施重复，已合并",
                          "en": "{n} user POIs duplicated OSM POIs and were merged"},
     "err_unread_keys": {"zh": "类别「{label}」（{category}）使用的 OSM 键 {keys} 未在读取数据时读入；"
@@ -253,6 +255,14 @@ STRINGS: dict[str, dict[str, str]] = {
                          "en": "{n} without a category in the typecode/tag tables (built-in Amap typecodes, "
                                "[pois] in the config)"},
     "progress_read": {"zh": "读取 OSM 数据", "en": "reading OSM data"},
+    "progress_places": {"zh": "地点搜索（{service}）", "en": "place search ({service})"},
+    "progress_places_done": {"zh": "{service}：{n} 个地点，请求 {requests} 次（另 {cached} 次取自缓存，不耗配额）",
+                             "en": "{service}: {n} places, {requests} requests ({cached} more from the cache, "
+                                   "costing no quota)"},
+    "facility_sources": {"zh": "设施来源", "en": "Facility sources"},
+    "source_osm": {"zh": "OSM", "en": "OSM"},
+    "source_amap": {"zh": "高德", "en": "Amap"},
+    "source_tianditu": {"zh": "天地图", "en": "Tianditu"},
     "progress_read_count": {"zh": "已读取 {file} 的 {millions:.1f} 百万个对象，{ways:,} 段街道、{features:,} 个要素",
                             "en": "read {millions:.1f} million objects of {file}, {ways:,} street pieces and "
                                   "{features:,} features so far"},
@@ -312,10 +322,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "no_data_long": {"zh": "无数据：OSM 未收录此类设施，请补充数据（--pois）",
                      "en": "no data: OpenStreetMap holds no facility of this kind here; add a file of them (--pois)"},
     "term_no_data": {"zh": "  {category:<13} {label}：{limit:g} 米{tier}，无数据，未判定（OSM 未收录此类设施；"
-                           "请用 --pois 补充设施文件，如民政部门的助餐点、养老机构名单）",
+                           "请用 --pois 补充设施文件，如民政部门的助餐点、养老机构名单，"
+                           "或用 --pois-from amap 检索高德）",
                      "en": "  {category:<13} {limit:>6g} m{tier}: no data, not judged (OpenStreetMap holds "
                            "no facility of this kind here; add a file of them with --pois, e.g. the "
-                           "civil-affairs list of meal points and care homes)"},
+                           "civil-affairs list of meal points and care homes, or search Amap with --pois-from amap)"},
     "term_not_judged": {"zh": "（{labels} 无数据、未判定）", "en": " (not judged, no data: {keys})"},
     "not_judged_note": {"zh": "以下类别无数据、未参与判定：{labels}。“全部覆盖”只针对有数据的类别。",
                         "en": "Not judged for lack of data: {labels}. \"Complete\" counts the judged categories only."},
@@ -404,6 +415,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "reason_tag": {"zh": "标签", "en": "tag"},
     "reason_name": {"zh": "名称", "en": "name"},
     "reason_user": {"zh": "用户文件", "en": "planner's file"},
+    "reason_place_search": {"zh": "地点搜索", "en": "place search"},
+    "reason_exclude_type": {"zh": "排除：服务商分类", "en": "excluded by the service's type"},
     "reason_exclude_tag": {"zh": "排除：标签", "en": "excluded by a tag"},
     "reason_exclude_name": {"zh": "排除：名称", "en": "excluded by its name"},
     "reason_tag_conflict": {"zh": "排除：标签与名称矛盾", "en": "a tag says it is something else"},
@@ -496,6 +509,15 @@ def not_judged_text(config: Config, keys: list[str], lang: str = "en") -> str:
     if not keys:
         return ""
     return t("not_judged_note", lang, labels=t("list_sep", lang).join(category_label(config, k, lang) for k in keys))
+
+
+def sources_text(sources: list[tuple[str, str]], lang: str = "en") -> str:
+    """Where the facilities come from and of when: "OSM 2026-…；高德 2026-…" (a file by its name)."""
+    parts = []
+    for source, date in sources:
+        name = t(f"source_{source}", lang) if f"source_{source}" in STRINGS else source
+        parts.append(f"{name} {date}".strip())
+    return ("；" if lang == "zh" else "; ").join(parts)
 
 
 def population_text(pop: object, lang: str = "en") -> str:

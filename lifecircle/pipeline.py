@@ -32,6 +32,7 @@ from .fileio import in_two
 from .i18n import STRINGS, Message, labels, localize
 from .population import Grid, Population, allocate, grid_date, read_grid
 from .sources.osmfile import OSMData, load_source, read_osm  # noqa: F401 (load_source: re-exported)
+from .sources.places import PlaceSearch
 
 Progress = Callable[[str], None]
 
@@ -224,17 +225,48 @@ class FacilityList:
 
     ``counted``: the ``pois`` contract, projected; ``register``: every feature a category's
     rules touched (:data:`lifecircle.facilities.REGISTER_COLUMNS`); ``review``: what the
-    planner's review did; ``no_data``: category keys without a single facility.
+    planner's review did; ``no_data``: category keys without a single facility; ``sources``:
+    (source, date) of OpenStreetMap and each file or place search merged in.
     """
 
     counted: gpd.GeoDataFrame
     register: gpd.GeoDataFrame
     review: ReviewSummary
     no_data: list[str]
+    # where the facilities come from and of when: ("osm", its date), ("amap", fetch date), a file
+    sources: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _facilities(features: gpd.GeoDataFrame, cfg: Config, crs, pois: gpd.GeoDataFrame | None,
-                pois_mode: str, review, warnings: list[str], unread: dict[str, list[str]]) -> FacilityList:
+def _poi_sources(pois: gpd.GeoDataFrame | list[gpd.GeoDataFrame] | None, places: PlaceSearch | None,
+                 osm: OSMData, net: StreetNetwork, area: shapely.Geometry | None, cfg: Config,
+                 say: Progress) -> list[gpd.GeoDataFrame]:
+    """The planner's files, then the places a search found (fetched with the data, or now over
+    the study area: ``area``, else the extent of the data, streets and features)."""
+    out = [] if pois is None else list(pois) if isinstance(pois, (list, tuple)) else [pois]
+    out += list(getattr(osm, "places", None) or [])
+    if places is not None:
+        say(Message("progress_places", service=places.service))
+        if area is None:
+            streets = gpd.GeoSeries([shapely.multipoints(net.xy)], crs=net.crs).to_crs("EPSG:4326").iloc[0]
+            area = shapely.envelope(shapely.union(streets, shapely.box(*osm.features.total_bounds))
+                                    if len(osm.features) else streets)
+        found = places.run(area, cfg.keys, progress=say)
+        say(Message("progress_places_done", service=places.service, n=len(found),
+                    requests=found.attrs["requests"], cached=found.attrs["cached"]))
+        out.append(found)
+    return out
+
+
+def _sources(data_date: str | None, pois: list[gpd.GeoDataFrame]) -> list[tuple[str, str]]:
+    out = [("osm", data_date or "")]
+    for frame in pois:
+        out.append((str(frame.attrs.get("source", "user")), str(frame.attrs.get("fetched", "") or "")))
+    return out
+
+
+def _facilities(features: gpd.GeoDataFrame, cfg: Config, crs, pois: list[gpd.GeoDataFrame],
+                pois_mode: str, review, warnings: list[str], unread: dict[str, list[str]],
+                data_date: str | None = None) -> FacilityList:
     """Every candidate facility classified, the user's merged in, the planner's review applied.
 
     A category on OSM keys the data was not read with (an :class:`OSMData`
@@ -246,8 +278,8 @@ def _facilities(features: gpd.GeoDataFrame, cfg: Config, crs, pois: gpd.GeoDataF
     decisions, review_file = None, ""
     if review is not None:
         decisions, review_file = read_review(review, cfg), Path(review).name
-    if pois is not None:
-        warnings.extend(pois.attrs.get("warnings", []))
+    for frame in pois:
+        warnings.extend(frame.attrs.get("warnings", []))
     register, summary, merged = build_register(features, cfg, crs, pois, pois_mode, decisions, review_file)
     if merged["merged"] and pois_mode == "add":
         warnings.append(Message("warn_pois_merged", n=merged["merged"]))
@@ -271,7 +303,7 @@ def _facilities(features: gpd.GeoDataFrame, cfg: Config, crs, pois: gpd.GeoDataF
                 raise EmptyAreaError(Message("err_no_facilities", category=key, label=labels(cfg, key)))
             warnings.append(no_facilities_warning(cfg, key))
             no_data.append(key)
-    return FacilityList(facilities, register, summary, no_data)
+    return FacilityList(facilities, register, summary, no_data, _sources(data_date, pois))
 
 
 def no_facilities_warning(cfg: Config, key: str) -> Message:
@@ -761,13 +793,14 @@ def _result(osm: OSMData, study: Study, comms_left: pd.DataFrame, measured: tupl
         gaps=gaps, left_out=left_out, graph=None, source=osm.source, crs=net.crs, warnings=warnings,
         data_date=getattr(osm, "data_date", None), routes=None, study=study,
         pending={"isochrones": isochrones, "routes": routes}, facilities=found.register, review=found.review,
-        population=study.population,
+        population=study.population, facility_sources=found.sources,
     )
 
 
 def analyze(source: str | Path | OSMData | None = None, communities: str | Path | gpd.GeoDataFrame | None = None,
             level: str | None = None, config: Config | str | Path | None = None, *,
-            pois: gpd.GeoDataFrame | None = None, pois_mode: str = "add",
+            pois: gpd.GeoDataFrame | list[gpd.GeoDataFrame] | None = None, pois_mode: str = "add",
+            places: PlaceSearch | None = None,
             isochrone_limits: Iterable[float] | None = None, area: shapely.Geometry | None = None,
             lang: str = "en", progress: Progress | None = None, communities_crs: str | None = None,
             encoding: str | None = None, review: str | Path | None = None,
@@ -792,8 +825,12 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
         "5min", "10min" (default) or "15min"; a :class:`Config`, a TOML path or None (the
         presets) decides the categories, the basis and ``min_share`` (a Config carries its level).
     pois, pois_mode
-        Extra facilities (:data:`lifecircle.facilities.POI_COLUMNS`, any CRS), "add"ed
-        (duplicates merged) or "replace"-ing the OSM ones of their categories.
+        Extra facilities (:data:`lifecircle.facilities.POI_COLUMNS`, any CRS; or a list of such
+        frames), "add"ed (duplicates merged) or "replace"-ing the OSM ones of their categories.
+    places
+        A place search (:class:`lifecircle.sources.places.PlaceSearch`: Amap or Tianditu, with
+        the planner's key) run over ``area``, else the network's extent, for every category;
+        its places are classified and merged like a file's (duplicates of OSM's kept once).
     review
         The planner's review: ``facilities.csv`` or ``coverage.xlsx`` of an earlier run with
         decisions marked (:mod:`lifecircle.facilities.review`), applied before any walk.
@@ -835,7 +872,9 @@ def analyze(source: str | Path | OSMData | None = None, communities: str | Path 
     limits = cfg.check_isochrones(isochrone_limits)  # before the work: NaN or inf would draw nothing
     osm, net = _read(source, cfg, say)
     warnings: list[str] = list(getattr(osm, "warnings", []))
-    found = _facilities(osm.features, cfg, net.crs, pois, pois_mode, review, warnings, _unread_keys(osm, cfg))
+    sources = _poi_sources(pois, places, osm, net, area, cfg, say)
+    found = _facilities(osm.features, cfg, net.crs, sources, pois_mode, review, warnings, _unread_keys(osm, cfg),
+                        getattr(osm, "data_date", None))
     say(Message("progress_communities"))
     buildings = residential_buildings(osm.features, net.crs)
     communities = _community_input(communities, net.crs, communities_crs, encoding, warnings, population_column)

@@ -6,6 +6,7 @@ through a TOML config; functions read them when called, not when imported.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 #: The bundled real extract (central Helsinki, ODbL), read when no source is given.
@@ -51,6 +52,16 @@ output_crs: str = "EPSG:4326"
 #: a repeated online run downloads nothing; None means
 #: ``$XDG_CACHE_HOME/lifecircle`` (default ``~/.cache/lifecircle``).
 cache_folder: str | None = None
+
+
+def cache_path() -> Path:
+    """The cache folder in use: :data:`cache_folder`, else ``$XDG_CACHE_HOME/lifecircle``.
+
+    Overpass and Nominatim answers are kept in it, and place searches' under ``places/``.
+    """
+    if cache_folder:
+        return Path(cache_folder)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lifecircle"
 
 #: A community is covered for a category when at least this share of its
 #: homes (or of its area, where it has none) lies within the category's

@@ -64,3 +64,31 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+class _BundledRuns:
+    """`lifecircle analyze --lang L` on the bundled extract, in a real process: run once per
+    language and session, read by every test of the command's files and lines."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.done: dict = {}
+
+    def __getitem__(self, lang: str):
+        import subprocess
+        import sys
+
+        if lang not in self.done:
+            out = self.folder / lang / "out"
+            proc = subprocess.run([sys.executable, "-m", "lifecircle.cli", "analyze", "--lang", lang, "--out", out],
+                                  capture_output=True, text=True, timeout=300)
+            assert proc.returncode == 0, proc.stderr
+            self.done[lang] = proc, out
+        return self.done[lang]
+
+
+@pytest.fixture(scope="session")
+def bundled_runs(tmp_path_factory) -> _BundledRuns:
+    """``bundled_runs[lang]``: (the finished process, its output folder); read, never written."""
+    return _BundledRuns(tmp_path_factory.mktemp("bundled-runs"))
+

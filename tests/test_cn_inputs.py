@@ -360,8 +360,12 @@ def test_batch_reads_gbk_areas_and_communities(tmp_path, residential):
     areas = write_shapefile(tmp_path / "区县.shp", ["西工区"], [box], "GBK")
     comms = write_shapefile(tmp_path / "小区.shp", NAMES[: len(residential)], residential, "GBK")
     said: list[str] = []
-    result = batch(PBF, areas, tmp_path / "out", communities=comms, workers=1, memory_limit=None,
-                   progress=said.append)
+    from distributed import Client, LocalCluster
+
+    # a cluster of threads in this process: what is tested is reading the files, not the workers
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        result = batch(PBF, areas, tmp_path / "out", communities=comms, scheduler=client, progress=said.append)
     assert result.failed == [], result.areas["error"].tolist()
     assert result.areas["area"].tolist() == ["西工区"]
     assert any("区县.shp" in line and "GB18030" in line for line in said), said

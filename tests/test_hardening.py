@@ -386,10 +386,18 @@ def test_invalid_node_location_is_an_input_error(tmp_path, lat):
     assert proc.returncode == 2 and "bad.osm" in one_error_line(proc.stderr)
 
 
+def _as_from_a_shell() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 @pytest.mark.parametrize("delay", [0.4, 0.8, 1.5])
 def test_ctrl_c_while_starting_is_one_line(tmp_path, delay):
+    # started as a shell starts a foreground command: Ctrl-C not ignored (a test
+    # runner's worker may ignore SIGINT, and a child would inherit that)
     proc = subprocess.Popen([sys.executable, "-m", "lifecircle.cli", "analyze", "--out", tmp_path / "out", "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_shell)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=TIMEOUT)
@@ -767,8 +775,10 @@ def test_isochrone_frontage_is_close_to_an_exact_buffer(bundled_osm):
         src = snap_points(net, net.xy[[node]], 5.0)
         nd = node_distances(net, src, 3 * limit)
         poly = reach_polygon(net, nd, limit, src)
-        streets = shapely.union_all(piece_geometries(net, reached_pieces(net, nd, limit, src)))
-        exact = shapely.buffer(streets, frontage)
+        pieces = piece_geometries(net, reached_pieces(net, nd, limit, src))
+        streets = shapely.union_all(pieces)
+        # the union of the pieces' buffers is the buffer of their union, 30x faster in GEOS
+        exact = shapely.union_all(shapely.buffer(pieces, frontage))
         assert poly.covers(streets)  # every reached street is inside, as before
         assert 0.95 < poly.area / exact.area < 1.08, poly.area / exact.area
         outline = shapely.points(shapely.get_coordinates(shapely.get_exterior_ring(

@@ -91,7 +91,7 @@ def check_polygon(syn, poly, frontage, node_ref, ref_pieces, pieces, limit):
     # 4. and the polygon hugs the streets: it stays within the frontage depth
     # plus raster slack (bounded here by 2.5 x the frontage) of reached streets
     if indep:
-        near = shapely.buffer(shapely.union_all(indep), 2.5 * frontage)
+        near = shapely.union_all(shapely.buffer(indep, 2.5 * frontage))
         assert near.covers(poly)
     else:
         assert poly.is_empty

@@ -348,8 +348,9 @@ def test_map_reads_with_every_tile_blocked(browser, pages, analysis, lang):
                           crs="EPSG:4326").to_crs(analysis.crs).values
     streets = np.asarray(net.geoms)
     near = basemap.STREET_TOLERANCE_M + ROUNDING_M
-    assert shapely.covers(shapely.union_all(shown).buffer(near), streets).all()
-    assert shapely.covers(shapely.union_all(streets).buffer(near), shown).all()
+    # (the union of buffers is the buffer of the union, and 20x faster in GEOS)
+    assert shapely.covers(shapely.union_all(shapely.buffer(shown, near)), streets).all()
+    assert shapely.covers(shapely.union_all(shapely.buffer(streets, near)), shown).all()
     # each street drawn once: the drawn length is the streets' (simplified: a little shorter)
     assert 0.99 < shapely.length(shown).sum() / shapely.length(streets).sum() <= 1
     assert painted_pixels(page) > 5000

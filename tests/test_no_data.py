@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-import subprocess
-import sys
 
 import openpyxl
 import pandas as pd
@@ -16,12 +14,9 @@ import pytest
 
 
 @pytest.fixture(scope="module", params=["en", "zh"])
-def run(request, tmp_path_factory):
+def run(request, bundled_runs):
     lang = request.param
-    out = tmp_path_factory.mktemp(f"nodata_{lang}") / "out"
-    proc = subprocess.run([sys.executable, "-m", "lifecircle.cli", "analyze", "--out", out, "--lang", lang],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    proc, out = bundled_runs[lang]
     return lang, out, proc
 
 

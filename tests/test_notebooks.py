@@ -37,6 +37,9 @@ import lifecircle  # noqa: E402
 from lifecircle import Category  # noqa: E402
 from lifecircle.errors import ConfigError  # noqa: E402
 
+# one worker runs every test here, so that each notebook runs once (pytest -n 2 --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("notebooks")
+
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = ["01_quickstart", "02_custom_categories", "03_compare_levels", "04_what_if"]
 KERNEL = "python3"

@@ -17,7 +17,7 @@ from matplotlib.text import Text
 
 import lifecircle
 from lifecircle.errors import LifecircleError
-from lifecircle.i18n import basis_text, rule_text, t, tier_text
+from lifecircle.i18n import basis_text, not_judged_text, rule_text, t, tier_text
 from lifecircle.outputs import report
 from lifecircle.outputs.htmlassets import esc
 
@@ -189,16 +189,19 @@ def test_report_contents(analysis, tmp_path, lang):
         # the basis table gives the distance, its minutes at the run's speed, the clause and the OSM rules
         minutes = round(limit / (config.speed_kmh * 1000 / 60), 1)
         assert basis == [t("metres_value", lang, value=f"{limit:g}"), t("walk_minutes_value", lang, value=minutes),
-                         cat.clause, cat.describe()]
+                         cat.clause, cat.describe(brief=True)]
     assert esc(rule_text(config, lang)) in html and esc(basis_text(config, lang)) in html
-    # each community lists the nearest facility of every category, by name
+    # each community lists the nearest facility of every judged category, by name; a category
+    # with no data is said once for the run, not on every row
     for _, row in analysis.communities.iterrows():
         listed = cells[row["name"]][3]
         for k in config.keys:
-            want = row[f"nearest_{k}"] or (t("unnamed", lang) if row[f"nearest_id_{k}"] else "—")
             if k in analysis.no_data:
-                want = t("no_data_long", lang)
+                assert config.category(k).label(lang) not in listed, (row["name"], k)
+                continue
+            want = row[f"nearest_{k}"] or (t("unnamed", lang) if row[f"nearest_id_{k}"] else "—")
             assert want in listed, (row["name"], k)
+    assert esc(not_judged_text(config, analysis.no_data, lang)) in html
     assert HOSTILE_COMMUNITY in cells  # parsed back to the original text
     assert cells[CJK_COMMUNITY][0] == analysis.communities.iloc[1]["community_id"]
 

@@ -430,6 +430,14 @@ class StreetNetwork:
             tree=shapely.STRtree(geoms), names=walk.names, walk=walk, walk_crs=crs,
         )
 
+    def stretch(self) -> float:
+        """The most an edge's line is longer than its length (at least 1): how much farther
+        than a walk's length, as the crow flies, the walk can reach."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = self.geom_length / self.length
+        ratio = ratio[np.isfinite(ratio) | (self.geom_length > 0)]
+        return float(max(1.0, ratio.max())) if len(ratio) else 1.0
+
     def region(self, geoms: np.ndarray, distance: float) -> "Region":
         """The part of the network that searches bounded by ``distance``
         from or to ``geoms`` can use.
@@ -450,6 +458,10 @@ class StreetNetwork:
         """
         b = shapely.bounds(np.asarray(geoms)).reshape(-1, 4)
         centres = (b[:, :2] + b[:, 2:]) / 2
+        # a walk of D metres stays within D of its start only where no edge is shorter than its
+        # line (great-circle lengths are a little shorter than projected ones): widen by the most
+        # any edge is
+        distance = distance * self.stretch()
         radii = np.hypot(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) / 2 + distance
         # Mark the raster cells whose centre is within radius + half a cell
         # diagonal of a circle's centre: every node within the radius lies

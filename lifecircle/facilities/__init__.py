@@ -28,7 +28,14 @@ __all__ = [
 ]
 
 
-def build_register(features: gpd.GeoDataFrame, cfg: Config, crs: Any, user: gpd.GeoDataFrame | None = None,
+def _as_list(user: gpd.GeoDataFrame | list[gpd.GeoDataFrame] | None) -> list[gpd.GeoDataFrame]:
+    if user is None:
+        return []
+    return list(user) if isinstance(user, (list, tuple)) else [user]
+
+
+def build_register(features: gpd.GeoDataFrame, cfg: Config, crs: Any,
+                   user: gpd.GeoDataFrame | list[gpd.GeoDataFrame] | None = None,
                    mode: str = "add", decisions: list[Decision] | None = None,
                    review_file: str = "") -> tuple[gpd.GeoDataFrame, ReviewSummary, dict[str, int]]:
     """The whole register of a run: OSM's features classified, the planner's files merged, the review applied.
@@ -43,9 +50,11 @@ def build_register(features: gpd.GeoDataFrame, cfg: Config, crs: Any, user: gpd.
         The projected CRS of the result.
     user
         The planner's facilities (the ``pois`` contract, e.g. from
-        :func:`lifecircle.sources.userpois.read_user_pois`), or None.
+        :func:`lifecircle.sources.userpois.read_user_pois`), a list of such frames (a file,
+        then a place search: :func:`lifecircle.sources.places.search`), or None. Each is
+        merged into what came before it, duplicates matched by distance and name.
     mode
-        "add" (duplicates merged) or "replace" (the file replaces OSM for its categories).
+        "add" (duplicates merged) or "replace" (the first file replaces OSM for its categories).
     decisions, review_file
         The planner's review (:func:`read_review`) and the file it came from.
 
@@ -58,9 +67,11 @@ def build_register(features: gpd.GeoDataFrame, cfg: Config, crs: Any, user: gpd.
     """
     register = classify(features, cfg, crs)
     merged = {"merged": 0, "conflicts": 0, "added": 0}
-    if user is not None:
-        source = str(user.attrs.get("source", "user"))
-        register, merged = merge_sources(register, user_rows(user, cfg, crs, source), mode=mode)
+    for k, frame in enumerate(_as_list(user)):
+        # the first file may replace OSM's facilities; later sources (a place search) add to it
+        source = str(frame.attrs.get("source", "user"))
+        register, counts = merge_sources(register, user_rows(frame, cfg, crs, source), mode=mode if k == 0 else "add")
+        merged = {name: merged[name] + counts[name] for name in merged}
     summary = ReviewSummary()
     if decisions is not None:
         register, summary = apply_review(register, decisions, review_file)

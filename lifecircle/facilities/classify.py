@@ -67,7 +67,7 @@ def _candidates(features: gpd.GeoDataFrame, cat: Category, names: np.ndarray,
     rows, verdicts = [], []
     for i, (tags, name, head) in enumerate(zip(features["tags"], names, heads)):
         # an object with none of the category's keys and no name cannot be one of its own
-        if keys.isdisjoint(tags) and not (by_name and name):
+        if keys.isdisjoint(tags) and not (by_name and name and cat.named_here(name, head)):
             continue
         verdict = cat.judge(tags, name, head)
         if verdict is not None:

@@ -76,18 +76,30 @@ def close_on_its_side(runs: shapely.Geometry, extent: shapely.Geometry, own: np.
 OWN_EVIDENCE_M = 1000.0
 
 
-def _own_points(features: gpd.GeoDataFrame, points: np.ndarray, kind: Within, name: str, ident: str,
+@dataclass(frozen=True)
+class _Table:
+    """The features' ids, names, tags and clipped flags as arrays, read once for every cut area."""
+
+    ids: np.ndarray
+    names: np.ndarray
+    tags: np.ndarray
+    clipped: np.ndarray
+
+    @classmethod
+    def of(cls, features: gpd.GeoDataFrame, clipped: np.ndarray) -> "_Table":
+        return cls((features["osm_type"] + "/" + features["osm_id"].astype(str)).to_numpy(),
+                   features["name"].fillna("").astype(str).to_numpy(), features["tags"].to_numpy(object), clipped)
+
+
+def _own_points(table: _Table, points: np.ndarray, kind: Within, name: str, ident: str,
                 runs: shapely.Geometry) -> np.ndarray:
     """Points (projected, as ``points``) of an institution's own features near its visible outline:
     its buildings (``own_tags``: ``building=university``) or features named after it (東海大學壘球場
     of 東海大學). Other areas merely of its kind (any ``access=private`` lot) say nothing of its side."""
     core = name.strip()
-    near = shapely.dwithin(points, runs, OWN_EVIDENCE_M)
-    ids = (features["osm_type"] + "/" + features["osm_id"].astype(str)).to_numpy()
-    clipped = features["clipped"].to_numpy(bool) if "clipped" in features else np.zeros(len(features), bool)
-    rows = [i for i, (tags, fname) in enumerate(zip(features["tags"], features["name"].fillna("").astype(str)))
-            if near[i] and ids[i] != ident and not clipped[i]
-            and (_first_own(kind, tags) or (len(core) >= 2 and fname.startswith(core)))]
+    near = np.flatnonzero(shapely.dwithin(points, runs, OWN_EVIDENCE_M) & ~table.clipped & (table.ids != ident))
+    rows = [i for i in near
+            if _first_own(kind, table.tags[i]) or (len(core) >= 2 and table.names[i].startswith(core))]
     return points[rows]
 
 
@@ -95,7 +107,7 @@ def _first_own(kind: Within, tags: dict) -> bool:
     return any(tag_hit(tags, k, v) for k, v in kind.own_tags.items())
 
 
-def _close(features: gpd.GeoDataFrame, points: np.ndarray, runs: shapely.Geometry, kind: Within, tags: dict,
+def _close(table: _Table, points: np.ndarray, runs: shapely.Geometry, kind: Within, tags: dict,
            name: str, ident: str, extent: shapely.Geometry | None) -> shapely.Geometry | None:
     """A cut area closed: on the side of its own features if they tell, else by chords (close_runs).
 
@@ -103,7 +115,7 @@ def _close(features: gpd.GeoDataFrame, points: np.ndarray, runs: shapely.Geometr
     """
     area_kind = any(tag_hit(tags, k, v) for k, v in kind.tags.items() if k != "building")
     if extent is not None and area_kind:
-        closed = close_on_its_side(runs, extent, _own_points(features, points, kind, name, ident, runs))
+        closed = close_on_its_side(runs, extent, _own_points(table, points, kind, name, ident, runs))
         if closed is not None:
             return closed
     return close_runs(runs)[0]
@@ -137,6 +149,7 @@ def containers(features: gpd.GeoDataFrame, cfg: Config, crs,
         extent = gpd.GeoSeries([box], crs="EPSG:4326").to_crs(crs).iloc[0]
     areas = features[polygonal]
     at = np.flatnonzero(polygonal)
+    table = _Table.of(features, clipped) if clipped.any() else None
     for kind in cfg.within.values():
         hit = np.fromiter((kind.matches(t) for t in areas["tags"]), bool, len(areas))
         if not hit.any():
@@ -146,7 +159,7 @@ def containers(features: gpd.GeoDataFrame, cfg: Config, crs,
         idents = (part["osm_type"] + "/" + part["osm_id"].astype(str)).to_numpy()
         names = part["name"].fillna("").astype(str).to_numpy()
         for j in np.flatnonzero(clipped[at[hit]]):
-            geoms[j] = _close(features, points, geoms[j], kind, part["tags"].iat[j], names[j], idents[j], extent)
+            geoms[j] = _close(table, points, geoms[j], kind, part["tags"].iat[j], names[j], idents[j], extent)
         ok = np.array([g is not None for g in geoms], dtype=bool)
         rows.append(gpd.GeoDataFrame({"container_id": idents[ok], "name": names[ok], "kind": kind.key,
                                       "public": kind.public}, geometry=list(geoms[ok]), crs=crs))

@@ -75,15 +75,21 @@ def _as_rows(pois: gpd.GeoDataFrame, crs: Any, source: str) -> gpd.GeoDataFrame:
     pois = pois if pois.crs is not None else pois.set_crs("EPSG:4326")
     pois = pois.to_crs(crs) if crs is not None else pois
     n = len(pois)
+
+    def given(column: str, default: Any) -> Any:
+        # a place search says itself how the service filed each place (lifecircle.sources.places)
+        return pois[column].to_numpy(object) if column in pois else default
+
     frame = pd.DataFrame({
         "poi_id": pois["poi_id"].astype(str).to_numpy(object), "osm_type": pois["osm_type"].to_numpy(object),
         "osm_id": pois["osm_id"].to_numpy("int64"), "name": pois["name"].fillna("").astype(str).to_numpy(object),
-        "category": pois["category"].to_numpy(object), "counted": np.ones(n, dtype=bool),
-        "reason": np.full(n, "user", dtype=object),
-        "rule": np.full(n, f"listed in the planner's file ({source})", dtype=object),
+        "category": pois["category"].to_numpy(object),
+        "counted": pois["counted"].to_numpy(bool) if "counted" in pois else np.ones(n, dtype=bool),
+        "reason": given("reason", np.full(n, "user", dtype=object)),
+        "rule": given("rule", np.full(n, f"listed in the planner's file ({source})", dtype=object)),
         "within": "", "area_m2": np.nan,
         "source": pois["source"].astype(str).to_numpy(object) if "source" in pois else source,
-        "also_in": "", "note": "", "tags": "",
+        "also_in": "", "note": "", "tags": given("tags", ""),
     })
     return gpd.GeoDataFrame(frame[REGISTER_COLUMNS[:-1]], geometry=pois.geometry.to_numpy(), crs=pois.crs)
 
@@ -96,8 +102,10 @@ def user_rows(user: gpd.GeoDataFrame, cfg: Config, crs: Any, source: str = "user
     """
     rows = _as_rows(user, crs, source)
     known = {c.key: c for c in cfg.categories}
-    for i, (name, key) in enumerate(zip(rows["name"], rows["category"])):
+    for i, (name, key, kept) in enumerate(zip(rows["name"], rows["category"], rows["counted"])):
         cat = known.get(key)
+        if not kept:
+            continue
         verdict = cat.name_exclusion(name) if cat is not None else None
         if verdict is not None:
             rows.loc[rows.index[i], ["counted", "reason", "rule"]] = [False, verdict.reason, verdict.rule]

@@ -545,6 +545,7 @@ def _facts(analysis: Any, lang: str) -> list[tuple[str, str]]:
         (t("population", lang), population_text(getattr(analysis, "population", None), lang)),
         (t("data_source", lang), text_of(analysis.source)),
         (t("data_date", lang), text_of(getattr(analysis, "data_date", "") or "") or t("not_available", lang)),
+        (t("facility_sources", lang), text_of(analysis.sources_text(lang))),
     ]
 
 
@@ -610,7 +611,7 @@ def _basis_rows(config: Config, lang: str) -> list[dict[str, str]]:
     """Per category: its walking distance (and minutes at the run's speed), the clause
     of the standard and the OSM rules that decided it."""
     return [{
-        "key": c.key, "label": c.label(lang), "rules": c.describe(),
+        "key": c.key, "label": c.label(lang), "rules": c.describe(brief=True),
         "limit": limit_text(config, c.key, lang),
         "minutes": t("walk_minutes_value", lang, value=round(config.limit_m(c.key) / config.metres_per_minute, 1)),
         "clause": c.clause if config.mode == "standard" else basis_text(config, lang),
@@ -626,9 +627,9 @@ def _nearest(row: pd.Series, config: Config, lang: str) -> list[dict[str, str]]:
         if not name and text_of(row.get(f"nearest_id_{k}")):
             name = t("unnamed", lang)
         metres = row.get(f"metres_{k}")
-        mark = covered_mark(row.get(f"covered_{k}"), lang)
         if covered_state(row.get(f"covered_{k}")) == "no_data":
-            name = t("no_data_long", lang)
+            continue  # said once for the run, not on every community's row
+        mark = covered_mark(row.get(f"covered_{k}"), lang)
         lines.append({
             "key": k, "mark": mark, "label": cat.label(lang), "name": name or "—",
             "walk": "" if is_missing(metres) else " · " + t("metres_value", lang, value=f"{float(metres):.0f}"),

@@ -411,6 +411,7 @@ def _basis_sheet(ws: _Sheet, analysis: "Analysis", lang: str) -> None:
         (t("sheet_speed", lang), float(cfg.speed_kmh)),
         (t("data_source", lang), text_of(analysis.source)),
         (t("data_date", lang), text_of(analysis.data_date) or t("not_available", lang)),
+        (t("facility_sources", lang), text_of(analysis.sources_text(lang))),
         (t("sheet_facilities", lang), review_text(analysis.review, lang)),
         (t("population", lang), population_text(analysis.population, lang)),
         *([("", not_judged_text(cfg, analysis.no_data, lang))] if analysis.no_data else []),

@@ -540,7 +540,8 @@ def what_if(analysis: Analysis, scenario: str | Path | gpd.GeoDataFrame,
         config=cfg, communities=communities, pois=gpd.GeoDataFrame(pois, crs=after.net.crs), isochrones=iso,
         gaps=gaps, left_out=left, graph=None, source=analysis.source, crs=after.net.crs,
         warnings=warnings, data_date=analysis.data_date, routes=_routes(analysis, after, communities, redo_routes),
-        study=after, facilities=analysis.facilities, review=analysis.review,
+        study=after, facilities=analysis.facilities, review=analysis.review, population=analysis.population,
+        facility_sources=analysis.facility_sources,
     )
     out = ScenarioResult(before=analysis, after=result, changes=changes, edits=edits, closed=plan.closed,
                          after_metres=gap_maker.metres)

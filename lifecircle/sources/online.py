@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
@@ -61,11 +60,8 @@ _OFFLINE_HINT = "use `lifecircle fetch` where online, then --bundle"
 # --------------------------------------------------------------------------
 
 def cache_folder() -> Path:
-    """The folder holding cached Overpass and Nominatim answers."""
-    if settings.cache_folder:
-        return Path(settings.cache_folder)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "lifecircle"
+    """The folder holding cached Overpass and Nominatim answers (:func:`lifecircle.settings.cache_path`)."""
+    return settings.cache_path()
 
 
 def _service(url: str | None, default: str) -> str:
@@ -512,6 +508,8 @@ def save_bundle(data: OSMData, folder: str | Path, area: shapely.Geometry | None
         "features": len(feats), "area": area is not None,
         "data_date": data.data_date, "feature_keys": sorted(data.feature_keys),
         "left_out": _left_out_records(data.left_out),
+        "places": [{"source": str(p.attrs.get("source", "")), "fetched": str(p.attrs.get("fetched", "")),
+                    "count": len(p)} for p in data.places],
     }
     with staging_dir(folder) as stage:
         ox.save_graphml(data.graph, stage / GRAPH_FILE)
@@ -520,6 +518,8 @@ def save_bundle(data: OSMData, folder: str | Path, area: shapely.Geometry | None
         if area is not None:
             gpd.GeoDataFrame(geometry=[area], crs="EPSG:4326").to_file(
                 stage / FEATURES_FILE, layer="area", driver="GPKG")
+        for places in data.places:  # a place search's answers, kept with the data they go with
+            places.to_file(stage / FEATURES_FILE, layer=f"places_{places.attrs['source']}", driver="GPKG")
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return folder
 
@@ -597,8 +597,27 @@ def load_bundle(folder: str | Path) -> OSMData:
     _check_graph(G, folder)
     return OSMData(
         graph=G, features=features, source=f"{meta.get('source', 'bundle')} via bundle {folder}",
-        **_manifest_extras(meta, folder),
+        places=_bundle_places(meta, feat_path, folder), **_manifest_extras(meta, folder),
     )
+
+
+def _bundle_places(meta: dict[str, Any], feat_path: Path, folder: Path) -> list[gpd.GeoDataFrame]:
+    """The place searches saved with a bundle (``lifecircle fetch --pois-from``), as fetched."""
+    out = []
+    for entry in meta.get("places") or []:
+        try:
+            places = gpd.read_file(feat_path, layer=f"places_{entry['source']}")
+        except Exception as e:  # pyogrio errors, a missing layer alike
+            raise InputFileError(f"corrupt bundle {folder}: cannot read its {entry.get('source')} places "
+                                 f"({first_line(e)})") from None
+        if len(places) != entry.get("count"):
+            raise InputFileError(
+                f"inconsistent bundle {folder}: file contents do not match {MANIFEST}; run `lifecircle fetch` again")
+        places["counted"] = places["counted"].astype(bool)
+        places["osm_id"] = places["osm_id"].astype("int64")
+        places.attrs.update({"source": entry["source"], "fetched": entry.get("fetched", ""), "warnings": []})
+        out.append(places)
+    return out
 
 
 def _manifest_extras(meta: dict[str, Any], folder: Path) -> dict[str, Any]:

@@ -189,6 +189,9 @@ class OSMData:
     warnings
         Doubts about the file that did not stop the read (repeated node
         ids, street nodes far from the rest), one sentence each.
+    places
+        Facilities found by a place search with the download (``lifecircle fetch
+        --pois-from amap``, :func:`lifecircle.sources.places.search`), merged like a file's.
     walk
         The same walk network as arrays (read from a file; else None):
         :func:`lifecircle.analyze` indexes it without building ``graph``
@@ -203,6 +206,7 @@ class OSMData:
     data_date: str | None = None
     warnings: list[str] = field(default_factory=list)
     walk: WalkNetwork | None = None
+    places: list = field(default_factory=list)
 
     def _build_graph(self) -> nx.MultiDiGraph | None:
         return None if self.walk is None else self.walk.to_graph()

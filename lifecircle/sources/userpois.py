@@ -290,7 +290,7 @@ def _typecode_strings(values: pd.Series) -> pd.Series:
     return values.fillna("").astype(str)
 
 
-def _match_typecode(value: str, tables: list[tuple[dict[str, str | None], list[str]]]) -> str | None:
+def match_typecode(value: str, tables: list[tuple[dict[str, str | None], list[str]]]) -> str | None:
     """Category of the first code that a table matches (longest prefix within a table).
 
     ``tables`` are (table, its keys longest first), tried in order for each
@@ -344,7 +344,7 @@ def _from_mapping(df: pd.DataFrame, config: Config, known: set[str], path: Path)
     if tc_col is not None:
         # the user's table first; codes it does not match fall back to the built-in one
         tables = [(t, sorted(t, key=len, reverse=True)) for t in (typecodes, amap_typecodes())]
-        out = _typecode_strings(df[tc_col]).map(lambda v: _match_typecode(v, tables)).astype(object)
+        out = _typecode_strings(df[tc_col]).map(lambda v: match_typecode(v, tables)).astype(object)
     if tag_col is not None:
         folded = {k.casefold(): v for k, v in tags.items()}
         patterns = sorted(folded, key=len, reverse=True)
@@ -471,8 +471,10 @@ def read_user_pois(path: str | Path, config: Config, crs: str | None = None,
     notes = read_notes + notes
     lon, lat = coords.to_wgs84(lon, lat, crs)
     keep = categories.notna().to_numpy()
-    return _build(df.index.to_numpy()[keep], _names(df)[keep], categories.to_numpy()[keep],
-                  np.asarray(lon)[keep], np.asarray(lat)[keep], notes)
+    gdf = _build(df.index.to_numpy()[keep], _names(df)[keep], categories.to_numpy()[keep],
+                 np.asarray(lon)[keep], np.asarray(lat)[keep], notes)
+    gdf.attrs["source"] = path.name  # the outputs name the file the facilities came from
+    return gdf
 
 
 def _names(df: pd.DataFrame) -> np.ndarray:

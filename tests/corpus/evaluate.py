@@ -114,8 +114,10 @@ def scores(table: pd.DataFrame, keys=(*JUDGED, *LISTED)) -> list[Score]:
 def markdown(table: pd.DataFrame, name: str = "development") -> str:
     labelled = table[table["label"] != "unsure"]
     cities = table["city"].nunique()
+    unsure = int((table["label"] == "unsure").sum())
+    title = name if name.endswith("corpus") else f"{name} set"
     lines = [
-        f"**{name}{'' if name.endswith('corpus') else ' set'}**: {len(labelled)} labelled candidates ({(table['label'] == 'unsure').sum()} unsure, "
+        f"**{title}**: {len(labelled)} labelled candidates ({unsure} unsure, "
         f"left out) from {cities} extracts of {len({c.split('_')[0] for c in table['city']})} cities "
         f"({', '.join(sorted(set(table['script'])))} script); "
         f"{int((labelled['label'] != 'none').sum())} of them are facilities.",
