@@ -18,6 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "corpus"))
 
 import evaluate  # noqa: E402  (tests/corpus/evaluate.py)
 
+# one worker runs every test here: the module's shared runs happen once (pytest --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("corpus")
+
 TARGET_PRECISION = 0.95
 
 

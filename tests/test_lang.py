@@ -20,6 +20,9 @@ import pytest
 from lifecircle.i18n import STRINGS, Message, localize
 from lifecircle.outputs.htmlassets import esc
 
+# with test_lang / test_no_data on one worker, each language's bundled run happens once (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("bundled_runs")
+
 CJK = re.compile(r"[\u4e00-\u9fff]")
 TIMEOUT = 180
 WARNING_KEYS = [k for k in STRINGS if k.startswith("warn_")]

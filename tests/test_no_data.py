@@ -12,6 +12,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
+# with test_lang / test_no_data on one worker, each language's bundled run happens once (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("bundled_runs")
+
 
 @pytest.fixture(scope="module", params=["en", "zh"])
 def run(request, bundled_runs):

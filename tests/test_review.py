@@ -27,6 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_pipeline import EPS, Reference  # noqa: E402
 
+# one worker runs every test here: the module's shared runs happen once (pytest --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("review")
+
 DROP = ("node/6049453002", "pharmacy")  # Erottajan Apteekki
 MOVE = ("node/299983963", "market", "pharmacy")  # S-Market Kasarmitori: its pharmacy counter, not its food
 ADD = (24.9465, 60.1705, "Kaisaniemen palvelutalon ruokailu")  # a meal point the city lists
