@@ -237,11 +237,21 @@ def _input_hash(value: Any) -> Any:
 # ---------------------------------------------------------------- areas
 
 
+#: The longest folder name of an area, in bytes (see :func:`slugify`).
+SLUG_BYTES = 160
+
+
 def slugify(name: str) -> str:
-    """A folder name for an area: letters (any script), digits, ``-``, ``_`` and ``.``."""
+    """A folder name for an area: letters (any script), digits, ``-``, ``_`` and ``.``.
+
+    At most :data:`SLUG_BYTES` bytes of UTF-8, cut between characters: file
+    systems limit a name to 255 bytes, and a Chinese character takes three
+    (the area's files add a suffix, and two areas of one name a number).
+    """
     text = unicodedata.normalize("NFKC", str(name)).strip()
     text = re.sub(r"[^\w.\-]+", "_", text, flags=re.UNICODE).strip("._")
-    return text[:80] or "area"
+    text = text.encode("utf-8")[:SLUG_BYTES].decode("utf-8", errors="ignore").rstrip("._")
+    return text or "area"
 
 
 def read_areas(path: str | Path | "gpd.GeoDataFrame", name_column: str | None = None) -> "gpd.GeoDataFrame":
@@ -674,6 +684,42 @@ def run_area(area: _Area) -> dict[str, Any]:
 # ---------------------------------------------------------------- Dask
 
 
+#: The least memory a local worker may be given: loading its libraries takes about 250 MB, and
+#: Dask pauses a worker at 80 % of its limit and stops it at 95 % (a smaller one never starts).
+MIN_WORKER_MEMORY = 512 * 2**20
+
+
+def check_memory_limit(memory_limit: str | float | None) -> str | int | None:
+    """``memory_limit`` as Dask takes it, or a one-line error before any work.
+
+    Parameters
+    ----------
+    memory_limit
+        "auto", None or 0 (no limit), a number of bytes or a size such as "4GB".
+
+    Raises
+    ------
+    ConfigError
+        Not a size, or less than :data:`MIN_WORKER_MEMORY`.
+    """
+    if memory_limit is None or (isinstance(memory_limit, str) and memory_limit.strip().lower() == "auto"):
+        return memory_limit
+    from dask.utils import format_bytes, parse_bytes
+
+    try:
+        size = parse_bytes(memory_limit) if isinstance(memory_limit, str) else float(memory_limit)
+    except (ValueError, TypeError):
+        size = math.nan
+    if not math.isfinite(size) or size < 0:
+        raise ConfigError(f"memory limit {memory_limit!r} is not a size: give e.g. 4GB, auto or none")
+    if size == 0:  # Dask's "no limit"
+        return None
+    if size < MIN_WORKER_MEMORY:
+        raise ConfigError(f"memory limit {memory_limit} per worker is below the {format_bytes(MIN_WORKER_MEMORY)} "
+                          "a worker needs to start; give more, or auto")
+    return int(size)
+
+
 def _client(scheduler: Any, workers: int, memory_limit: str | float | None):
     """A distributed Client (and the LocalCluster it owns, or None)."""
     try:
@@ -685,7 +731,7 @@ def _client(scheduler: Any, workers: int, memory_limit: str | float | None):
             return scheduler, None, False
         try:
             return Client(str(scheduler), timeout="20s"), None, True
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, ValueError) as e:  # ValueError: not an address at all
             raise LifecircleError(f"cannot connect to the Dask scheduler {scheduler}: {first_line(e)}") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            memory_limit=memory_limit,  # None or 0: no limit
@@ -711,11 +757,14 @@ def _run_on_dask(client, cluster, scheduler: Any, todo: list[_Area], say: Progre
 
     records: dict[int, dict] = {}
     link = _dashboard(client)
-    if cluster is None:  # an existing scheduler: tasks would wait forever without a worker
-        try:
-            client.wait_for_workers(1, timeout=60)
-        except TimeoutError:
+    # without a worker the tasks would wait forever: an existing scheduler with none, or
+    # local workers that could not start
+    try:
+        client.wait_for_workers(1, timeout=60)
+    except TimeoutError:
+        if cluster is None:
             raise LifecircleError(f"the Dask scheduler {scheduler} has no workers") from None
+        raise LifecircleError("the local Dask workers did not start within 60 s (see --memory-limit)") from None
     n_workers = len(client.scheduler_info().get("workers", {}))
     where = f"scheduler {scheduler}" if cluster is None else "a LocalCluster"
     if link and importlib.util.find_spec("bokeh") is None:
@@ -1321,6 +1370,7 @@ def batch(osm: str | Path, areas: str | Path | "gpd.GeoDataFrame", out: str | Pa
         Bad input, osmium missing or failing, or an unreachable scheduler; one area's failure is its row instead.
     """
     say = progress or _quiet
+    memory_limit = check_memory_limit(memory_limit)
     options, buffer = _options(Path(osm), config, level, isochrone_limits, buffer_m, strategy, communities,
                                communities_name_column, pois, pois_crs, pois_mode, lang, workers,
                                communities_crs=communities_crs, encoding=encoding)

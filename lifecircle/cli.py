@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import replace
 
 import click
 from click.core import ParameterSource
@@ -539,6 +540,9 @@ def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, sch
     limit = None if memory_limit.strip().lower() in ("none", "0") else memory_limit
 
     from .batch import batch as run_batch
+    from .batch import check_memory_limit
+
+    check_memory_limit(limit)  # before the areas file is read
 
     result = run_batch(
         osm_file, areas_file, out_dir, name_column=name_column, communities=communities,
@@ -600,6 +604,9 @@ def _suggest_config(options: dict, count: int):
     config, iso_limits = _run_config(**run)
     if category[0] not in config.keys:
         config, iso_limits = _run_config(**{**run, "categories": (*config.keys, category[0])})
+    # the level's other categories are there for "complete", not asked for: one of them
+    # without facilities is a warning, as in analyze; the one asked for must have some
+    config = replace(config, explicit=frozenset(category))
     check_request(config, category[0], count)
     return config, iso_limits
 
@@ -634,6 +641,7 @@ def suggest(out_dir, lang, quiet, count, candidates_file, time_limit, **options)
         read_candidates(candidates_file, "EPSG:4326")  # a bad file fails now, not after the analysis
     click.get_current_context().with_resource(output_folder(out_dir))
     analysis = _load_analysis(options, config, iso_limits, lang, say)
+    _warn(analysis.warnings, lang)
     category = options["categories"][0]
     say(t("progress_suggest", lang, count=count, label=config.category(category).label(lang)))
     result = analysis.suggest(category, count, candidates_file, time_limit=time_limit)

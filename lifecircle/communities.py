@@ -588,6 +588,8 @@ def _read_shifted(path: Path, coordinate_system: str | None,
         raise InputFileError(f"communities file {path}: --communities-crs {name} needs longitude/latitude "
                              f"coordinates, but the file is in {gdf.crs.to_string()}")
     geo = gdf.to_crs("EPSG:4326")
+    xy = shapely.get_coordinates(geo.geometry.values)
+    notes += coords.outside_warning(xy[:, 0], xy[:, 1], name, f"communities file {path.name}", "--communities-crs")
     geo["geometry"] = coords.transform_geometries(geo.geometry.values, name)
     return geo, notes
 

@@ -642,6 +642,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError(f"config file {path} nests arrays or tables too deeply to be a configuration") from None
     except IsADirectoryError:
         raise ConfigError(f"config path is a folder, not a file: {path}") from None
     except OSError as e:

@@ -373,7 +373,12 @@ def read_vector(path: str | Path, layer: str | None = None, encoding: str | None
     extra = {"encoding": encoding} if encoding is not None else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return gpd.read_file(path, layer=layer, **extra) if layer is not None else gpd.read_file(path, **extra)
+        gdf = gpd.read_file(path, layer=layer, **extra) if layer is not None else gpd.read_file(path, **extra)
+    # GDAL reads a CSV, TSV or spreadsheet without shapes as a plain table
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputFileError(f"{Path(path).name} has no geometry (a table without shapes); give a GeoJSON, "
+                             "GeoPackage or Shapefile")
+    return gdf
 
 
 def find_column(columns: Iterable[Any], candidates: Iterable[str]) -> Any | None:
@@ -470,6 +475,14 @@ def _child(work: Callable[[], Any], report: int) -> None:
     """In the forked process: do ``work``, send its value (or its failure, as one
     line) on ``report``, and leave without running the parent's cleanup (its
     staging folder is the parent's to remove)."""
+    from . import settings
+
+    # the parent's handlers raise to clean up what is the parent's: here a signal just
+    # ends the process (cancel() would otherwise wait for a C call to return), and a
+    # child never forks again (cancel() could not reach a grandchild)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+    settings.parallel_outputs = False
     status = 0
     try:
         value = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)

@@ -207,6 +207,10 @@ STRINGS: dict[str, dict[str, str]] = {
                                        "如名称显示错误，请用 --encoding 指定",
                                  "en": "{what} {file} declares no encoding (no .cpg) and is not UTF-8: read as "
                                        "GB18030 (GBK); give --encoding if names look wrong"},
+    "warn_crs_outside_china": {"zh": "{what}：{total} 个点中有 {n} 个在中国境外，{option} {name} 在境外不适用："
+                                     "这些点按原坐标（WGS-84）读取",
+                               "en": "{what}: {n} of {total} points lie outside China, where {option} {name} does not "
+                                     "apply: those points are read as given (WGS-84)"},
     "warn_export_crs": {"zh": "{what} 看起来是{source}导出文件，但未指定坐标系：已按 WGS-84 读取，位置会偏离数百米；"
                               "请加 {option} {name}",
                         "en": "{what} looks like a {source} export but no coordinate system was given: read as "

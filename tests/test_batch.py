@@ -127,6 +127,40 @@ def test_bad_input_is_one_line(tmp_path, bundled_osm):
                 "--out", str(tmp_path / "out"), "-q"]) == 2
 
 
+def test_a_scheduler_that_is_not_an_address_is_one_line(bundled_osm, tmp_path, capsys):
+    areas = tmp_path / "a.gpkg"
+    gpd.GeoDataFrame({"name": ["x"]}, geometry=[shapely.box(24.94, 60.165, 24.95, 60.17)],
+                     crs="EPSG:4326").to_file(areas)
+    status = run(["batch", "--osm", str(bundled_osm), "--areas", str(areas), "--out", str(tmp_path / "out"),
+                  "--scheduler", "not-a-scheduler", "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and err == ["Error: cannot connect to the Dask scheduler not-a-scheduler: missing port number "
+                                   "in address 'not-a-scheduler'"]
+
+
+@pytest.mark.parametrize("limit, message", [
+    ("1MB", "Error: memory limit 1MB per worker is below the 512.00 MiB a worker needs to start; give more, or auto"),
+    ("50MB", "Error: memory limit 50MB per worker is below the 512.00 MiB"),
+    ("lots", "Error: memory limit 'lots' is not a size: give e.g. 4GB, auto or none"),
+])
+def test_a_memory_limit_no_worker_can_start_in_is_refused_at_once(limit, message, bundled_osm, tmp_path, capsys):
+    """It used to start a LocalCluster with 0 workers and wait forever (or end in a traceback)."""
+    areas = tmp_path / "a.gpkg"
+    gpd.GeoDataFrame({"name": ["x"]}, geometry=[shapely.box(24.94, 60.165, 24.95, 60.17)],
+                     crs="EPSG:4326").to_file(areas)
+    status = run(["batch", "--osm", str(bundled_osm), "--areas", str(areas), "--out", str(tmp_path / "out"),
+                  "--workers", "1", "--memory-limit", limit, "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and err[0].startswith(message), err
+    assert not (tmp_path / "out").exists()
+    # the library refuses the same, and takes what dask takes
+    from lifecircle.batch import check_memory_limit
+
+    with pytest.raises(lifecircle.LifecircleError):
+        check_memory_limit(limit)
+    assert check_memory_limit("4GB") == 4 * 10**9 and check_memory_limit("auto") == "auto"
+
+
 # ---------------------------------------------------------------- Helsinki: 3 strips and a broken area
 
 

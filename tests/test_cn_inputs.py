@@ -190,6 +190,21 @@ def test_pipeline_reads_communities_with_their_coordinate_system(tmp_path, resid
     assert len(warnings) == 1 and "Amap" in warnings[0] and "--communities-crs gcj02" in warnings[0]
 
 
+@pytest.mark.parametrize("system", ["gcj02", "bd09"])
+def test_shifted_systems_do_not_apply_abroad(tmp_path, residential, system):
+    """The bundled (Helsinki) residential areas said to be GCJ-02 or BD-09: kept where they are, with a
+    warning; a BD-09 reading abroad used to move them about 700 m and leave most communities out."""
+    path = tmp_path / "helsinki.geojson"
+    gpd.GeoDataFrame({"name": NAMES[: len(residential)]}, geometry=residential, crs="EPSG:4326").to_file(path)
+    comms = read_communities(path, "EPSG:4326", coordinate_system=system)
+    plain = read_communities(path, "EPSG:4326")
+    assert shapely.equals_exact(comms.geometry.values, plain.geometry.values, tolerance=0).all()
+    n = len(shapely.get_coordinates(plain.geometry.values))
+    assert comms.attrs["warnings"] == [f"communities file {path.name}: {n} of {n} points lie outside China, where "
+                                       f"--communities-crs {system} does not apply: those points are read as given "
+                                       "(WGS-84)"]
+
+
 def test_projected_file_with_shifted_crs_is_refused(tmp_path, residential):
     path = tmp_path / "utm.gpkg"
     gpd.GeoDataFrame({"name": ["a"]}, geometry=residential[:1], crs="EPSG:4326").to_crs("EPSG:32635").to_file(path)
@@ -207,7 +222,15 @@ def test_amap_export_without_crs_warns_only_in_china(tmp_path, facilities):
                      ).to_csv(path, index=False)
         unstated = read_user_pois(path, config).attrs["warnings"]
         assert any("--pois-crs gcj02" in w for w in unstated) == expect, unstated
-        assert read_user_pois(path, config, crs="gcj02").attrs["warnings"] == []
+        stated = read_user_pois(path, config, crs="gcj02")
+        # abroad, GCJ-02 does not apply: the points stay, and the planner is told
+        abroad = [] if expect else [f"user POI file {path.name}: {len(rows)} of {len(rows)} points lie outside "
+                                    "China, where --pois-crs gcj02 does not apply: those points are read as "
+                                    "given (WGS-84)"]
+        assert stated.attrs["warnings"] == abroad
+        if not expect:
+            given = read_user_pois(path, config, crs="wgs84")
+            assert shapely.equals_exact(stated.geometry.values, given.geometry.values, tolerance=0).all()
         assert read_user_pois(path, config, crs="wgs84").attrs["warnings"] == []
 
 
@@ -354,10 +377,12 @@ def test_options_without_their_file_are_refused(tmp_path, capsys, extra, needle)
 
 def test_batch_reads_gbk_areas_and_communities(tmp_path, residential):
     """`lifecircle batch`: district names and community names from GBK shapefiles without .cpg."""
-    from lifecircle.batch import batch
+    from lifecircle.batch import batch, slugify
 
     box = shapely.box(*shapely.union_all(residential).bounds).buffer(0.002)
-    areas = write_shapefile(tmp_path / "区县.shp", ["西工区"], [box], "GBK")
+    # a long name (103 characters: 309 bytes of UTF-8) must not make a file name past 255 bytes
+    district = "西工区" + "十五分钟社区生活圈规划研究范围老城与新区交界地段" * 4 + "试点片区"
+    areas = write_shapefile(tmp_path / "区县.shp", [district], [box], "GBK")
     comms = write_shapefile(tmp_path / "小区.shp", NAMES[: len(residential)], residential, "GBK")
     said: list[str] = []
     from distributed import Client, LocalCluster
@@ -367,6 +392,9 @@ def test_batch_reads_gbk_areas_and_communities(tmp_path, residential):
             Client(cluster) as client:
         result = batch(PBF, areas, tmp_path / "out", communities=comms, scheduler=client, progress=said.append)
     assert result.failed == [], result.areas["error"].tolist()
-    assert result.areas["area"].tolist() == ["西工区"]
+    assert result.areas["area"].tolist() == [district]
+    (folder,) = (tmp_path / "out" / "areas").iterdir()
+    assert folder.name == slugify(district) and 50 < len(folder.name) and len(folder.name.encode("utf-8")) <= 160
+    assert (folder / "coverage.csv").is_file()
     assert any("区县.shp" in line and "GB18030" in line for line in said), said
     assert set(result.coverage["name"]) <= set(NAMES) and len(result.coverage) > 0

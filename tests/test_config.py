@@ -201,3 +201,18 @@ def test_bad_config(tmp_path, text, word):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError):
         load_config(tmp_path / "absent.toml")
+
+
+def test_a_config_nested_thousands_deep_is_one_line(tmp_path):
+    """tomllib recurses per level: 5,000 nested arrays used to end in a RecursionError traceback."""
+    path = tmp_path / "deep.toml"
+    path.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(RecursionError):
+        tomllib.loads(path.read_text(encoding="utf-8"))  # what the reader meets
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(exc.value) == f"config file {path} nests arrays or tables too deeply to be a configuration"
+    # a sane nesting still reads
+    path.write_text("a = [[1, 2], [3]]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown"):
+        load_config(path)

@@ -109,11 +109,27 @@ def test_mixed_array_only_china_shifted():
     assert abs(g_lon[1] - 116.38404722455657) < 1e-9
 
 
-def test_to_wgs84_outside_china_bd09_still_shifts_by_baidu_offset():
-    # BD-09's own offset has no box (Baidu applies it everywhere), only the
-    # GCJ-02 step is skipped outside China.
-    lon, lat = coords.to_wgs84(*coords.gcj02_to_bd09(24.94, 60.17), "bd09")
-    assert metres(lon, lat, 24.94, 60.17)[0] < 1.0
+def test_outside_china_bd09_is_wgs84_as_gcj02_is():
+    # Baidu uses WGS84 abroad ("在海外地区，统一使用WGS84坐标", Baidu Maps SDK guide):
+    # a Helsinki point read as BD-09 stays where it is, as one read as GCJ-02 does
+    for system in ("bd09", "gcj02"):
+        lon, lat = coords.to_wgs84(24.94, 60.17, system)
+        assert (float(lon), float(lat)) == (24.94, 60.17)
+    assert coords.wgs84_to_bd09(24.94, 60.17) == (24.94, 60.17)
+    # the formulas without the box would have moved it by hundreds of metres
+    assert metres(*coords.bd09_to_gcj02(24.94, 60.17), 24.94, 60.17)[0] > 500
+    # inside China both still shift (Beijing)
+    assert metres(*coords.to_wgs84(116.404, 39.915, "bd09"), 116.404, 39.915)[0] > 500
+
+
+def test_outside_warning_counts_the_points_abroad():
+    lon, lat = np.array([24.94, 116.404, np.nan]), np.array([60.17, 39.915, 1.0])
+    (warning,) = coords.outside_warning(lon, lat, "BD-09", "user POI file x.csv", "--pois-crs")
+    assert warning.text("en") == ("user POI file x.csv: 1 of 2 points lie outside China, where --pois-crs bd09 "
+                                  "does not apply: those points are read as given (WGS-84)")
+    assert "境外" in warning.text("zh")
+    assert coords.outside_warning(lon[1:2], lat[1:2], "bd09", "f", "--pois-crs") == []
+    assert coords.outside_warning(lon, lat, "wgs84", "f", "--pois-crs") == []
 
 
 # --- shapes and types ------------------------------------------------------

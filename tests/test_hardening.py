@@ -125,6 +125,40 @@ def cli_in_process(args: list[str]) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
+def _table_without_shapes(folder: Path, kind: str) -> Path:
+    """A CSV, TSV or spreadsheet of names: a table GDAL reads without any geometry."""
+    table = pd.DataFrame({"name": ["小区甲", "小区乙"], "value": [1, 2]})
+    path = folder / f"table.{kind}"
+    if kind == "xlsx":
+        table.to_excel(path, index=False)
+    else:
+        table.to_csv(path, index=False, sep="\t" if kind == "tsv" else ",")
+    return path
+
+
+@pytest.mark.parametrize("command, option, kind, what", [
+    ("analyze", "--communities", "csv", "communities file"),
+    ("analyze", "--boundary", "tsv", "boundary file"),
+    ("analyze", "--population", "xlsx", ""),
+    ("scenario", None, "csv", "scenario file"),
+    ("suggest", "--candidates", "xlsx", ""),
+    ("batch", "--areas", "tsv", "areas file"),
+])
+def test_a_table_without_shapes_where_shapes_are_needed_is_one_line(tmp_path, town, command, option, kind, what):
+    """Each used to end in "AttributeError: 'DataFrame' object has no attribute 'crs'"."""
+    table = _table_without_shapes(tmp_path, kind)
+    given = [option, table] if option else [table]
+    extra = {"suggest": ["--category", "pharmacy"]}.get(command, [])
+    source = [] if option == "--boundary" else ["--osm", town]  # a boundary is itself the data source
+    status, _, err = cli_in_process([command, *source, *given, *extra, "--out", tmp_path / "out", "-q"])
+    line = one_error_line(err)
+    assert status == 2 and "Traceback" not in err, err
+    assert line.endswith(f"{table.name} has no geometry (a table without shapes); give a GeoJSON, "
+                         "GeoPackage or Shapefile"), line
+    assert what in line  # the file named by its role where the reader knows it
+    assert empty_or_absent(tmp_path / "out")
+
+
 # ---------------------------------------------------------------------------
 # Wrong results with exit 0: every number finite and in range, checked in one place
 

@@ -374,6 +374,14 @@ FILE_ERRORS = {
                                                              "8437000) are not longitude/latitude"),
     "unknown change": ([_feature({"change": "add_shop"}, {"type": "Point", "coordinates": [24.94, 60.17]})],
                        "scenario row 1: unknown change 'add_shop'"),
+    # these two used to fail only after the whole analysis, in a traceback
+    "NaN coordinate": ([_feature({"change": "add_facility", "category": "canteen"},
+                                 {"type": "Point", "coordinates": [float("nan"), 60.17]})],
+                       "scenario row 1 (add_facility): a coordinate is not a number (NaN or infinite)"),
+    "way id overflowing": ([_feature({"change": "close_street", "osm_way_id": "1e400"}, None)],
+                           "scenario row 1 (close_street): osm_way_id '1e400' is not a way id"),
+    "way id negative": ([_feature({"change": "close_street", "osm_way_id": "way/-5"}, None)],
+                        "scenario row 1 (close_street): osm_way_id 'way/-5' is not a way id"),
 }
 
 

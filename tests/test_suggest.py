@@ -11,6 +11,7 @@ import math
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 import shapely
@@ -389,6 +390,24 @@ def test_cli_suggest_end_to_end(tmp_path, capsys):
                                                        "suggested_scenario.geojson"]
     sites = gpd.read_file(out / "suggest.gpkg", layer="suggested_sites")
     assert lines[0].split(" more residents")[0] == f"2 sites bring {sites['residents_cumulative'].iloc[-1]:,.0f}"
+
+
+def test_a_category_beyond_the_level_despite_a_level_category_without_data(tmp_path, capsys):
+    """Culture (a 15-minute facility) at the 10-minute level, whose canteens the data lacks: the
+    canteens are a warning, as in analyze; only the category asked for must have facilities."""
+    from lifecircle.cli import run
+
+    out = tmp_path / "out"
+    status = run(["suggest", "--category", "culture", "--count", "1", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "more residents within 1000 m of a " in captured.out.splitlines()[0]
+    assert "category 'canteen': not a single facility of it in the data" in captured.err
+    assert len(pd.read_csv(out / "suggest.csv")) == 1
+    # a category asked for without facilities is still the error, and names itself
+    status = run(["suggest", "--category", "kindergarten", "--out", str(tmp_path / "none"), "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and err == ["Error: category 'kindergarten' has no facilities in the study area"]
 
 
 def test_candidates_csv_with_lonlat(small, tmp_path):

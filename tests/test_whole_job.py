@@ -131,6 +131,13 @@ try:
     Forked(lambda: os.kill(os.getpid(), signal.SIGKILL), "reading the OSM file").result()
 except Exception as e:
     print(type(e).__name__, e)
+# the command's handlers are the parent's; a child ends on a signal and never forks again
+signal.signal(signal.SIGTERM, lambda *a: None)
+def inside():
+    nested = Forked(os.getpid, "nested")
+    return (signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, signal.getsignal(signal.SIGINT) is signal.SIG_DFL,
+            nested.forked, nested.result() == os.getpid())
+print(Forked(inside, "testing").result())
 """
 
 
@@ -148,6 +155,7 @@ def test_forked_work_returns_its_value_or_its_error(tmp_path):
         "True",
         "Message 找不到 OSM 文件：x.pbf",
         "OutputError reading the OSM file failed: the process reading the OSM file stopped (signal 9)",
+        "(True, True, False, True)",
     ]
 
 

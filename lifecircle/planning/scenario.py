@@ -22,6 +22,7 @@ its length), the rest are kept: a what-if costs a fraction of an analysis.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -111,10 +112,31 @@ def _text_column(gdf: gpd.GeoDataFrame, col: str) -> pd.Series:
     return gdf[col].map(lambda v: "" if is_missing(v) else str(v).strip())
 
 
+def way_id(text: str, where: str) -> int:
+    """An OSM way id as a scenario file gives it ("123", "way/123", or 123.0 from a spreadsheet).
+
+    Raises
+    ------
+    InputFileError
+        Anything else: "1e400", "-5", "1.5", "abc".
+    """
+    try:
+        number = float(text.removeprefix("way/"))
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number >= 1 and number == int(number) and number < 2**63):
+        raise InputFileError(f"{where}: osm_way_id {text!r} is not a way id")
+    return int(number)
+
+
 def _check_row(row: int, change: str, geom, rec: dict, cfg: Config) -> None:
     """One feature's own checks (those that need no network)."""
     where = _where(row, change)
     kind = None if geom is None or geom.is_empty else geom.geom_type
+    if kind and not np.isfinite(shapely.get_coordinates(geom)).all():
+        raise InputFileError(f"{where}: a coordinate is not a number (NaN or infinite)")
+    if rec["osm_way_id"]:
+        way_id(rec["osm_way_id"], where)
     if change == "add_facility":
         if kind != "Point":
             raise InputFileError(f"{where}: needs a Point geometry, not {kind or 'none'}")
@@ -208,11 +230,7 @@ def _closed_edges(rec: dict, geom, study, way_ids: list[set[int]] | None) -> np.
     net = study.net
     where = _where(rec["row"], rec["change"])
     if rec["osm_way_id"]:
-        text = rec["osm_way_id"].removeprefix("way/")
-        try:
-            wid = int(float(text))
-        except ValueError:
-            raise InputFileError(f"{where}: osm_way_id {rec['osm_way_id']!r} is not a way id") from None
+        wid = way_id(rec["osm_way_id"], where)
         edges = np.array([i for i, ids in enumerate(way_ids) if wid in ids], dtype=np.int64)
         if len(edges) == 0:
             raise InputFileError(f"{where}: no walkable street of OSM way {wid} in the network")

@@ -12,7 +12,9 @@ of the same shape (numpy float64 scalars for scalar input).
 
 GCJ-02 is only applied inside a bounding box around China
 (:func:`out_of_china`); points outside it pass through unchanged, as every
-published implementation does.
+published implementation does, and so do BD-09 points converted to or from
+WGS84 (Baidu, too, publishes WGS84 abroad). :func:`outside_warning` tells
+the planner when a file said to be GCJ-02 or BD-09 lies outside.
 """
 
 from __future__ import annotations
@@ -228,9 +230,14 @@ def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> Pair:
     Returns
     -------
     (lon, lat)
-        BD-09 degrees.
+        BD-09 degrees; points outside China are returned unchanged: abroad
+        Baidu uses WGS84 ("在海外地区，统一使用WGS84坐标", Baidu Maps SDK
+        guide, lbs.baidu.com/faq/api?title=androidsdk/guide/tool/coordinate).
     """
-    return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+    w_lon, w_lat = _as_arrays(lon, lat)
+    inside = ~np.asarray(out_of_china(w_lon, w_lat))
+    b_lon, b_lat = gcj02_to_bd09(*wgs84_to_gcj02(w_lon, w_lat))
+    return _result(np.where(inside, b_lon, w_lon), np.where(inside, b_lat, w_lat))
 
 
 def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> Pair:
@@ -244,9 +251,14 @@ def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> Pair:
     Returns
     -------
     (lon, lat)
-        WGS84 degrees.
+        WGS84 degrees; points outside China are returned unchanged, as
+        :func:`gcj02_to_wgs84` does (without the box, a Baidu export read
+        abroad would move every point about 700 m).
     """
-    return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+    b_lon, b_lat = _as_arrays(lon, lat)
+    inside = ~np.asarray(out_of_china(b_lon, b_lat))
+    w_lon, w_lat = gcj02_to_wgs84(*bd09_to_gcj02(b_lon, b_lat))
+    return _result(np.where(inside, w_lon, b_lon), np.where(inside, w_lat, b_lat))
 
 
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str) -> Pair:
@@ -380,6 +392,35 @@ def export_warning(columns: Any, lon: ArrayLike, lat: ArrayLike, what: str, opti
     from ..i18n import Message
 
     return [Message("warn_export_crs", what=what, source=source, option=option, name=name)]
+
+
+def outside_warning(lon: ArrayLike, lat: ArrayLike, crs: str, what: str, option: str) -> list[str]:
+    """A warning when points said to be GCJ-02 or BD-09 lie outside China, where neither applies.
+
+    Parameters
+    ----------
+    lon, lat
+        The points as given.
+    crs
+        The coordinate system they were said to be in.
+    what, option
+        How to name the file, and the option that gave ``crs``.
+
+    Returns
+    -------
+    list of str
+        One warning (those points are kept as given), or none.
+    """
+    name = normalize_crs(crs)
+    lon_a, lat_a = _as_arrays(lon, lat)
+    known = np.isfinite(lon_a) & np.isfinite(lat_a)
+    outside = int(np.count_nonzero(known & np.asarray(out_of_china(lon_a, lat_a))))
+    if name == "wgs84" or outside == 0:
+        return []
+    from ..i18n import Message
+
+    return [Message("warn_crs_outside_china", what=what, n=outside, total=int(np.count_nonzero(known)),
+                    name=name, option=option)]
 
 
 def transform_geometries(geoms: Any, crs: str) -> NDArray[np.object_]:

@@ -468,6 +468,8 @@ def read_user_pois(path: str | Path, config: Config, crs: str | None = None,
     categories, notes = _assign_categories(df, config, path, kind)
     if given_crs is None:
         read_notes += coords.export_warning(df.columns, lon, lat, f"user POI file {path.name}", "--pois-crs")
+    else:
+        read_notes += coords.outside_warning(lon, lat, crs, f"user POI file {path.name}", "--pois-crs")
     notes = read_notes + notes
     lon, lat = coords.to_wgs84(lon, lat, crs)
     keep = categories.notna().to_numpy()
