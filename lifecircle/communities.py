@@ -552,6 +552,7 @@ def read_communities(path: str | Path, crs, name_column: str | None = None,
     # a polygon without area has no homes and no centre to walk from; scored,
     # it would come out "complete" on nothing. In metres: a flat ring gains a
     # few cm2 of rounding when projected, and degrees are no unit for this.
+    _check_extent(gdf.geometry, out, path)
     empty = out.geometry.is_empty.to_numpy()
     if empty.all():
         flat = empty
@@ -568,6 +569,26 @@ def read_communities(path: str | Path, crs, name_column: str | None = None,
     out.attrs["warnings"] = notes
     out.attrs["population_column"] = pop_col or ""
     return out
+
+
+#: The widest a community may be, in degrees of longitude or latitude (0.5°: about 55 km north-south).
+#: A 15-minute life circle is about 2 km across; wider is a district, a province or the world.
+MAX_COMMUNITY_DEG = 0.5
+
+
+def _check_extent(given: gpd.GeoSeries, out: gpd.GeoDataFrame, path: Path) -> None:
+    """Refuse a "community" far wider than any walk (projected, the world has no area at all);
+    ``given`` are the file's polygons, ``out`` the communities made of them (for their names)."""
+    geo = given if given.crs.is_geographic else given.to_crs("EPSG:4326")
+    b = shapely.bounds(geo.values)
+    wide = np.flatnonzero(np.nan_to_num(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])) > MAX_COMMUNITY_DEG)
+    if len(wide):
+        i = int(wide[0])
+        more = f" and {len(wide) - 1} more" if len(wide) > 1 else ""
+        raise InputFileError(
+            f"communities file {path}: community {out['community_id'].iloc[i]!r} "
+            f"({out['name'].iloc[i] or 'unnamed'}){more} spans {b[i, 2] - b[i, 0]:.1f}° x {b[i, 3] - b[i, 1]:.1f}°, "
+            "far more than a walk; give each community's own polygon (a district goes in --boundary)")
 
 
 def _read_shifted(path: Path, coordinate_system: str | None,

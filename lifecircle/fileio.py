@@ -458,8 +458,23 @@ def read_polygons(path: str | Path, what: str, layer: str | None = None,
     if len(gdf) == 0:
         where = f" (layer {chosen!r})" if chosen is not None else ""
         raise InputFileError(f"{what} {path}{where} has no polygons")
+    _check_degrees(gdf, path, what)
     gdf.attrs["warnings"] = [note] if note else []
     return gdf
+
+
+def _check_degrees(gdf: "gpd.GeoDataFrame", path: Path, what: str) -> None:
+    """Refuse metres in a file whose CRS says degrees (GeoJSON always does)."""
+    import numpy as np
+
+    if not gdf.crs.is_geographic:
+        return
+    x0, y0, x1, y1 = gdf.total_bounds
+    if max(abs(x0), abs(x1)) <= 180 and max(abs(y0), abs(y1)) <= 90:
+        return
+    raise InputFileError(f"{what} {path}: coordinates such as ({np.round(x0):.0f}, {np.round(y0):.0f}) are not "
+                         f"longitude/latitude, though the file says {gdf.crs.name}; save it with the CRS its "
+                         "coordinates are in (e.g. a UTM zone)")
 
 
 def _can_fork() -> bool:

@@ -159,6 +159,43 @@ def test_a_table_without_shapes_where_shapes_are_needed_is_one_line(tmp_path, to
     assert empty_or_absent(tmp_path / "out")
 
 
+@pytest.mark.parametrize("command, option, what", [
+    ("analyze", "--communities", "communities file"),
+    ("analyze", "--boundary", "boundary file"),
+    ("batch", "--areas", "areas file"),
+])
+def test_metres_in_a_file_that_says_degrees_is_one_line(tmp_path, town, command, option, what):
+    """A GeoJSON (always WGS 84) holding UTM metres: batch ended in "Unable to determine UTM CRS", the
+    communities in "has no area", the boundary in a message naming no file."""
+    path = tmp_path / "metres.geojson"
+    ring = [[385000, 6672000], [386000, 6672000], [386000, 6673000], [385000, 6673000], [385000, 6672000]]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"name": "x"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+    source = [] if option == "--boundary" else ["--osm", town]
+    status, _, err = cli_in_process([command, *source, option, path, "--out", tmp_path / "out", "-q"])
+    assert status == 2 and "Traceback" not in err, err
+    assert one_error_line(err) == (f"Error: {what} {path}: coordinates such as (385000, 6672000) are not "
+                                   "longitude/latitude, though the file says WGS 84; save it with the CRS its "
+                                   "coordinates are in (e.g. a UTM zone)")
+    assert empty_or_absent(tmp_path / "out")
+
+
+def test_a_world_sized_community_is_named_for_what_it_is(tmp_path, town):
+    """Projected, a world-sized polygon has no area: it used to be reported as "has no area"."""
+    path = tmp_path / "world.geojson"
+    ring = [[-180, -90], [180, -90], [180, 90], [-180, 90], [-180, -90]]
+    small = [[24.94, 60.16], [24.941, 60.16], [24.941, 60.161], [24.94, 60.161], [24.94, 60.16]]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "小区"}, "geometry": {"type": "Polygon", "coordinates": [small]}},
+        {"type": "Feature", "properties": {"name": "world"}, "geometry": {"type": "Polygon", "coordinates": [ring]}},
+    ]}))
+    status, _, err = cli_in_process(["analyze", "--osm", town, "--communities", path, "--out", tmp_path / "out", "-q"])
+    assert status == 2
+    assert one_error_line(err) == (f"Error: communities file {path}: community 'c2' (world) spans 360.0° x 180.0°, "
+                                   "far more than a walk; give each community's own polygon (a district goes in "
+                                   "--boundary)")
+
+
 # ---------------------------------------------------------------------------
 # Wrong results with exit 0: every number finite and in range, checked in one place
 

@@ -8,6 +8,7 @@ run on the same data exactly.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -286,6 +287,17 @@ def test_load_bundle_errors(tmp_path, offline_data):
     with pytest.raises(InputFileError, match="corrupt bundle") as e:
         online.load_bundle(path)
     assert "\n" not in str(e.value)
+    # a node that lost its y (it used to end in KeyError: 'y', after loading)
+    path = online.save_bundle(offline_data, tmp_path / "b")
+    text = (path / online.GRAPH_FILE).read_text(encoding="utf-8")
+    y_key = re.search(r'<key id="(d\d+)" for="node" attr.name="y"', text).group(1)
+    node = re.search(r'<node id="(\d+)">.*?</node>', text, re.S)
+    assert f'<data key="{y_key}">' in node.group(0)
+    broken = re.sub(rf'\s*<data key="{y_key}">[^<]*</data>', "", node.group(0), count=1)
+    (path / online.GRAPH_FILE).write_text(text.replace(node.group(0), broken, 1), encoding="utf-8")
+    with pytest.raises(InputFileError) as e:
+        online.load_bundle(path)
+    assert str(e.value) == f"corrupt bundle {path}: node {node.group(1)} of graph.graphml has no x/y position"
     (path / online.GRAPH_FILE).unlink()
     with pytest.raises(InputFileError, match="graph.graphml is missing"):
         online.load_bundle(path)

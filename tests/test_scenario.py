@@ -461,3 +461,24 @@ def test_close_street_by_way_id(analysis):
     stays = ~np.isin(centres.edge, r.closed[1])
     t = r.table[np.repeat(stays, len(analysis.config.keys))]
     assert (np.nan_to_num(t["metres_after"], nan=1e9) >= np.nan_to_num(t["metres_before"], nan=1e9) - 0.05).all()
+
+
+def test_closing_every_walkable_way_is_one_line(analysis):
+    """It used to end in an IndexError traceback."""
+    from collections import Counter
+
+    edges_of = Counter()
+    for _, _, d in analysis.graph.edges(data=True):
+        edges_of.update(d["osmid"] if isinstance(d["osmid"], list) else [d["osmid"]])
+    ways, n = set(edges_of), len(edges_of)
+    every = scenario(change=["close_street"] * n, osm_way_id=[f"way/{w}" for w in sorted(ways)], geometry=[None] * n)
+    with pytest.raises(InputFileError) as info:
+        analysis.what_if(every)
+    assert str(info.value) == (f"the scenario closes all {len(analysis.study.net.eu):,} walkable street pieces and "
+                               "adds no walkway: nothing is left to walk on")
+    # the longest way left open, and something is left to walk on
+    kept = edges_of.most_common(1)[0][0]
+    rest = sorted(ways - {kept})
+    r = analysis.what_if(scenario(change=["close_street"] * len(rest), osm_way_id=[f"way/{w}" for w in rest],
+                                  geometry=[None] * len(rest)))
+    assert 0 < len(r.after.study.net.eu) < len(analysis.study.net.eu)

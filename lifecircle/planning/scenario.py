@@ -332,6 +332,9 @@ def _edited_study(study, plan: _Plan):
     net = study.net
     if plan.closed or plan.walkways:
         edits = edit_network(net, plan.closed, plan.walkways, settings.walkway_join_m)
+        if len(edits.net.length) == 0:
+            raise InputFileError(f"the scenario closes all {len(net.length):,} walkable street pieces and adds no "
+                                 "walkway: nothing is left to walk on")
         for w in plan.walkways:
             if edits.joins[w.row] == 0:
                 raise InputFileError(f"{_where(w.row, 'add_walkway')}: touches no walkable street (its ends and "

@@ -644,6 +644,10 @@ def _check_graph(G: nx.MultiDiGraph, folder: Path) -> None:
         raise EmptyAreaError(f"bundle {folder} has no walkable streets")
     if "crs" not in G.graph:
         raise InputFileError(f"corrupt bundle {folder}: the graph has no CRS")
+    for node, d in G.nodes(data=True):
+        x, y = d.get("x"), d.get("y")
+        if not (isinstance(x, float) and isinstance(y, float) and math.isfinite(x) and math.isfinite(y)):
+            raise InputFileError(f"corrupt bundle {folder}: node {node} of {GRAPH_FILE} has no x/y position")
 
 
 def bundle_area(folder: str | Path) -> shapely.Geometry | None:
