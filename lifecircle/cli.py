@@ -540,9 +540,6 @@ def batch(osm_file, areas_file, name_column, out_dir, workers, memory_limit, sch
     limit = None if memory_limit.strip().lower() in ("none", "0") else memory_limit
 
     from .batch import batch as run_batch
-    from .batch import check_memory_limit
-
-    check_memory_limit(limit)  # before the areas file is read
 
     result = run_batch(
         osm_file, areas_file, out_dir, name_column=name_column, communities=communities,

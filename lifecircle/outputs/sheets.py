@@ -31,7 +31,7 @@ import io
 import re
 import unicodedata
 import zipfile
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 import xlsxwriter
@@ -543,6 +543,27 @@ def _facilities_sheet(ws: _Sheet, analysis: "Analysis", lang: str) -> None:
     _fit_columns(ws, first_row=2, widest=50, header=1)
 
 
+def _rows(ws: _Sheet, table: "pd.DataFrame", heads: list[tuple[str, str]], lang: str, formats: dict[str, str],
+          cell: Callable[[str, Any], tuple | None] | None = None) -> None:
+    """A header of ``heads`` ((column, text key) pairs) and the table's rows below it.
+
+    A column in ``formats`` is written with that number format (a key of
+    ``_FORMAT``), any other as text; ``cell(column, value)`` may return the
+    arguments of :func:`put` after the cell's position instead.
+    """
+    _header(ws, 1, [t(key, lang) for _, key in heads])
+    for r, row in enumerate(table.to_dict("records"), start=2):
+        for c, (col, _) in enumerate(heads, start=1):
+            value = row[col]
+            own = cell(col, value) if cell else None
+            if own is not None:
+                put(ws, r, c, *own)
+            elif col in formats:
+                put(ws, r, c, value, _FORMAT[formats[col]])
+            else:
+                put(ws, r, c, text_of(value))
+
+
 def _indicator_sheet(ws: _Sheet, analysis: "Analysis", lang: str) -> None:
     """The indicators officials report: per scope and category, population and area coverage side by side."""
     from ..indicators import indicators
@@ -552,23 +573,16 @@ def _indicator_sheet(ws: _Sheet, analysis: "Analysis", lang: str) -> None:
              ("residents", "residents"), ("population_share", "col_population_share"),
              ("area_share", "col_area_share"), ("elderly_share", "col_elderly_share"),
              ("communities_covered", "communities_covered")]
-    _header(ws, 1, [t(key, lang) for _, key in heads])
-    for r, row in enumerate(table.to_dict("records"), start=2):
-        for c, (col, _) in enumerate(heads, start=1):
-            value = row[col]
-            if col == "scope":
-                value = t("scope_district", lang) if value == "district" else value
-            if col in ("population_share", "area_share", "elderly_share"):
-                if is_missing(value) and col != "elderly_share":
-                    put(ws, r, c, t("no_data", lang), _NODATA)
-                else:
-                    put(ws, r, c, value, _FORMAT["share"])
-            elif col in ("residents", "communities_covered"):
-                put(ws, r, c, value, _FORMAT["int"])
-            elif col == "limit_m":
-                put(ws, r, c, value, _FORMAT["metres"])
-            else:
-                put(ws, r, c, text_of(value))
+
+    def cell(col: str, value: Any) -> tuple | None:
+        if col == "scope":
+            return (text_of(t("scope_district", lang) if value == "district" else value),)
+        if col in ("population_share", "area_share") and is_missing(value):
+            return t("no_data", lang), _NODATA
+        return None
+
+    _rows(ws, table, heads, lang, {"population_share": "share", "area_share": "share", "elderly_share": "share",
+                                   "residents": "int", "communities_covered": "int", "limit_m": "metres"}, cell)
     note = len(table) + 3
     put(ws, note, 1, t("indicators_note", lang))
     put(ws, note + 1, 1, t("population", lang) + ": " + population_text(analysis.population, lang))
@@ -585,18 +599,8 @@ def _problem_sheet(ws: _Sheet, analysis: "Analysis", lang: str) -> None:
              ("label", "category"), ("residents", "residents"), ("residents_affected", "col_residents_affected"),
              ("elderly_affected", "col_elderly_affected"), ("nearest", "nearest"), ("metres", "walk_metres"),
              ("limit_m", "sheet_limit_metres"), ("share", "sheet_homes_within"), ("gap_area_m2", "col_gap_area")]
-    _header(ws, 1, [t(key, lang) for _, key in heads])
-    for r, row in enumerate(table.to_dict("records"), start=2):
-        for c, (col, _) in enumerate(heads, start=1):
-            value = row[col]
-            if col in ("residents", "residents_affected", "elderly_affected", "gap_area_m2"):
-                put(ws, r, c, value, _FORMAT["int"])
-            elif col in ("metres", "limit_m"):
-                put(ws, r, c, value, _FORMAT["metres"])
-            elif col == "share":
-                put(ws, r, c, value, _FORMAT["share"])
-            else:
-                put(ws, r, c, text_of(value))
+    _rows(ws, table, heads, lang, {"residents": "int", "residents_affected": "int", "elderly_affected": "int",
+                                   "gap_area_m2": "int", "metres": "metres", "limit_m": "metres", "share": "share"})
     ws.sheet.freeze_panes("B2")
     if len(table):
         ws.sheet.autofilter(f"A1:{xl_col_to_name(len(heads) - 1)}{len(table) + 1}")
